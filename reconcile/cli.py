@@ -1,0 +1,222 @@
+"""The `rlstate` command line: parse flags, call a command module, turn errors into exit codes.
+
+Thin on purpose: every command's work lives in `reconcile.commands.<name>`, imported only when
+that command runs, so `rlstate --help` and `rlstate validate` start fast. This is the only
+module that prints errors or picks exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from reconcile.errors import RlstateError, UserError
+
+app = typer.Typer(
+    name="rlstate",
+    help="Declarative desired state for Runloop devboxes, objects and snapshot series.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+local_app = typer.Typer(help="The local Runloop-compatible backend.", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+ManifestArg = Annotated[
+    Path, typer.Argument(help="Manifest file.", show_default=True, dir_okay=False)
+]
+ApiUrl = Annotated[
+    str | None, typer.Option("--api-url", help="API base URL [env RUNLOOP_BASE_URL].")
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option("--api-key", help="API key [env RUNLOOP_API_KEY].", show_default=False),
+]
+LocalDir = Annotated[
+    Path | None, typer.Option("--local-dir", help="Local backend data [env RLSTATE_LOCAL_DIR].")
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+Targets = Annotated[
+    list[str] | None, typer.Option("--target", help="Limit to this address (repeatable).")
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+DEFAULT_MANIFEST = Path("rlstate.yaml")
+_debug = False
+
+
+def _connection(api_url: str | None, api_key: str | None, local_dir: Path | None) -> object:
+    from reconcile.commands.connection import ConnectionSettings
+
+    return ConnectionSettings.from_flags(api_url=api_url, api_key=api_key, local_dir=local_dir)
+
+
+def _fail(error: BaseException) -> NoReturn:
+    """Print one clear message for an error we expected, and exit 1 (traceback with --debug)."""
+    if _debug:
+        import traceback
+
+        traceback.print_exception(error)
+    message = str(error) or type(error).__name__
+    prefix = "" if isinstance(error, UserError) and "\n" in message else "error: "
+    sys.stderr.write(f"{prefix}{message}\n")
+    raise SystemExit(1)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    global _debug
+    _debug = debug or os.environ.get("RLSTATE_DEBUG") == "1"
+
+
+@app.command()
+def validate(manifest: ManifestArg = DEFAULT_MANIFEST) -> None:
+    """Check a manifest (no API call); every problem as file:line:col: field: message."""
+    from reconcile.commands import validate as cmd
+
+    raise typer.Exit(cmd.run(manifest))
+
+
+@app.command()
+def schema() -> None:
+    """Print the manifest's JSON Schema (for editors' YAML language servers)."""
+    from reconcile.commands import validate as cmd
+
+    cmd.print_schema()
+
+
+@app.command()
+def plan(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to save the plan.")] = None,
+    json_out: JsonOut = False,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
+    ] = False,
+    target: Targets = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Read live state and show what apply would do; save the plan."""
+    from reconcile.commands import plan as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(manifest, conn, out, json_out, detailed_exitcode, target or []))
+
+
+@app.command()
+def apply(
+    source: Annotated[
+        Path | None, typer.Argument(help="Manifest or saved plan (default: the saved plan).")
+    ] = None,
+    yes: Yes = False,
+    parallelism: Annotated[int, typer.Option("--parallelism", min=1, max=100)] = 10,
+    json_out: JsonOut = False,
+    target: Targets = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Make the live API match the manifest (or run a saved plan)."""
+    from reconcile.commands import apply as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(source, conn, yes, parallelism, json_out, target or []))
+
+
+@app.command()
+def destroy(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    yes: Yes = False,
+    json_out: JsonOut = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Delete every resource of the stack (respects prevent_destroy)."""
+    from reconcile.commands import apply as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run_destroy(manifest, conn, yes, json_out))
+
+
+@app.command()
+def status(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    json_out: JsonOut = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Show the stack's live resources and their state, drift marked."""
+    from reconcile.commands import status as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(manifest, conn, json_out))
+
+
+@app.command()
+def retain(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
+    json_out: JsonOut = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Silent unless an error.")] = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
+    from reconcile.commands import retain as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(manifest, conn, dry_run, json_out, quiet))
+
+
+@local_app.command("serve")
+def local_serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8786,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
+    token: Annotated[str | None, typer.Option("--token", show_default=False)] = None,
+    transition_seconds: Annotated[float, typer.Option("--transition-seconds")] = 0.2,
+    fault_rate: Annotated[float, typer.Option("--fault-rate", help="Share of /v1 answers")] = 0.0,
+    fault_statuses: Annotated[str, typer.Option("--fault-statuses")] = "429,500,503",
+    fault_retry_after: Annotated[float | None, typer.Option("--fault-retry-after")] = None,
+    latency_ms: Annotated[int, typer.Option("--latency-ms")] = 0,
+    drop_rate: Annotated[float, typer.Option("--drop-rate")] = 0.0,
+    snapshot_error_rate: Annotated[float, typer.Option("--snapshot-error-rate")] = 0.0,
+) -> None:
+    """Run the local Runloop-compatible API server (blocks)."""
+    from reconcile.commands import local as cmd
+
+    cmd.serve(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        token=token,
+        transition_seconds=transition_seconds,
+        fault_rate=fault_rate,
+        fault_statuses=fault_statuses,
+        fault_retry_after=fault_retry_after,
+        latency_ms=latency_ms,
+        drop_rate=drop_rate,
+        snapshot_error_rate=snapshot_error_rate,
+    )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except RlstateError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
