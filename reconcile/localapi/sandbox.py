@@ -1,0 +1,118 @@
+"""Runs devbox shell commands (bubblewrap, else plain subprocess); must not import the reconciler.
+
+Modes:
+- "bubblewrap": the command sees a read-only host system (/usr, /etc, /bin, /lib*, /sbin),
+  its own disk on /home/user, /tmp, /var/tmp and /opt, a fresh /proc and /dev, its own
+  PID/IPC/UTS namespaces and the host network (so 127.0.0.1 reaches the local server). It runs
+  as `user` (uid 1000) with every capability dropped and no_new_privs set. The user's home,
+  the host /tmp, other devboxes' disks and `hidden_paths` are not visible.
+- "subprocess" (no bwrap, or forced): a login bash with cwd and HOME set to the devbox's home folder
+  in its own session/process group. This is NOT isolation: the command runs as the server's user,
+  sees the whole host filesystem, and absolute paths (/tmp, /home/user) mean the host's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from reconcile.localapi.disk import DEVBOX_GID, DEVBOX_UID, HOME, DiskStore
+from reconcile.localapi.sandbox_bwrap import BwrapConfig, build_bwrap_argv, write_identity_files
+
+MODES = ("bubblewrap", "subprocess")
+_BASE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "USER": "user",
+    "LOGNAME": "user",
+    "SHELL": "/bin/bash",
+    "LANG": "C.UTF-8",
+    "TERM": "dumb",
+}
+
+
+class Sandbox:
+    """Runs shell commands inside a devbox's disk: bubblewrap when available, else subprocess."""
+
+    mode: str
+
+    def __init__(
+        self,
+        disks: DiskStore,
+        hidden_paths: Sequence[Path] = (),
+        force_mode: str | None = None,
+    ) -> None:
+        if force_mode is not None and force_mode not in MODES:
+            raise ValueError(f"force_mode must be one of {MODES}, not {force_mode!r}")
+        self._disks = disks
+        bwrap = shutil.which("bwrap")
+        if force_mode == "bubblewrap" and bwrap is None:
+            raise RuntimeError("bubblewrap (bwrap) is not installed")
+        self.mode = force_mode or ("bubblewrap" if bwrap else "subprocess")
+        self._bwrap = bwrap or "bwrap"
+        self._hidden = (*(Path(p) for p in hidden_paths), disks.root)
+        self._identity = (disks.root / "sandbox-etc") if self.mode == "bubblewrap" else None
+        if self._identity is not None:
+            write_identity_files(self._identity)
+
+    def argv(self, devbox_id: str, command: str) -> list[str]:
+        """The full argv that runs `command` for this devbox (exposed for tests and benchmarks)."""
+        shell = ["/bin/bash", "-l", "-c", command]
+        if self.mode == "subprocess":
+            return shell
+        assert self._identity is not None
+        config = BwrapConfig(
+            bwrap=self._bwrap,
+            disk=self._disks.disk_path(devbox_id),
+            hostname=devbox_id,
+            identity_dir=self._identity,
+            hidden_paths=self._hidden,
+            as_root=os.geteuid() == 0,
+        )
+        return build_bwrap_argv(config, shell)
+
+    def environment(self, devbox_id: str, env: Mapping[str, str]) -> dict[str, str]:
+        """The environment the command starts with: a clean base, then the devbox's variables."""
+        home = HOME
+        if self.mode == "subprocess":
+            disk = self._disks.disk_path(devbox_id)
+            home = str(disk / "home/user")
+            extra = {"TMPDIR": str(disk / "tmp")}
+        else:
+            extra = {}
+        return {**_BASE_ENV, "HOME": home, **extra, **env}
+
+    async def spawn(
+        self, devbox_id: str, command: str, env: Mapping[str, str]
+    ) -> asyncio.subprocess.Process:
+        """Start `command` in a fresh login bash in the devbox (stdout/stderr PIPEs, no stdin)."""
+        disk = self._disks.disk_path(devbox_id)
+        if not disk.is_dir():
+            raise FileNotFoundError(f"devbox {devbox_id} has no disk")
+        argv = self.argv(devbox_id, command)
+        cwd = str(disk / "home/user") if self.mode == "subprocess" else "/"
+        # Environment values go through the process environment, never argv: argv is world-readable.
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=self.environment(devbox_id, env),
+            start_new_session=True,
+        )
+
+    async def kill(self, proc: asyncio.subprocess.Process, sig: int = signal.SIGKILL) -> None:
+        """Signal the command's whole process group (bubblewrap: the whole PID namespace dies)."""
+        if proc.returncode is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+
+
+__all__ = ["DEVBOX_GID", "DEVBOX_UID", "MODES", "Sandbox"]
