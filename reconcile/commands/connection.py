@@ -1,0 +1,106 @@
+"""Where rlstate talks to: the cloud, a given URL, or the embedded local backend; no API calls.
+
+With neither a key nor a URL, the local backend is started in-process on a loopback port for the
+duration of the command (its data persists in the local data folder). One process at a time uses
+one data folder: a second waits for the first (the folder holds one SQLite store).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconcile.errors import ConfigError, LocalBackendError
+
+CLOUD_URL = "https://api.runloop.ai"
+
+
+def default_local_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "rlstate" / "local"
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """The API URL, key and local data folder chosen by flags and environment."""
+
+    api_url: str | None
+    api_key: str | None
+    local_dir: Path
+
+    @classmethod
+    def from_flags(
+        cls, *, api_url: str | None, api_key: str | None, local_dir: Path | None
+    ) -> ConnectionSettings:
+        url = api_url or os.environ.get("RUNLOOP_BASE_URL") or None
+        key = api_key or os.environ.get("RUNLOOP_API_KEY") or None
+        folder = local_dir or Path(os.environ.get("RLSTATE_LOCAL_DIR") or default_local_dir())
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--api-url must start with http:// or https:// (got {url!r})")
+        return cls(api_url=url.rstrip("/") if url else None, api_key=key, local_dir=folder)
+
+    @property
+    def embedded(self) -> bool:
+        return self.api_url is None and self.api_key is None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A reachable API: its base URL, the key to send, and a label for messages (never the key)."""
+
+    url: str
+    key: str | None
+    label: str
+
+
+def _local_token(folder: Path) -> str | None:
+    token_file = folder / "token"
+    try:
+        return token_file.read_text().strip() or None
+    except OSError:
+        return None
+
+
+@contextmanager
+def _data_dir_lock(folder: Path) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "embedded.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            sys.stderr.write(f"waiting for another rlstate using the local backend in {folder}\n")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+@contextmanager
+def connect(settings: ConnectionSettings, *, quiet: bool = False) -> Iterator[Endpoint]:
+    """Yield an endpoint to talk to, starting the embedded backend when none is configured."""
+    if not settings.embedded:
+        url = settings.api_url or CLOUD_URL
+        key = settings.api_key
+        if key is None and url.startswith(("http://127.", "http://localhost", "http://[::1]")):
+            key = _local_token(settings.local_dir)
+        yield Endpoint(url=url, key=key, label=url)
+        return
+    from reconcile.localapi import LocalConfig, start_in_thread
+
+    with _data_dir_lock(settings.local_dir):
+        try:
+            server = start_in_thread(LocalConfig(data_dir=settings.local_dir, port=0))
+        except OSError as error:
+            raise LocalBackendError(f"could not start the local backend: {error}") from None
+        if not quiet:
+            sys.stderr.write(
+                f"rlstate: no API key set; using the embedded local backend "
+                f"({settings.local_dir})\n"
+            )
+        try:
+            yield Endpoint(url=server.url, key=server.token, label=f"local ({settings.local_dir})")
+        finally:
+            server.stop()

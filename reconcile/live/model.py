@@ -1,0 +1,151 @@
+"""What the live API holds for one stack, as plain values; and the ownership metadata keys. No I/O.
+
+Ownership is metadata written in each create call (kubectl ApplySet's lesson: only what carries
+the stack's marks is ever changed). `LiveState` holds the stack's own resources plus, for series
+with `prune_unmanaged`, the foreign snapshots of their devboxes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+KEY_STACK = "rlstate.stack"
+KEY_KIND = "rlstate.kind"
+KEY_NAME = "rlstate.name"
+KEY_GROUP = "rlstate.group"
+KEY_REPLICA = "rlstate.replica"
+KEY_SERIES = "rlstate.series"
+KEY_SPEC = "rlstate.spec"
+KEY_FIELDS = "rlstate.fields"
+KEY_PROTECT = "rlstate.protect"
+KEY_TOKEN = "rlstate.token"
+KEY_SOURCE = "rlstate.snapshot"
+KEY_READY = "rlstate.ready"
+KEY_SHA256 = "rlstate.sha256"
+OWNERSHIP_PREFIX = "rlstate."
+
+ACTIVE_DEVBOX = frozenset(
+    {"provisioning", "initializing", "running", "suspending", "suspended", "resuming", "queued"}
+)
+TERMINAL_DEVBOX = frozenset({"failure", "shutdown"})
+
+SnapshotStatus = str  # in_progress | complete | error | deleted | unread (not asked yet)
+
+
+def user_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """The metadata a user wrote, without rlstate's ownership keys."""
+    return {k: v for k, v in metadata.items() if not k.startswith(OWNERSHIP_PREFIX)}
+
+
+@dataclass(frozen=True)
+class LiveDevbox:
+    """A devbox as the API lists it."""
+
+    id: str
+    name: str | None
+    status: str
+    create_time_ms: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    blueprint_id: str | None = None
+    snapshot_id: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status not in TERMINAL_DEVBOX
+
+    @property
+    def logical_name(self) -> str | None:
+        return self.metadata.get(KEY_NAME)
+
+
+@dataclass(frozen=True)
+class LiveObject:
+    """A storage object as the API lists it."""
+
+    id: str
+    name: str
+    state: str
+    content_type: str
+    create_time_ms: int
+    size_bytes: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def logical_name(self) -> str | None:
+        return self.metadata.get(KEY_NAME)
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """A disk snapshot as the API lists it; `status` is `unread` until asked for."""
+
+    id: str
+    create_time_ms: int
+    source_devbox_id: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+    size_bytes: int | None = None
+    status: SnapshotStatus = "unread"
+    error_message: str | None = None
+
+    @property
+    def series(self) -> str | None:
+        return self.metadata.get(KEY_SERIES)
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromtimestamp(self.create_time_ms / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """The stack's live resources at one moment."""
+
+    stack: str
+    devboxes: tuple[LiveDevbox, ...] = ()
+    objects: tuple[LiveObject, ...] = ()
+    snapshots: tuple[LiveSnapshot, ...] = ()
+    api_url: str = ""
+
+    def with_statuses(self, statuses: dict[str, tuple[str, str | None]]) -> LiveState:
+        """A copy with the given snapshot statuses (id → (status, error_message)) filled in."""
+        snaps = tuple(
+            _replace_status(s, *statuses[s.id]) if s.id in statuses else s for s in self.snapshots
+        )
+        return LiveState(self.stack, self.devboxes, self.objects, snaps, self.api_url)
+
+
+def _replace_status(snap: LiveSnapshot, status: str, error: str | None) -> LiveSnapshot:
+    return LiveSnapshot(
+        snap.id, snap.create_time_ms, snap.source_devbox_id, snap.metadata, snap.name,
+        snap.size_bytes, status, error,
+    )
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def status_bucket(status: str) -> str:
+    """Devbox statuses that mean the same to a plan share a bucket (booting = up)."""
+    if status in ("provisioning", "initializing", "running", "resuming", "queued"):
+        return "up"
+    if status in ("suspending", "suspended"):
+        return "suspended"
+    return status
+
+
+def fingerprint(resource: LiveDevbox | LiveObject | LiveSnapshot) -> str:
+    """A short hash of what a plan decided on; apply refuses when it changed."""
+    if isinstance(resource, LiveDevbox):
+        data: Any = [resource.name, resource.metadata, status_bucket(resource.status)]
+    elif isinstance(resource, LiveObject):
+        data = [resource.name, resource.metadata, resource.state]
+    else:
+        data = [resource.metadata, resource.status if resource.status != "unread" else None]
+    return _digest(data)

@@ -1,0 +1,186 @@
+"""The plan as a value: actions, their reasons and dependencies, and live fingerprints; no I/O.
+
+A `Plan` is frozen and round-trips through JSON (the saved plan file). What an action does is
+its `kind` and `params`; `reasons` are for people and no decision ever reads them.
+
+Placeholders in `params` are resolved by the executor at apply time:
+  `${object:NAME}`   id of object NAME (created or replaced earlier in the same run, or live)
+  `${snapshot:NAME}` id of the snapshot that series NAME's snapshot action took in this run
+  `${devbox:ADDR}`   id of the devbox at address ADDR (e.g. devbox.builder)
+  `${env:NAME}`      the value of environment variable NAME (sensitive; never stored resolved)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from reconcile.errors import PlanFileError
+
+FORMAT_VERSION = 1
+
+ActionKind = Literal[
+    "create", "update", "replace", "delete", "suspend", "resume", "snapshot", "restore", "prune"
+]
+ResourceType = Literal["devbox", "object", "snapshot"]
+
+SYMBOLS: dict[str, str] = {
+    "create": "+",
+    "restore": "<",
+    "update": "~",
+    "suspend": "~",
+    "resume": "~",
+    "replace": "-/+",
+    "delete": "-",
+    "snapshot": ">",
+    "prune": "x",
+}
+DESTRUCTIVE: frozenset[str] = frozenset({"replace", "delete", "prune"})
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs between live and desired; `forces_replacement` when not in place."""
+
+    field: str
+    before: Any
+    after: Any
+    forces_replacement: bool = False
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step of a plan.
+
+    `id` is unique in the plan and stable (e.g. "create devbox.builder", "prune snp_…");
+    `depends_on` names the ids of actions that must succeed first.
+    """
+
+    id: str
+    kind: ActionKind
+    resource: ResourceType
+    address: str
+    reasons: tuple[str, ...] = ()
+    resource_id: str | None = None
+    depends_on: tuple[str, ...] = ()
+    changes: tuple[Change, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.kind]
+
+    @property
+    def destructive(self) -> bool:
+        return self.kind in DESTRUCTIVE
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A destructive action the plan may not run because the resource is protected."""
+
+    action_id: str
+    address: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RetentionRow:
+    """One snapshot of a series in the plan's retention view: kept or pruned, with reasons."""
+
+    series: str
+    snapshot_id: str
+    created: str
+    status: str
+    keep: bool
+    reasons: tuple[str, ...]
+    size_bytes: int | None = None
+    managed: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole plan: what to do, why, in which order, against which live state."""
+
+    stack: str
+    manifest_path: str
+    manifest_sha256: str
+    created_at: str
+    actions: tuple[Action, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
+    desired: dict[str, Any] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    retention: tuple[RetentionRow, ...] = ()
+    api_url: str = ""
+    targets: tuple[str, ...] = ()
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    def action(self, action_id: str) -> Action:
+        for action in self.actions:
+            if action.id == action_id:
+                return action
+        raise KeyError(action_id)
+
+    def counts(self) -> dict[str, int]:
+        """Number of actions per kind, in a fixed order, zero counts left out."""
+        order = ("create", "restore", "update", "suspend", "resume", "replace", "delete",
+                 "snapshot", "prune")
+        found = {kind: sum(1 for a in self.actions if a.kind == kind) for kind in order}
+        return {kind: n for kind, n in found.items() if n}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        if data.get("format_version") != FORMAT_VERSION:
+            raise PlanFileError(
+                f"plan file has format_version {data.get('format_version')!r}; "
+                f"this rlstate reads {FORMAT_VERSION}"
+            )
+        try:
+            actions = tuple(
+                Action(
+                    **{k: v for k, v in a.items() if k not in ("changes", "reasons", "depends_on")},
+                    reasons=tuple(a.get("reasons", ())),
+                    depends_on=tuple(a.get("depends_on", ())),
+                    changes=tuple(Change(**c) for c in a.get("changes", ())),
+                )
+                for a in data["actions"]
+            )
+            return cls(
+                stack=data["stack"],
+                manifest_path=data["manifest_path"],
+                manifest_sha256=data["manifest_sha256"],
+                created_at=data["created_at"],
+                actions=actions,
+                refusals=tuple(Refusal(**r) for r in data.get("refusals", ())),
+                desired=dict(data.get("desired", {})),
+                fingerprints=dict(data.get("fingerprints", {})),
+                retention=tuple(
+                    RetentionRow(**{**r, "reasons": tuple(r["reasons"])})
+                    for r in data.get("retention", ())
+                ),
+                api_url=data.get("api_url", ""),
+                targets=tuple(data.get("targets", ())),
+            )
+        except (KeyError, TypeError) as error:
+            raise PlanFileError(f"plan file is damaged or of another format ({error})") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise PlanFileError(f"plan file is not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise PlanFileError("plan file is not a JSON object")
+        return cls.from_dict(data)
