@@ -1,0 +1,59 @@
+"""What all endpoint groups share: the HTTP core and the cursor-paging loop; no endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, TypeVar
+
+from reconcile.api.http import Call, HttpCore
+from reconcile.api.models import WireModel
+from reconcile.errors import ApiProtocolError
+
+PAGE_LIMIT = 5000
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+PageT = TypeVar("PageT", bound=WireModel)
+ItemT = TypeVar("ItemT", bound=_HasId)
+
+
+class EndpointGroup:
+    """Base of the endpoint mixins; RunloopClient sets `_http` and `_page_limit`."""
+
+    _http: HttpCore
+    _page_limit: int = PAGE_LIMIT
+
+    async def _list_all(
+        self,
+        route: str,
+        page_model: type[PageT],
+        items_of: Callable[[PageT], Sequence[ItemT]],
+        params: Mapping[str, str] | None = None,
+    ) -> list[ItemT]:
+        """Every item of a cursor-paged list (limit=5000, no total count, `starting_after`)."""
+        found: list[ItemT] = []
+        cursor: str | None = None
+        while True:
+            query = {**(params or {}), "limit": str(self._page_limit)}
+            query["include_total_count"] = "false"
+            if cursor is not None:
+                query["starting_after"] = cursor
+            page = await self._http.send_model(Call("GET", route, params=query), page_model)
+            items = items_of(page)
+            found.extend(items)
+            if not items or not getattr(page, "has_more", False):
+                return found
+            if items[-1].id == cursor:
+                raise ApiProtocolError(
+                    "the list did not advance past its cursor", method="GET", path=route
+                )
+            cursor = items[-1].id
+
+
+def drop_none(**fields: object) -> dict[str, object]:
+    """A request body with only the fields the caller gave (the API treats absent as unchanged)."""
+    return {name: value for name, value in fields.items() if value is not None}

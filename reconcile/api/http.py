@@ -1,0 +1,270 @@
+"""Sends one logical API call with retries, counting and error translation; knows no endpoints.
+
+Every attempt of a call carries the same `x-request-id`, so a server that dedupes on it can
+make retried POSTs safe. The API key lives only here, is added per request, and is never
+part of a message, log line or repr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from reconcile.api.failures import retry_after_seconds, translate_failure
+from reconcile.api.retry import (
+    RetryEvent,
+    RetryPolicy,
+    describe_exception,
+    describe_response,
+    should_retry_exception,
+    should_retry_response,
+)
+from reconcile.errors import ConfigError, RlstateError
+
+Sleep = Callable[[float], Awaitable[None]]
+OnRetry = Callable[[RetryEvent], None]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, pool=None)
+USER_AGENT = "rlstate/0.1"
+MAX_CONNECTIONS = 20
+_log = logging.getLogger("reconcile.api")
+
+
+@dataclass
+class RequestStats:
+    """Requests sent, by "METHOD /route/{template}", retries and long-poll rounds included."""
+
+    total: int = 0
+    by_route: dict[str, int] = field(default_factory=dict)
+
+    def record(self, key: str) -> None:
+        self.total += 1
+        self.by_route[key] = self.by_route.get(key, 0) + 1
+
+    def reset(self) -> None:
+        self.total = 0
+        self.by_route.clear()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One logical call: route template (for counting) plus what fills it in."""
+
+    method: str
+    route: str
+    path_args: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] | None = None
+    body: Any = None
+    request_id: str | None = None
+    timeout: httpx.Timeout | None = None
+    long_poll: bool = False
+    url: str | None = None
+    content: bytes | None = None
+    headers: Mapping[str, str] | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.route}"
+
+    def target(self) -> str:
+        """The URL to send to: the presigned `url`, else the route with quoted arguments."""
+        if self.url is not None:
+            return self.url
+        return self.route.format(**{k: quote(v, safe="") for k, v in self.path_args.items()})
+
+
+class _Secret:
+    """Holds the API key so that no repr, log or traceback local shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value
+
+    def get(self) -> str | None:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<secret>" if self._value else "<none>"
+
+
+class HttpCore:
+    """An httpx.AsyncClient plus the retry loop; shared by all endpoint methods."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        retry: RetryPolicy,
+        max_connections: int,
+        transport: httpx.AsyncBaseTransport | None,
+        on_retry: OnRetry | None,
+        sleep: Sleep,
+        clock: Callable[[], float],
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        _check_key(api_key)
+        self.base_url = _check_base_url(base_url)
+        self.retry = retry
+        self.stats = RequestStats()
+        self.sleep = sleep
+        self.clock = clock
+        self._key = _Secret(api_key)
+        self._on_retry = on_retry
+        self._rand = rand
+        size = max(1, min(max_connections, MAX_CONNECTIONS))
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            timeout=DEFAULT_TIMEOUT,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpCore(base_url={self.base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, call: Call) -> httpx.Response:
+        """The first successful (2xx) answer to `call`, retrying as the policy allows."""
+        request_id = call.request_id or str(uuid.uuid4())
+        policy = self.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.record(call.key)
+            request = self._build(call, request_id)
+            try:
+                response = await self._client.send(request)
+            except httpx.HTTPError as exc:
+                if attempt >= policy.max_attempts or not should_retry_exception(
+                    exc, long_poll=call.long_poll
+                ):
+                    raise self._error(exc, request, attempt) from None
+                delay = policy.delay(attempt, None, self._rand)
+                reason, status = describe_exception(exc), None
+            else:
+                if response.is_success:
+                    return response
+                if attempt >= policy.max_attempts or not should_retry_response(
+                    response, long_poll=call.long_poll
+                ):
+                    raise self._error(response, request, attempt)
+                delay = policy.delay(attempt, retry_after_seconds(response.headers), self._rand)
+                reason, status = describe_response(response), response.status_code
+            await self._pause(call, request, attempt, delay, reason, status, request_id)
+
+    async def _pause(
+        self,
+        call: Call,
+        request: httpx.Request,
+        attempt: int,
+        delay: float,
+        reason: str,
+        status: int | None,
+        request_id: str,
+    ) -> None:
+        event = RetryEvent(
+            method=call.method,
+            route=call.route,
+            path=request.url.path,
+            attempt=attempt,
+            max_attempts=self.retry.max_attempts,
+            delay=delay,
+            reason=reason,
+            status=status,
+            request_id=request_id,
+        )
+        _log.info("%s %s: %s", call.method, request.url.path, event)
+        if self._on_retry is not None:
+            self._on_retry(event)
+        await self.sleep(delay)
+
+    def _build(self, call: Call, request_id: str) -> httpx.Request:
+        headers: dict[str, str] = dict(call.headers or {})
+        if call.url is None:
+            headers["x-request-id"] = request_id
+            key = self._key.get()
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+        return self._client.build_request(
+            call.method,
+            call.target(),
+            params=call.params,
+            json=call.body,
+            content=call.content,
+            headers=headers,
+            timeout=call.timeout or DEFAULT_TIMEOUT,
+        )
+
+    def _error(
+        self,
+        failure: httpx.HTTPError | httpx.Response,
+        request: httpx.Request,
+        attempt: int,
+    ) -> RlstateError:
+        return translate_failure(
+            failure,
+            method=request.method,
+            path=request.url.path,
+            secret=self._key.get(),
+            attempts=attempt,
+        )
+
+    async def send_json(self, call: Call) -> Any:
+        """The decoded JSON body of the answer to `call`."""
+        response = await self.send(call)
+        try:
+            return json.loads(response.content) if response.content else None
+        except ValueError as exc:
+            raise self.protocol_error(exc, response) from None
+
+    async def send_model(self, call: Call, model: type[ModelT]) -> ModelT:
+        """The answer to `call`, parsed as `model`."""
+        body = await self.send_json(call)
+        return self.parse(body, model, call)
+
+    def parse(self, body: Any, model: type[ModelT], call: Call) -> ModelT:
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise translate_failure(
+                exc, method=call.method, path=call.target().split("?")[0], secret=self._key.get()
+            ) from None
+
+    def protocol_error(self, exc: ValueError, response: httpx.Response) -> RlstateError:
+        request = response.request
+        return translate_failure(
+            exc, method=request.method, path=request.url.path, secret=self._key.get()
+        )
+
+
+def _check_key(api_key: str | None) -> None:
+    if api_key is not None and not all(0x21 <= ord(ch) <= 0x7E for ch in api_key):
+        raise ConfigError("the API key has characters that cannot be sent in an HTTP header")
+
+
+def _check_base_url(base_url: str) -> str:
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"the API URL is not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError(
+            f"the API URL must start with http:// or https:// and name a host, not {base_url!r}"
+        )
+    return str(url.copy_with(query=None, fragment=None)).rstrip("/")

@@ -1,0 +1,127 @@
+"""Waits on the API: status long-polls (devboxes, executions) and snapshot status polling.
+
+A long-poll asks the server to hold the request until a status is reached; a 408 (or a client
+read timeout) only means "not yet", so the next request goes out at once — the server's hold
+is the wait. Connection failures back off before the next round. Every wait has an overall
+deadline, after which ApiTimeoutError is raised. It decides nothing about what a status means
+to rlstate (callers check `.status`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import httpx
+
+from reconcile.api.http import Call, HttpCore
+from reconcile.api.models import Devbox, Execution, SnapshotStatus
+from reconcile.errors import ApiConnectionError, ApiTimeoutError
+
+DEVBOX_HOLD_SECONDS = 30.0
+EXECUTION_HOLD_SECONDS = 25.0
+READ_MARGIN_SECONDS = 5.0
+DEVBOX_END_STATES = frozenset({"failure", "shutdown"})
+EXECUTION_END_STATES = frozenset({"completed"})
+SNAPSHOT_END_STATES = frozenset({"complete", "error", "deleted"})
+SNAPSHOT_FIRST_DELAY = 0.1
+SNAPSHOT_MAX_DELAY = 2.0
+EARLY_ANSWER_MAX_DELAY = 1.0
+
+ViewT = TypeVar("ViewT", Devbox, Execution)
+
+
+@dataclass(frozen=True)
+class LongPoll(Generic[ViewT]):
+    """One wait_for_status endpoint: what to post and when to stop."""
+
+    what: str
+    route: str
+    path_args: Mapping[str, str]
+    statuses: Sequence[str]
+    hold: float
+    model: type[ViewT]
+    end_states: frozenset[str]
+
+    def call(self, hold: float) -> Call:
+        seconds = max(1, int(hold))
+        return Call(
+            "POST",
+            self.route,
+            self.path_args,
+            body={"statuses": list(self.statuses), "timeout_seconds": seconds},
+            timeout=httpx.Timeout(seconds + READ_MARGIN_SECONDS, connect=5.0, pool=None),
+            long_poll=True,
+        )
+
+
+def devbox_poll(devbox_id: str, statuses: Sequence[str]) -> LongPoll[Devbox]:
+    return LongPoll(
+        what=f"devbox {devbox_id}",
+        route="/v1/devboxes/{id}/wait_for_status",
+        path_args={"id": devbox_id},
+        statuses=tuple(statuses),
+        hold=DEVBOX_HOLD_SECONDS,
+        model=Devbox,
+        end_states=DEVBOX_END_STATES,
+    )
+
+
+def execution_poll(
+    devbox_id: str, execution_id: str, statuses: Sequence[str]
+) -> LongPoll[Execution]:
+    return LongPoll(
+        what=f"execution {execution_id} on devbox {devbox_id}",
+        route="/v1/devboxes/{id}/executions/{execution_id}/wait_for_status",
+        path_args={"id": devbox_id, "execution_id": execution_id},
+        statuses=tuple(statuses),
+        hold=EXECUTION_HOLD_SECONDS,
+        model=Execution,
+        end_states=EXECUTION_END_STATES,
+    )
+
+
+async def long_poll(http: HttpCore, poll: LongPoll[ViewT], *, timeout: float) -> ViewT:
+    """The view once its status is one of `poll.statuses` or an end state it cannot leave."""
+    deadline = http.clock() + timeout
+    last_seen = "no answer yet"
+    broken = early = 0
+    while (remaining := deadline - http.clock()) > 0:
+        try:
+            view = await http.send_model(poll.call(min(remaining, poll.hold)), poll.model)
+        except ApiTimeoutError:
+            broken = 0
+            continue
+        except ApiConnectionError:
+            broken += 1
+            await http.sleep(min(http.retry.backoff(broken), remaining))
+            continue
+        broken = 0
+        last_seen = f"last seen: {view.status}"
+        if view.status in poll.statuses or view.status in poll.end_states:
+            return view
+        # The server answered before the hold ended without a wanted status; do not spin.
+        early += 1
+        await http.sleep(min(0.1 * early, EARLY_ANSWER_MAX_DELAY, remaining))
+    wanted = " or ".join(poll.statuses)
+    raise ApiTimeoutError(f"{poll.what} did not reach {wanted} within {timeout:g}s ({last_seen})")
+
+
+async def poll_snapshot(http: HttpCore, snapshot_id: str, *, timeout: float) -> SnapshotStatus:
+    """The snapshot's status once complete, error or deleted; polls with a growing pause."""
+    deadline = http.clock() + timeout
+    delay = SNAPSHOT_FIRST_DELAY
+    call = Call("GET", "/v1/devboxes/disk_snapshots/{id}/status", {"id": snapshot_id})
+    while True:
+        status = await http.send_model(call, SnapshotStatus)
+        if status.status in SNAPSHOT_END_STATES:
+            return status
+        remaining = deadline - http.clock()
+        if remaining <= 0:
+            raise ApiTimeoutError(
+                f"snapshot {snapshot_id} did not finish within {timeout:g}s "
+                f"(last seen: {status.status})"
+            )
+        await http.sleep(min(delay, remaining))
+        delay = min(delay * 1.5, SNAPSHOT_MAX_DELAY)
