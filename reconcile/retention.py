@@ -201,12 +201,14 @@ def _rule_reasons(
                 previous = label
                 reasons[snap.id].append(f"{name} {used}/{count} ({label})")
     if policy.within and complete:
-        # Measured back from the newest complete snapshot, but never from later than now: a
-        # snapshot dated in the future (clock skew) must not shrink the window.
-        start = min(complete[0].created, now) - policy.within
-        text = f"within {format_duration(policy.within)} of the newest complete"
+        # Measured back from the newest complete snapshot, so a series whose cron stopped is
+        # not wiped when it runs again; from now if that one is dated in the future (clock
+        # skew), which would otherwise shrink the window.
+        newest = complete[0].created
+        anchor, name = (newest, "the newest complete") if newest <= now else (now, "now")
+        text = f"within {format_duration(policy.within)} of {name}"
         for snap in complete:
-            if snap.created >= start:
+            if snap.created >= anchor - policy.within:
                 reasons[snap.id].append(text)
     return reasons
 
