@@ -28,7 +28,7 @@ from reconcile.errors import (
     RlstateError,
 )
 
-Failure = httpx.HTTPError | httpx.Response | ValueError
+Failure = httpx.HTTPError | httpx.InvalidURL | httpx.Response | ValueError
 
 MAX_MESSAGE_CHARS = 300
 
@@ -68,8 +68,8 @@ def translate_failure(
     scrubbed from the message; `attempts` > 1 says the call was already retried.
     """
     if isinstance(failure, httpx.InvalidURL | httpx.UnsupportedProtocol):
-        text = _clean(f"the API URL cannot be used: {_describe(failure)}", secret)
-        return ConfigError(text)
+        text = f"{method} {path}: the URL cannot be used: {_describe(failure)}"
+        return ConfigError(_clean(text, secret))
     cls, text, status, retry_after = _classify(failure)
     if attempts > 1:
         text = f"{text} (gave up after {attempts} attempts)"
@@ -78,9 +78,13 @@ def translate_failure(
     )
 
 
-def _classify(failure: Failure) -> tuple[type[ApiError], str, int | None, float | None]:
+def _classify(
+    failure: httpx.HTTPError | httpx.Response | ValueError,
+) -> tuple[type[ApiError], str, int | None, float | None]:
     if isinstance(failure, httpx.Response):
         return _classify_response(failure)
+    if isinstance(failure, httpx.HTTPStatusError):
+        return _classify_response(failure.response)
     if isinstance(failure, ValidationError):
         return ApiProtocolError, f"the answer has the wrong shape: {_shape(failure)}", None, None
     if isinstance(failure, ValueError):
@@ -93,7 +97,7 @@ def _classify_exception(exc: httpx.HTTPError) -> tuple[type[ApiError], str, int 
     if isinstance(exc, httpx.ConnectTimeout):
         return ApiTimeoutError, f"timed out connecting to the API: {detail}", None, None
     if isinstance(exc, httpx.PoolTimeout):
-        return ApiTimeoutError, "timed out waiting for a free connection", None, None
+        return ApiTimeoutError, f"timed out waiting for a free connection: {detail}", None, None
     if isinstance(exc, httpx.TimeoutException):
         return ApiTimeoutError, f"no answer in time: {detail}", None, None
     if isinstance(exc, httpx.ConnectError):

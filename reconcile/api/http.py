@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from reconcile.api.failures import retry_after_seconds, translate_failure
+from reconcile.api.failures import Failure, retry_after_seconds, translate_failure
 from reconcile.api.retry import (
     RetryEvent,
     RetryPolicy,
@@ -81,6 +81,17 @@ class Call:
         if self.url is not None:
             return self.url
         return self.route.format(**{k: quote(v, safe="") for k, v in self.path_args.items()})
+
+    def path(self) -> str:
+        """The URL path for messages: never the host, query or fragment (signed URLs hide
+        their tokens in the query)."""
+        target = self.target()
+        if self.url is None:
+            return target
+        try:
+            return httpx.URL(target).path
+        except httpx.InvalidURL:
+            return "(an invalid URL)"
 
 
 class _Secret:
@@ -147,14 +158,15 @@ class HttpCore:
         while True:
             attempt += 1
             self.stats.record(call.key)
-            request = self._build(call, request_id)
             try:
-                response = await self._client.send(request)
-            except httpx.HTTPError as exc:
-                if attempt >= policy.max_attempts or not should_retry_exception(
-                    exc, long_poll=call.long_poll
+                response = await self._client.send(self._build(call, request_id))
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                if (
+                    isinstance(exc, httpx.InvalidURL)
+                    or attempt >= policy.max_attempts
+                    or not should_retry_exception(exc, long_poll=call.long_poll)
                 ):
-                    raise self._error(exc, request, attempt) from None
+                    raise self._error(exc, call, attempt) from None
                 delay = policy.delay(attempt, None, self._rand)
                 reason, status = describe_exception(exc), None
             else:
@@ -163,15 +175,14 @@ class HttpCore:
                 if attempt >= policy.max_attempts or not should_retry_response(
                     response, long_poll=call.long_poll
                 ):
-                    raise self._error(response, request, attempt)
+                    raise self._error(response, call, attempt)
                 delay = policy.delay(attempt, retry_after_seconds(response.headers), self._rand)
                 reason, status = describe_response(response), response.status_code
-            await self._pause(call, request, attempt, delay, reason, status, request_id)
+            await self._pause(call, attempt, delay, reason, status, request_id)
 
     async def _pause(
         self,
         call: Call,
-        request: httpx.Request,
         attempt: int,
         delay: float,
         reason: str,
@@ -181,7 +192,7 @@ class HttpCore:
         event = RetryEvent(
             method=call.method,
             route=call.route,
-            path=request.url.path,
+            path=call.path(),
             attempt=attempt,
             max_attempts=self.retry.max_attempts,
             delay=delay,
@@ -189,7 +200,7 @@ class HttpCore:
             status=status,
             request_id=request_id,
         )
-        _log.info("%s %s: %s", call.method, request.url.path, event)
+        _log.info("%s %s: %s", call.method, event.path, event)
         if self._on_retry is not None:
             self._on_retry(event)
         await self.sleep(delay)
@@ -211,16 +222,11 @@ class HttpCore:
             timeout=call.timeout or DEFAULT_TIMEOUT,
         )
 
-    def _error(
-        self,
-        failure: httpx.HTTPError | httpx.Response,
-        request: httpx.Request,
-        attempt: int,
-    ) -> RlstateError:
+    def _error(self, failure: Failure, call: Call, attempt: int) -> RlstateError:
         return translate_failure(
             failure,
-            method=request.method,
-            path=request.url.path,
+            method=call.method,
+            path=call.path(),
             secret=self._key.get(),
             attempts=attempt,
         )
@@ -231,7 +237,7 @@ class HttpCore:
         try:
             return json.loads(response.content) if response.content else None
         except ValueError as exc:
-            raise self.protocol_error(exc, response) from None
+            raise self._error(exc, call, 1) from None
 
     async def send_model(self, call: Call, model: type[ModelT]) -> ModelT:
         """The answer to `call`, parsed as `model`."""
@@ -242,15 +248,7 @@ class HttpCore:
         try:
             return model.model_validate(body)
         except ValidationError as exc:
-            raise translate_failure(
-                exc, method=call.method, path=call.target().split("?")[0], secret=self._key.get()
-            ) from None
-
-    def protocol_error(self, exc: ValueError, response: httpx.Response) -> RlstateError:
-        request = response.request
-        return translate_failure(
-            exc, method=request.method, path=request.url.path, secret=self._key.get()
-        )
+            raise self._error(exc, call, 1) from None
 
 
 def _check_key(api_key: str | None) -> None:
