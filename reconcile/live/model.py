@@ -121,8 +121,14 @@ class LiveState:
 
 def _replace_status(snap: LiveSnapshot, status: str, error: str | None) -> LiveSnapshot:
     return LiveSnapshot(
-        snap.id, snap.create_time_ms, snap.source_devbox_id, snap.metadata, snap.name,
-        snap.size_bytes, status, error,
+        snap.id,
+        snap.create_time_ms,
+        snap.source_devbox_id,
+        snap.metadata,
+        snap.name,
+        snap.size_bytes,
+        status,
+        error,
     )
 
 
@@ -147,5 +153,5 @@ def fingerprint(resource: LiveDevbox | LiveObject | LiveSnapshot) -> str:
     elif isinstance(resource, LiveObject):
         data = [resource.name, resource.metadata, resource.state]
     else:
-        data = [resource.metadata, resource.status if resource.status != "unread" else None]
+        data = [resource.name, resource.metadata]
     return _digest(data)

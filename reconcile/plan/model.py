@@ -128,8 +128,17 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """Number of actions per kind, in a fixed order, zero counts left out."""
-        order = ("create", "restore", "update", "suspend", "resume", "replace", "delete",
-                 "snapshot", "prune")
+        order = (
+            "create",
+            "restore",
+            "update",
+            "suspend",
+            "resume",
+            "replace",
+            "delete",
+            "snapshot",
+            "prune",
+        )
         found = {kind: sum(1 for a in self.actions if a.kind == kind) for kind in order}
         return {kind: n for kind, n in found.items() if n}
 

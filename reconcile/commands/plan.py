@@ -1,0 +1,52 @@
+"""`rlstate plan`: read live state, print the plan, save it for `apply`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from reconcile.commands.common import (
+    default_plan_path,
+    load,
+    make_client,
+    make_plan,
+    save_plan,
+    utc_now,
+)
+from reconcile.commands.connection import ConnectionSettings, connect
+from reconcile.plan.model import Plan
+
+
+def run(
+    manifest_path: Path,
+    conn: object,
+    out: Path | None,
+    json_out: bool,
+    detailed_exitcode: bool,
+    targets: list[str],
+) -> int:
+    """Plan, print, save; exit 2 for changes only with --detailed-exitcode."""
+    from reconcile.render import plan_to_json, render_plan_text
+
+    assert isinstance(conn, ConnectionSettings)
+    loaded = load(manifest_path)
+    now = utc_now()
+    with connect(conn, quiet=json_out) as endpoint:
+
+        async def go() -> Plan:
+            async with make_client(endpoint) as client:
+                return await make_plan(client, loaded, now, tuple(targets))
+
+        plan = asyncio.run(go())
+    path = out or default_plan_path(manifest_path)
+    save_plan(plan, path)
+    if json_out:
+        sys.stdout.write(plan_to_json(plan) + "\n")
+    else:
+        sys.stdout.write(render_plan_text(plan) + "\n")
+        if plan.has_changes:
+            sys.stdout.write(f"Saved the plan to {path}; run `rlstate apply` to apply it.\n")
+    if detailed_exitcode and plan.has_changes:
+        return 2
+    return 0

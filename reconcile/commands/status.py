@@ -1,0 +1,109 @@
+"""`rlstate status`: the stack's live resources and their state, drift marked, series ages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from reconcile.commands.common import discover, load, make_client, utc_now
+from reconcile.commands.connection import ConnectionSettings, connect
+from reconcile.live.model import KEY_STACK, LiveState
+from reconcile.plan.model import Plan
+
+
+def _age(created_ms: int | None, now: datetime) -> float | None:
+    return None if created_ms is None else round(now.timestamp() - created_ms / 1000, 1)
+
+
+def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
+    """A JSON-able report: each owned resource with state and drift, each series' newest age."""
+    drift = {a.resource_id or a.address: a.kind for a in plan.actions}
+    drift_addr = {a.address: a.kind for a in plan.actions}
+    resources = []
+    for box in live.devboxes:
+        if box.active:
+            address = f"devbox.{box.logical_name}"
+            resources.append(
+                {
+                    "address": address,
+                    "id": box.id,
+                    "state": box.status,
+                    "drift": drift.get(box.id) or drift_addr.get(address),
+                }
+            )
+    for obj in live.objects:
+        address = f"object.{obj.logical_name}"
+        resources.append(
+            {"address": address, "id": obj.id, "state": obj.state, "drift": drift.get(obj.id)}
+        )
+    missing = [a.address for a in plan.actions if a.kind in ("create", "restore")]
+    series = {}
+    for name, info in plan.desired.items():
+        if not name.startswith("snapshot."):
+            continue
+        newest = next((s for s in live.snapshots if s.id == info.get("newest_complete")), None)
+        count = sum(
+            1
+            for s in live.snapshots
+            if s.series == name.split(".", 1)[1] and s.metadata.get(KEY_STACK) == live.stack
+        )
+        series[name] = {
+            "newest_complete": newest.id if newest else None,
+            "newest_complete_age_seconds": _age(newest.create_time_ms if newest else None, now),
+            "snapshots": count,
+        }
+    return {
+        "stack": live.stack,
+        "resources": resources,
+        "missing": missing,
+        "series": series,
+        "in_sync": not plan.has_changes,
+    }
+
+
+def _fmt_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit} ago"
+    return f"{seconds:.0f}s ago"
+
+
+def render_status(report: dict[str, Any]) -> str:
+    lines = [f"Stack {report['stack']}: {'in sync' if report['in_sync'] else 'drifted'}"]
+    for res in report["resources"]:
+        mark = f"  (drift: {res['drift']})" if res["drift"] else ""
+        lines.append(f"  {res['address']:<28} {res['id']:<28} {res['state']}{mark}")
+    for address in report["missing"]:
+        lines.append(f"  {address:<28} {'-':<28} absent  (drift: create)")
+    for name, info in report["series"].items():
+        lines.append(
+            f"  {name:<28} {info['snapshots']} snapshots, newest complete "
+            f"{_fmt_age(info['newest_complete_age_seconds'])}"
+        )
+    return "\n".join(lines)
+
+
+def run(manifest_path: Path, conn: object, json_out: bool) -> int:
+    from reconcile.plan.planner import build_plan
+
+    assert isinstance(conn, ConnectionSettings)
+    loaded = load(manifest_path)
+    now = utc_now()
+    with connect(conn, quiet=json_out) as endpoint:
+
+        async def go() -> tuple[LiveState, Plan]:
+            async with make_client(endpoint) as client:
+                live = await discover(client, loaded, now)
+                return live, build_plan(loaded, live, now)
+
+        live, plan = asyncio.run(go())
+    report = build_status(live, plan, now)
+    out = json.dumps(report, indent=2) if json_out else render_status(report)
+    sys.stdout.write(out + "\n")
+    return 0

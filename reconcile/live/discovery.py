@@ -1,0 +1,125 @@
+"""Reads the live state a plan needs, with as few requests as the API allows; changes nothing.
+
+One paged list per kind (limit 5,000; snapshots filtered on the stack's metadata server-side),
+a devbox-filtered snapshot list only for series that may prune foreign snapshots, then status
+reads only for the snapshots whose status a decision depends on. A read that fails fails the
+discovery: nothing is ever taken as "absent" because a request failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from reconcile.api.client import RunloopClient
+from reconcile.api.models import Devbox, Snapshot, StorageObject
+from reconcile.errors import ApiNotFoundError
+from reconcile.live.model import KEY_STACK, LiveDevbox, LiveObject, LiveSnapshot, LiveState
+
+if TYPE_CHECKING:
+    from reconcile.manifest.schema import Manifest
+
+StatusesNeeded = Callable[[LiveState], frozenset[str]]
+STATUS_CONCURRENCY = 16
+
+
+def _devbox(d: Devbox) -> LiveDevbox:
+    return LiveDevbox(
+        d.id, d.name, d.status, d.create_time_ms, dict(d.metadata), d.blueprint_id, d.snapshot_id
+    )
+
+
+def _object(o: StorageObject) -> LiveObject:
+    return LiveObject(
+        o.id, o.name, o.state, o.content_type, o.create_time_ms, o.size_bytes, dict(o.metadata)
+    )
+
+
+def _snapshot(s: Snapshot) -> LiveSnapshot:
+    return LiveSnapshot(
+        s.id, s.create_time_ms, s.source_devbox_id or "", dict(s.metadata), s.name, s.size_bytes
+    )
+
+
+async def _foreign_snapshots(
+    client: RunloopClient, manifest: Manifest, devboxes: list[LiveDevbox]
+) -> list[Snapshot]:
+    """Snapshots of the devboxes of series with prune_unmanaged (other tools took them)."""
+    by_name = {d.logical_name: d.id for d in devboxes if d.active}
+    wanted = set()
+    for spec in manifest.snapshots.values():
+        if spec.prune_unmanaged:
+            dbx = spec.devbox if spec.devbox.startswith("dbx_") else by_name.get(spec.devbox)
+            if dbx:
+                wanted.add(dbx)
+    found: list[Snapshot] = []
+    for devbox_id in sorted(wanted):
+        try:
+            found.extend(await client.list_snapshots(devbox_id=devbox_id))
+        except ApiNotFoundError:
+            continue
+    return found
+
+
+async def list_stack(client: RunloopClient, manifest: Manifest) -> LiveState:
+    """The stack's devboxes, objects and snapshots as listed (snapshot statuses unread)."""
+    stack = manifest.stack
+    all_devboxes, all_objects, own_snaps = await asyncio.gather(
+        client.list_devboxes(),
+        client.list_objects(),
+        client.list_snapshots(metadata={KEY_STACK: stack}),
+    )
+    devboxes = [_devbox(d) for d in all_devboxes if d.metadata.get(KEY_STACK) == stack]
+    objects = [_object(o) for o in all_objects if o.metadata.get(KEY_STACK) == stack]
+    snaps = {s.id: s for s in own_snaps if s.metadata.get(KEY_STACK) == stack}
+    for foreign in await _foreign_snapshots(client, manifest, devboxes):
+        snaps.setdefault(foreign.id, foreign)
+    return LiveState(
+        stack=stack,
+        devboxes=tuple(devboxes),
+        objects=tuple(objects),
+        snapshots=tuple(_snapshot(s) for s in snaps.values()),
+        api_url=client.base_url,
+    )
+
+
+async def read_statuses(
+    client: RunloopClient, ids: frozenset[str]
+) -> dict[str, tuple[str, str | None]]:
+    """Status of each snapshot id (404 → deleted); any other failure propagates."""
+    gate = asyncio.Semaphore(STATUS_CONCURRENCY)
+
+    async def one(snapshot_id: str) -> tuple[str, tuple[str, str | None]]:
+        async with gate:
+            try:
+                status = await client.get_snapshot_status(snapshot_id)
+            except ApiNotFoundError:
+                return snapshot_id, ("deleted", None)
+            return snapshot_id, (status.status, status.error_message)
+
+    return dict(await asyncio.gather(*(one(i) for i in sorted(ids))))
+
+
+async def discover_live_state(
+    client: RunloopClient,
+    manifest: Manifest,
+    statuses_needed: StatusesNeeded | None = None,
+    *,
+    all_statuses: bool = False,
+) -> LiveState:
+    """List the stack, then read snapshot statuses until no decision waits on an unread one.
+
+    `statuses_needed(live)` names the unread snapshots a decision depends on (the planner's
+    `plan.series.statuses_needed`); `all_statuses` reads every one (for `status`).
+    """
+    live = await list_stack(client, manifest)
+    if all_statuses:
+        ids = frozenset(s.id for s in live.snapshots)
+        return live.with_statuses(await read_statuses(client, ids))
+    for _ in range(len(live.snapshots) + 1):
+        needed = statuses_needed(live) if statuses_needed else frozenset()
+        if not needed:
+            break
+        live = live.with_statuses(await read_statuses(client, needed))
+    return live

@@ -1,0 +1,76 @@
+"""The planner's working state while it builds one plan: actions so far and who provides what.
+
+Pure bookkeeping: no decisions live here, only the records the per-resource planners share
+(which action creates object X, which id devbox Y has now or will have).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from reconcile.live.model import LiveState
+from reconcile.plan.model import Action, ActionKind, Change, Refusal, ResourceType, RetentionRow
+
+if TYPE_CHECKING:
+    from reconcile.manifest import LoadedManifest
+
+
+@dataclass
+class PlanContext:
+    """Everything one planning pass accumulates."""
+
+    loaded: LoadedManifest
+    live: LiveState
+    now: datetime
+    actions: list[Action] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    retention: list[RetentionRow] = field(default_factory=list)
+    desired: dict[str, Any] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+    object_ids: dict[str, str] = field(default_factory=dict)
+    object_action: dict[str, str] = field(default_factory=dict)
+    devbox_ids: dict[str, str] = field(default_factory=dict)
+    devbox_action: dict[str, str] = field(default_factory=dict)
+    series_action: dict[str, str] = field(default_factory=dict)
+    replaced_objects: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def stack(self) -> str:
+        return self.loaded.manifest.stack
+
+    def add(
+        self,
+        kind: ActionKind,
+        resource: ResourceType,
+        address: str,
+        *,
+        reasons: tuple[str, ...] | list[str] = (),
+        resource_id: str | None = None,
+        depends_on: tuple[str, ...] | list[str] = (),
+        changes: tuple[Change, ...] | list[Change] = (),
+        params: dict[str, Any] | None = None,
+        action_id: str | None = None,
+    ) -> Action:
+        """Record an action; its id defaults to "<kind> <address>" (plus the live id if any)."""
+        if action_id is None:
+            action_id = f"{kind} {address}" + (f" {resource_id}" if resource_id else "")
+        action = Action(
+            id=action_id,
+            kind=kind,
+            resource=resource,
+            address=address,
+            reasons=tuple(reasons),
+            resource_id=resource_id,
+            depends_on=tuple(dict.fromkeys(d for d in depends_on if d)),
+            changes=tuple(changes),
+            params=params or {},
+        )
+        self.actions.append(action)
+        if resource_id:
+            self.touched.add(resource_id)
+        return action
+
+    def refuse(self, action: Action, message: str) -> None:
+        self.refusals.append(Refusal(action.id, action.address, message))

@@ -1,0 +1,227 @@
+"""Planning devboxes: create, restore, update in place, replace (and say why), suspend/resume,
+recreate after failure, and delete what the manifest no longer names. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconcile.live.model import (
+    KEY_FIELDS,
+    KEY_NAME,
+    KEY_PROTECT,
+    KEY_READY,
+    KEY_STACK,
+    LiveDevbox,
+    user_metadata,
+)
+from reconcile.plan.context import PlanContext
+from reconcile.plan.desired import (
+    DesiredDevbox,
+    decode_fields,
+    devbox_create_body,
+    devbox_metadata,
+    snapshot_metadata,
+)
+from reconcile.plan.model import Action, ActionKind, Change
+
+
+def owned_devboxes(ctx: PlanContext) -> dict[str, list[LiveDevbox]]:
+    """The stack's devboxes by logical name (after `moved`), newest first."""
+    moved = {
+        m.from_.split(".", 1)[1]: m.to.split(".", 1)[1]
+        for m in ctx.loaded.manifest.moved
+        if m.from_.startswith("devbox.")
+    }
+    by_name: dict[str, list[LiveDevbox]] = {}
+    for box in ctx.live.devboxes:
+        if box.metadata.get(KEY_STACK) != ctx.stack:
+            continue
+        name = box.logical_name or ""
+        by_name.setdefault(moved.get(name, name), []).append(box)
+    for group in by_name.values():
+        group.sort(key=lambda d: (d.active, d.create_time_ms, d.id), reverse=True)
+    return by_name
+
+
+def _forcing_changes(want: DesiredDevbox, box: LiveDevbox) -> list[Change]:
+    live_fields = decode_fields(box.metadata.get(KEY_FIELDS))
+    ignored = set(want.spec.lifecycle.ignore_changes)
+    return [
+        Change(name, live_fields.get(name), value, forces_replacement=True)
+        for name, value in want.fields.items()
+        if live_fields.get(name) != value and name not in ignored
+    ]
+
+
+def _final_snapshot(ctx: PlanContext, group: str) -> dict[str, object] | None:
+    """The final snapshot to take before destroying a devbox with snapshot_before_destroy."""
+    spec = ctx.loaded.manifest.devboxes.get(group)
+    if spec is None or not spec.lifecycle.snapshot_before_destroy:
+        return None
+    series = next((n for n, s in ctx.loaded.manifest.snapshots.items() if s.devbox == group), None)
+    name = series or f"{group}-final"
+    protect = bool(series and ctx.loaded.manifest.snapshots[series].lifecycle.prevent_destroy)
+    meta = snapshot_metadata(ctx.stack, name, protect=protect)
+    return {"series": name, "name": f"{name}-final", "metadata": meta}
+
+
+def _create_params(
+    ctx: PlanContext, want: DesiredDevbox, snapshot_id: str | None
+) -> dict[str, Any]:
+    ready_now = not want.spec.setup
+    body = devbox_create_body(ctx.loaded, want, ctx.object_ids, snapshot_id)
+    body["metadata"] = devbox_metadata(ctx.stack, want, ready=ready_now)
+    if snapshot_id:
+        body["metadata"]["rlstate.snapshot"] = snapshot_id
+    ready_meta = None if ready_now else {**body["metadata"], KEY_READY: "true"}
+    return {
+        "body": body,
+        "setup": list(want.spec.setup),
+        "state": want.spec.state,
+        "ready_metadata": ready_meta,
+    }
+
+
+def _source(ctx: PlanContext, want: DesiredDevbox) -> tuple[str | None, list[str], list[str]]:
+    """(snapshot id or placeholder, dependencies, reasons) for a devbox being created."""
+    if want.source_snapshot:
+        return want.source_snapshot, [], [f"from snapshot {want.source_snapshot}"]
+    if not want.source_series:
+        return None, [], []
+    series = want.source_series
+    resolved = ctx.desired.get(f"snapshot.{series}", {}).get("newest_complete")
+    if resolved:
+        return resolved, [], [f"from snapshot.{series} ({resolved})"]
+    dep = ctx.series_action.get(series)
+    return (
+        f"${{snapshot:{series}}}",
+        [dep] if dep else [],
+        [f"from snapshot.{series} (after its first snapshot)"],
+    )
+
+
+def _mount_deps(ctx: PlanContext, want: DesiredDevbox) -> list[str]:
+    return [ctx.object_action[m.object] for m in want.spec.mounts if m.object in ctx.object_action]
+
+
+def _add_create(
+    ctx: PlanContext,
+    want: DesiredDevbox,
+    reasons: list[str],
+    old: LiveDevbox | None = None,
+    changes: list[Change] | None = None,
+) -> Action:
+    snapshot_id, deps, source_reasons = _source(ctx, want)
+    params = _create_params(ctx, want, snapshot_id)
+    deps += _mount_deps(ctx, want)
+    kind: ActionKind
+    if old is not None:
+        params["old_id"] = old.id
+        params["final_snapshot"] = _final_snapshot(ctx, want.group)
+        kind = "replace"
+    else:
+        kind = "restore" if snapshot_id else "create"
+    action = ctx.add(
+        kind,
+        "devbox",
+        want.address,
+        reasons=reasons + source_reasons,
+        resource_id=old.id if old else None,
+        depends_on=deps,
+        changes=changes or [],
+        params=params,
+        action_id=f"{kind} {want.address}",
+    )
+    ctx.devbox_action[want.address] = action.id
+    ctx.devbox_ids[want.address] = f"${{devbox:{want.address}}}"
+    if old is not None and (want.protected or old.metadata.get(KEY_PROTECT) == "true"):
+        ctx.refuse(action, f"{want.address} has prevent_destroy; replacing it is refused")
+    return action
+
+
+def _in_place(ctx: PlanContext, want: DesiredDevbox, box: LiveDevbox) -> None:
+    """Update name/metadata, and suspend or resume, on a devbox that needs no replacement."""
+    ctx.devbox_ids[want.address] = box.id
+    desired_meta = devbox_metadata(ctx.stack, want, ready=True)
+    if box.metadata.get("rlstate.snapshot"):
+        desired_meta["rlstate.snapshot"] = box.metadata["rlstate.snapshot"]
+    changes = []
+    if box.name != want.name:
+        changes.append(Change("name", box.name, want.name))
+    if user_metadata(box.metadata) != user_metadata(desired_meta):
+        changes.append(Change("metadata", user_metadata(box.metadata), want.spec.metadata))
+    if box.metadata.get(KEY_NAME) != want.name:
+        changes.append(Change("moved", box.metadata.get(KEY_NAME), want.name))
+    if box.metadata.get(KEY_PROTECT) != desired_meta.get(KEY_PROTECT):
+        changes.append(
+            Change("prevent_destroy", box.metadata.get(KEY_PROTECT) == "true", want.protected)
+        )
+    if changes:
+        reasons = (
+            [f"moved from devbox.{box.metadata.get(KEY_NAME)}"]
+            if any(c.field == "moved" for c in changes)
+            else ["name or metadata changed"]
+        )
+        ctx.add(
+            "update",
+            "devbox",
+            want.address,
+            reasons=reasons,
+            resource_id=box.id,
+            changes=changes,
+            params={"name": want.name, "metadata": desired_meta},
+        )
+    if want.spec.state == "suspended" and box.status in ("running", "resuming"):
+        ctx.add("suspend", "devbox", want.address, reasons=["state: suspended"], resource_id=box.id)
+    elif want.spec.state == "running" and box.status in ("suspended", "suspending"):
+        action = ctx.add(
+            "resume", "devbox", want.address, reasons=["state: running"], resource_id=box.id
+        )
+        ctx.devbox_action[want.address] = action.id
+
+
+def plan_devbox(ctx: PlanContext, want: DesiredDevbox, live: list[LiveDevbox]) -> None:
+    """Decide one devbox address; `live` holds this address's devboxes, best candidate first."""
+    ctx.desired[want.address] = {
+        "spec": want.spec.model_dump(mode="json"),
+        "spec_hash": want.spec_hash,
+    }
+    active = [b for b in live if b.active]
+    if not active:
+        reasons = ["not yet created"]
+        if live:
+            reasons = [f"recreate: {live[0].id} is in {live[0].status}"]
+        _add_create(ctx, want, reasons)
+        return
+    ready = [b for b in active if b.metadata.get(KEY_READY) == "true"]
+    best = (ready or active)[0]
+    for extra in active:
+        if extra is not best:
+            delete_devbox(ctx, extra, want.address, "duplicate of " + best.id)
+    changes = _forcing_changes(want, best)
+    if best.metadata.get(KEY_READY) != "true":
+        _add_create(ctx, want, ["setup did not finish"], old=best)
+    elif changes:
+        forced = ", ".join(c.field for c in changes)
+        _add_create(ctx, want, [f"forced by {forced}"], old=best, changes=changes)
+    else:
+        _in_place(ctx, want, best)
+
+
+def delete_devbox(ctx: PlanContext, box: LiveDevbox, address: str, reason: str) -> None:
+    group = box.metadata.get("rlstate.group") or box.logical_name or ""
+    action = ctx.add(
+        "delete",
+        "devbox",
+        address,
+        reasons=[reason],
+        resource_id=box.id,
+        params={"final_snapshot": _final_snapshot(ctx, group)},
+    )
+    manifest_spec = ctx.loaded.manifest.devboxes.get(group)
+    protected = box.metadata.get(KEY_PROTECT) == "true" or bool(
+        manifest_spec and manifest_spec.lifecycle.prevent_destroy
+    )
+    if protected:
+        ctx.refuse(action, f"{address} has prevent_destroy; deleting it is refused")
