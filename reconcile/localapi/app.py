@@ -1,0 +1,121 @@
+"""Builds the local server's ASGI app: routes, bearer auth, fault injection, x-request-id replay and
+JSON error bodies. No resource logic here (routes/, backend.py and the workers hold it)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from reconcile.localapi import admin
+from reconcile.localapi.config import LocalConfig, resolve_token
+from reconcile.localapi.faults import FaultMiddleware
+from reconcile.localapi.idempotency import IdempotencyMiddleware
+from reconcile.localapi.problems import Problem
+from reconcile.localapi.routes import blueprints, devboxes, disk_snapshots, executions, files, objects
+from reconcile.localapi.services import Services
+from reconcile.localapi.signing import STORAGE_PREFIX
+
+log = logging.getLogger("reconcile.localapi")
+
+
+class AuthMiddleware:
+    """Every path but the signed storage URLs needs `Authorization: Bearer <token>`.
+
+    It also starts the services on the first request when no lifespan ran (e.g. ASGI transports).
+    """
+
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.services.started:
+            await self.services.start()
+        if not str(scope["path"]).startswith(STORAGE_PREFIX) and not self._authorized(scope):
+            reply = JSONResponse(
+                {"message": "missing or invalid API key: send Authorization: Bearer <token>"},
+                status_code=401,
+                headers={"www-authenticate": "Bearer"},
+            )
+            await reply(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _authorized(self, scope: Scope) -> bool:
+        header = Headers(scope=scope).get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode(), self.services.token.encode()
+        )
+
+
+async def _problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    headers = {}
+    if exc.retryable is not None:
+        headers["x-should-retry"] = "true" if exc.retryable else "false"
+    return JSONResponse({"message": exc.message}, status_code=exc.status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse({"message": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"message": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+
+def create_app(config: LocalConfig) -> Starlette:
+    """The ASGI app of one local server over `config.data_dir` (records load at startup)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    svc = Services.build(config, resolve_token(config))
+    dice = random.Random(svc.backend.settings.faults.seed)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await svc.start()
+        try:
+            yield
+        finally:
+            await svc.stop()
+
+    routes = [
+        *disk_snapshots.ROUTES,  # before devboxes: /v1/devboxes/disk_snapshots is not a devbox id
+        *executions.ROUTES,
+        *files.ROUTES,
+        *devboxes.ROUTES,
+        *objects.ROUTES,
+        *objects.STORAGE_ROUTES,
+        *blueprints.ROUTES,
+        *admin.ROUTES,
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(AuthMiddleware, services=svc),
+            Middleware(FaultMiddleware, settings=lambda: svc.backend.settings.faults, dice=dice),
+            Middleware(IdempotencyMiddleware, store=lambda: svc.store),
+        ],
+        exception_handlers={Problem: _problem, HTTPException: _http_error, Exception: _crash},
+    )
+    app.state.services = svc
+    app.state.fault_dice = dice
+    return app

@@ -1,0 +1,44 @@
+"""Fault injection for /v1/ requests (never /_local/ or signed storage URLs): latency, error answers
+and dropped connections, as set by LocalConfig or POST /_local/faults. Pure ASGI middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from reconcile.localapi.config import FaultSettings
+
+
+class DropConnection(Exception):
+    """Raised before anything is sent: the HTTP server closes the connection without an answer
+    (server.py's protocol does that; other ASGI servers answer 500 instead)."""
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, settings: Callable[[], FaultSettings], dice: random.Random) -> None:
+        self.app = app
+        self.settings = settings
+        self.dice = dice
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope["path"]).startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        faults = self.settings()
+        if faults.latency_ms > 0:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        if faults.drop_rate > 0 and self.dice.random() < faults.drop_rate:
+            raise DropConnection("injected fault: connection dropped")
+        if faults.rate > 0 and faults.statuses and self.dice.random() < faults.rate:
+            status = self.dice.choice(faults.statuses)
+            headers = {}
+            if faults.retry_after is not None:
+                headers["retry-after"] = f"{faults.retry_after:g}"
+            reply = JSONResponse({"message": f"injected fault: HTTP {status}"}, status, headers)
+            await reply(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,121 @@
+"""Serves the local API with uvicorn: blocking (`serve`, for `rlstate local serve`) or on a thread of
+its own (`start_in_thread`, for the CLI's embedded backend and tests). No resource logic here."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from reconcile.localapi.app import create_app
+from reconcile.localapi.config import LocalConfig, token_path
+from reconcile.localapi.faults import DropConnection
+
+START_TIMEOUT = 30.0
+
+
+class DroppingH11Protocol(H11Protocol):  # type: ignore[misc]
+    """uvicorn's h11 protocol, except that DropConnection closes the socket without any answer."""
+
+    async def run_asgi(self, app: Any) -> None:
+        async def guarded(scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await app(scope, receive, send)
+            except DropConnection:
+                if self.response_started:
+                    raise
+                self.response_started = self.response_complete = True  # nothing may be sent now
+                self.transport.close()
+
+        await super().run_asgi(guarded)
+
+
+class _Server(uvicorn.Server):  # type: ignore[misc]
+    announce: str | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.announce is not None and self.started:
+            print(self.announce.format(url=_url_of(self)), flush=True)
+
+
+def _url_of(server: uvicorn.Server) -> str:
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _uvicorn(config: LocalConfig) -> tuple[_Server, str, str]:
+    app = create_app(config)
+    services = app.state.services
+    ucfg = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        http=DroppingH11Protocol,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    return _Server(ucfg), services.token, services.backend.sandbox.mode
+
+
+class RunningServer:
+    """A local server running on its own thread; `stop()` (or leaving the `with`) ends it."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str, token: str) -> None:
+        self._server = server
+        self._thread = thread
+        self.url = url
+        self.token = token
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_in_thread(config: LocalConfig) -> RunningServer:
+    """Start serving on a thread with its own event loop; returns once the socket accepts."""
+    server, token, _mode = _uvicorn(config)
+    thread = threading.Thread(target=server.run, name="rlstate-localapi", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the local server could not start on {config.host}:{config.port}")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError("the local server did not start in time")
+        time.sleep(0.01)
+    return RunningServer(server, thread, _url_of(server), token)
+
+
+def serve(config: LocalConfig) -> None:
+    """Serve until interrupted, after one line saying where (never the token itself)."""
+    server, _token, mode = _uvicorn(config)
+    if config.token:
+        token_note = "token as given at start"
+    else:
+        token_note = f"token in {token_path(config.data_dir)}"
+    server.announce = (
+        f"rlstate local API at {{url}} (data {config.data_dir}, sandbox {mode}, {token_note})"
+    )
+    server.run()
+    if not server.started:
+        sys.exit(f"the local server could not start on {config.host}:{config.port}")

@@ -1,0 +1,124 @@
+"""Records → the JSON views of the Runloop API (field names and shapes as in the OpenAPI schemas); pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconcile.localapi.records import Blueprint, Devbox, Snapshot, StoredObject
+
+JSON = dict[str, Any]
+LAUNCH_FIELDS = (
+    "launch_commands",
+    "resource_size_request",
+    "available_ports",
+    "keep_alive_time_seconds",
+    "after_idle",
+    "custom_cpu_cores",
+    "custom_gb_memory",
+    "custom_disk_size",
+    "architecture",
+    "user_parameters",
+    "required_services",
+    "network_policy_id",
+    "lifecycle",
+)
+LAUNCH_DEFAULTS: JSON = {
+    "resource_size_request": "SMALL",
+    "keep_alive_time_seconds": 3600,
+    "architecture": "x86_64",
+}
+
+
+def launch_parameters(given: JSON | None) -> JSON:
+    """The echoed launch parameters: what was asked, with the server's defaults filled in."""
+    given = given or {}
+    echoed: JSON = {"launch_commands": given.get("launch_commands")}
+    for name in LAUNCH_FIELDS:
+        if given.get(name) is not None:
+            echoed[name] = given[name]
+    for name, value in LAUNCH_DEFAULTS.items():
+        if echoed.get(name) is None:
+            echoed[name] = value
+    return echoed
+
+
+def devbox_view(dbx: Devbox) -> JSON:
+    return {
+        "id": dbx.id,
+        "name": dbx.name,
+        "status": dbx.status,
+        "create_time_ms": dbx.create_time_ms,
+        "end_time_ms": dbx.end_time_ms,
+        "initiator_type": "api",
+        "initiator_id": None,
+        "blueprint_id": dbx.blueprint_id,
+        "snapshot_id": dbx.snapshot_id,
+        "metadata": dict(dbx.metadata),
+        "failure_reason": dbx.failure_reason if dbx.status == "failure" else None,
+        "shutdown_reason": dbx.shutdown_reason if dbx.status == "shutdown" else None,
+        "launch_parameters": dbx.launch_parameters,
+        "capabilities": [],
+        "state_transitions": [
+            {"status": t["status"], "transition_time_ms": int(t["transition_time_ms"])}
+            for t in dbx.state_transitions
+        ],
+        "tunnel": None,
+        "gateway_specs": None,
+        "mcp_specs": None,
+    }
+
+
+def snapshot_view(snp: Snapshot) -> JSON:
+    return {
+        "id": snp.id,
+        "name": snp.name,
+        "create_time_ms": snp.create_time_ms,
+        "metadata": dict(snp.metadata),
+        "source_devbox_id": snp.source_devbox_id,
+        "source_blueprint_id": snp.source_blueprint_id,
+        "commit_message": snp.commit_message,
+        "size_bytes": snp.size_bytes,
+    }
+
+
+def snapshot_status_view(snp: Snapshot) -> JSON:
+    view: JSON = {"status": snp.status, "snapshot": None, "error_message": None}
+    if snp.status != "deleted":
+        view["snapshot"] = snapshot_view(snp)
+    if snp.status == "error":
+        view["error_message"] = snp.error_message or "snapshot failed"
+    return view
+
+
+def object_view(obj: StoredObject, upload_url: str | None = None) -> JSON:
+    view: JSON = {
+        "id": obj.id,
+        "name": obj.name,
+        "state": obj.state,
+        "size_bytes": obj.size_bytes,
+        "content_type": obj.content_type,
+        "create_time_ms": obj.create_time_ms,
+        "delete_after_time_ms": obj.delete_after_time_ms,
+        "metadata": dict(obj.metadata),
+    }
+    if upload_url is not None:
+        view["upload_url"] = upload_url
+    return view
+
+
+def blueprint_view(bpt: Blueprint) -> JSON:
+    return {
+        "id": bpt.id,
+        "name": bpt.name,
+        "status": bpt.status,
+        "state": bpt.state,
+        "create_time_ms": bpt.create_time_ms,
+        "build_finish_time_ms": bpt.build_finish_time_ms,
+        "parameters": bpt.parameters,
+        "failure_reason": bpt.failure_reason,
+        "base_blueprint_id": bpt.base_blueprint_id,
+        "containerized_services": None,
+        "is_public": False,
+        "metadata": bpt.metadata,
+        "devbox_capabilities": None,
+    }
