@@ -1,164 +1,254 @@
-"""Per-devbox disks and their images for the local server; must not import the reconciler.
+"""Devbox disks and content-addressed images of the local server; must not import the reconciler.
 
-First, simple version: a disk is a folder per devbox, an image is a full copy of it.
+Layout under `root`:
+    disks/<devbox_id>/        a devbox's disk (home/user, tmp, var/tmp, opt; see disk_layout)
+    images/<image_id>.json    an image manifest; the image exists exactly when this file does
+    blobs/ab/cdef…            content chunks (sha256 names) and small-file packs, write-once
+    cache/<devbox_id>.json    what each devbox's files held at its last save/restore (a shortcut)
+    tmp/  trash/              unfinished work (cleaned on start) and trees awaiting deletion
+
+All methods block; the server calls them through asyncio.to_thread. One process owns a root.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import re
-import shutil
-import tarfile
+import stat
+import threading
 import uuid
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
-DEVBOX_UID = 1000
-DEVBOX_GID = 1000
-HOME = "/home/user"
-# Absolute devbox paths on the devbox's own disk (everything else is the read-only system).
-WRITABLE_ROOTS = ("/home/user", "/tmp", "/var/tmp", "/opt")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+from reconcile.localapi.disk_archive import unpack, write_plain
+from reconcile.localapi.disk_blobs import BlobStore, fsync_dir
+from reconcile.localapi.disk_cache import HashCache
+from reconcile.localapi.disk_capture import Capture, CaptureStats
+from reconcile.localapi.disk_catalog import Catalog, Collected
+from reconcile.localapi.disk_layout import (
+    DEVBOX_GID,
+    DEVBOX_UID,
+    HOME,
+    WRITABLE_ROOTS,
+    DiskError,
+    check_id,
+    ensure_layout,
+    make_fresh_disk,
+)
+from reconcile.localapi.disk_manifest import (
+    Manifest,
+    blob_names,
+    list_image_ids,
+    manifest_path,
+    read_manifest,
+    remove_manifest,
+    remove_temporaries,
+    write_manifest,
+)
+from reconcile.localapi.disk_paths import open_in_disk, resolve_in_disk
+from reconcile.localapi.disk_restore import restore_entries
+from reconcile.localapi.disk_trash import Trash
 
-
-class DiskError(Exception):
-    """Any failure of a disk operation; the message is meant for the user."""
-
-
-def _check_id(kind: str, value: str) -> str:
-    if not _ID.match(value) or ".." in value:
-        raise DiskError(f"invalid {kind} id {value!r}")
-    return value
-
-
-def _chown(path: Path) -> None:
-    if os.geteuid() == 0:
-        os.lchown(path, DEVBOX_UID, DEVBOX_GID)
+__all__ = [
+    "DEVBOX_GID",
+    "DEVBOX_UID",
+    "HOME",
+    "WRITABLE_ROOTS",
+    "CaptureStats",
+    "Collected",
+    "DiskError",
+    "DiskStore",
+]
 
 
 class DiskStore:
     """Per-devbox disks and content-addressed images (snapshots, blueprint images) under `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, workers: int | None = None) -> None:
         self.root = Path(root)
-        for sub in ("disks", "images", "tmp"):
+        for sub in ("disks", "images", "blobs", "cache", "tmp", "trash"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._images = self.root / "images"
+        self._tmp = self.root / "tmp"
+        self._blobs = BlobStore(self.root / "blobs", self._tmp)
+        self._catalog = Catalog(self._images, self._blobs)
+        self._trash = Trash(self.root / "trash", self._catalog.is_busy)
+        self._pool = ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1))
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._recover()
+
+    # -- disks ---------------------------------------------------------------------------------
 
     def disk_path(self, devbox_id: str) -> Path:
-        return self.root / "disks" / _check_id("devbox", devbox_id)
+        return self.root / "disks" / check_id("devbox", devbox_id)
 
     def create_disk(self, devbox_id: str, image_id: str | None = None) -> Path:
+        """Make the devbox's disk: a fresh default home, or exactly the content of an image.
+
+        The new disk is built in a fresh folder and renamed into place when complete; a disk the
+        devbox had before is moved to the trash."""
         disk = self.disk_path(devbox_id)
-        staging = self.root / "tmp" / f"disk-{devbox_id}-{uuid.uuid4().hex}"
-        if image_id is None:
-            _make_fresh_disk(staging)
-        else:
-            src = self._image_dir(image_id)
-            if not src.is_dir():
-                raise DiskError(f"image {image_id} does not exist")
-            shutil.copytree(src, staging, symlinks=True)
-        if disk.exists():
-            self.delete_disk(devbox_id)
-        os.rename(staging, disk)
+        staging = self._tmp / f"disk-{devbox_id}-{uuid.uuid4().hex}"
+        with self._catalog.work():
+            try:
+                cache = self._build_disk(staging, image_id)
+            except BaseException:
+                if staging.exists():
+                    self._trash.discard(staging)
+                raise
+            with self._lock(devbox_id):
+                if disk.exists():
+                    self._trash.discard(disk)
+                os.rename(staging, disk)
+                cache.save(self._cache_path(devbox_id))
         return disk
 
+    def _build_disk(self, staging: Path, image_id: str | None) -> HashCache:
+        if image_id is None:
+            make_fresh_disk(staging)
+            return HashCache()
+        manifest = read_manifest(self._images, check_id("image", image_id))
+        try:
+            cache = restore_entries(manifest.entries, self._blobs, staging)
+        except FileNotFoundError as exc:
+            raise DiskError(f"image {image_id} is missing data ({exc.filename})") from None
+        ensure_layout(staging)
+        return cache
+
     def delete_disk(self, devbox_id: str) -> None:
+        """Remove the devbox's disk (moved to the trash now, deleted in the background)."""
         disk = self.disk_path(devbox_id)
-        if disk.exists():
-            trash = self.root / "tmp" / f"trash-{uuid.uuid4().hex}"
-            os.rename(disk, trash)
-            shutil.rmtree(trash, ignore_errors=True)
+        with self._lock(devbox_id):
+            if disk.exists():
+                self._trash.discard(disk)
+            self._cache_path(devbox_id).unlink(missing_ok=True)
+
+    # -- images --------------------------------------------------------------------------------
 
     def save_image(self, devbox_id: str, image_id: str) -> int:
+        """Capture the devbox's disk as image `image_id`; returns its logical size in bytes."""
+        return self.capture(devbox_id, image_id).logical_bytes
+
+    def capture(self, devbox_id: str, image_id: str) -> CaptureStats:
+        """save_image, returning what the snapshot did (bytes hashed, bytes newly stored, …)."""
+        disk = self.disk_path(devbox_id)
+        check_id("image", image_id)
+        if not disk.is_dir():
+            raise DiskError(f"devbox {devbox_id} has no disk")
+        if self.image_exists(image_id):
+            raise DiskError(f"image {image_id} already exists")
+        with self._catalog.work(), self._lock(devbox_id), self._capture_marker():
+            old = HashCache.load(self._cache_path(devbox_id))
+            capture = Capture(self._blobs, self._pool, self._catalog.index(), old_cache=old)
+            try:
+                entries = capture.run(disk)
+            except OSError as exc:
+                raise DiskError(f"cannot snapshot devbox {devbox_id}: {exc}") from None
+            logical = capture.stats.logical_bytes
+            blobs = blob_names(entries)
+            manifest = Manifest(image_id, entries, logical, source=devbox_id, blobs=blobs)
+            write_manifest(self._images, manifest)
+            self._catalog.published(manifest)
+            capture.cache.save(self._cache_path(devbox_id))
+        return capture.stats
+
+    def delete_image(self, image_id: str) -> None:
+        """Drop the image; blobs no other image uses are deleted once no snapshot/restore runs."""
+        if remove_manifest(self._images, check_id("image", image_id)):
+            self._catalog.removed(image_id)
+
+    def image_exists(self, image_id: str) -> bool:
+        return manifest_path(self._images, check_id("image", image_id)).is_file()
+
+    def list_images(self) -> list[str]:
+        """Ids of complete images (a half-written one never appears)."""
+        return list_image_ids(self._images)
+
+    def image_size(self, image_id: str) -> int:
+        return read_manifest(self._images, check_id("image", image_id)).logical_bytes
+
+    def collect_garbage(self) -> Collected:
+        """Delete unreferenced blobs now (normally automatic after delete_image)."""
+        return self._catalog.collect()
+
+    def stored_bytes(self) -> int:
+        """Bytes of all blobs on disk (what the images cost, shared content counted once)."""
+        return self._blobs.total_bytes()
+
+    def flush_trash(self) -> None:
+        """Delete trashed trees now instead of in the background (tests, benchmarks)."""
+        self._trash.empty_now()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    # -- files of a devbox ---------------------------------------------------------------------
+
+    def host_path(self, devbox_id: str, path: str) -> Path:
+        """Map a devbox path (relative → under /home/user) to the host path on its disk.
+
+        Raises DiskError when the path is outside the writable roots or escapes through `..` or
+        a symlink. For content prefer write_file/read_file: they cannot be raced by the devbox."""
+        return resolve_in_disk(self._existing_disk(devbox_id), path)
+
+    def write_file(self, devbox_id: str, path: str, data: bytes) -> None:
+        """Write a file (parents created), owned by the devbox user."""
+        write_plain(self._existing_disk(devbox_id), path, data)
+
+    def read_file(self, devbox_id: str, path: str) -> bytes:
+        fd, _ = open_in_disk(self._existing_disk(devbox_id), path, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                raise DiskError(f"{path} is a directory")
+            if not stat.S_ISREG(st.st_mode):
+                raise DiskError(f"{path} is not a regular file")
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def unpack_archive(self, devbox_id: str, path: str, data: bytes, content_type: str) -> None:
+        """Object mounts: tar/tgz/gzip unpacked into folder `path`; no member escapes it."""
+        unpack(self._existing_disk(devbox_id), path, data, content_type)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _existing_disk(self, devbox_id: str) -> Path:
         disk = self.disk_path(devbox_id)
         if not disk.is_dir():
             raise DiskError(f"devbox {devbox_id} has no disk")
-        target = self._image_dir(image_id)
-        staging = self.root / "tmp" / f"image-{image_id}-{uuid.uuid4().hex}"
-        shutil.copytree(disk, staging, symlinks=True)
-        if target.exists():
-            shutil.rmtree(target)
-        os.rename(staging, target)
-        return sum(p.lstat().st_size for p in target.rglob("*") if p.is_file())
+        return disk
 
-    def delete_image(self, image_id: str) -> None:
-        target = self._image_dir(image_id)
-        if target.exists():
-            shutil.rmtree(target)
+    def _cache_path(self, devbox_id: str) -> Path:
+        return self.root / "cache" / f"{devbox_id}.json"
 
-    def image_exists(self, image_id: str) -> bool:
-        return self._image_dir(image_id).is_dir()
+    def _lock(self, devbox_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(devbox_id, threading.Lock())
 
-    def list_images(self) -> list[str]:
-        return sorted(p.name for p in (self.root / "images").iterdir())
-
-    def _image_dir(self, image_id: str) -> Path:
-        return self.root / "images" / _check_id("image", image_id)
-
-    def host_path(self, devbox_id: str, path: str) -> Path:
-        disk = self.disk_path(devbox_id)
-        rel = _devbox_relative(path)
-        candidate = disk / rel
-        resolved = candidate.resolve()
-        if not resolved.is_relative_to(disk.resolve()):
-            raise DiskError(f"path {path!r} escapes the devbox disk")
-        return candidate
-
-    def write_file(self, devbox_id: str, path: str, data: bytes) -> None:
-        target = self.host_path(devbox_id, path)
-        _make_parents(target.parent, self.disk_path(devbox_id))
-        target.write_bytes(data)
-        _chown(target)
-
-    def read_file(self, devbox_id: str, path: str) -> bytes:
-        target = self.host_path(devbox_id, path)
+    @contextmanager
+    def _capture_marker(self) -> Iterator[None]:
+        """A durable note that a snapshot is writing blobs; if it survives a crash, the next
+        start deletes blobs no manifest references (they may not have reached the disk)."""
+        marker = self._tmp / f"capture-{uuid.uuid4().hex}.active"
+        marker.touch()
+        fsync_dir(self._tmp)
         try:
-            return target.read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-            raise DiskError(f"no file at {path}") from exc
+            yield
+        finally:
+            marker.unlink(missing_ok=True)
 
-    def unpack_archive(self, devbox_id: str, path: str, data: bytes, content_type: str) -> None:
-        target = self.host_path(devbox_id, path)
-        _make_parents(target, self.disk_path(devbox_id))
-        try:
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-                tar.extractall(target, filter="data")
-        except (tarfile.TarError, OSError) as exc:
-            raise DiskError(f"cannot unpack archive into {path}: {exc}") from exc
-
-
-def _devbox_relative(path: str) -> PurePosixPath:
-    p = PurePosixPath(path)
-    if not p.is_absolute():
-        p = PurePosixPath(HOME) / p
-    if ".." in p.parts:
-        raise DiskError(f"path {path!r} may not contain '..'")
-    if not any(p == PurePosixPath(r) or p.is_relative_to(r) for r in WRITABLE_ROOTS):
-        raise DiskError(f"path {path!r} is outside the devbox's writable disk")
-    return p.relative_to("/")
-
-
-def _make_parents(folder: Path, disk: Path) -> None:
-    missing = []
-    p = folder
-    while not p.exists() and p != disk:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir()
-        _chown(d)
-
-
-def _make_fresh_disk(disk: Path) -> None:
-    disk.mkdir(parents=True)
-    for rel, mode in (("home/user", 0o755), ("tmp", 0o1777), ("var/tmp", 0o1777), ("opt", 0o755)):
-        d = disk / rel
-        d.mkdir(parents=True)
-        d.chmod(mode)
-        _chown(d)
-    skel = Path("/etc/skel")
-    if skel.is_dir():
-        for item in skel.iterdir():
-            if item.is_file():
-                shutil.copy2(item, disk / "home/user" / item.name)
-                _chown(disk / "home/user" / item.name)
+    def _recover(self) -> None:
+        """Undo what a crash left: half-written manifests, blobs and disks; maybe collect."""
+        remove_temporaries(self._images)
+        crashed_capture = False
+        for item in os.scandir(self._tmp):
+            crashed_capture |= item.name.endswith(".active")
+            self._trash.discard(Path(item.path))
+        if crashed_capture:
+            self._catalog.collect()

@@ -6,9 +6,11 @@ Modes:
   PID/IPC/UTS namespaces and the host network (so 127.0.0.1 reaches the local server). It runs
   as `user` (uid 1000) with every capability dropped and no_new_privs set. The user's home,
   the host /tmp, other devboxes' disks and `hidden_paths` are not visible.
-- "subprocess" (no bwrap, or forced): a login bash with cwd and HOME set to the devbox's home folder
-  in its own session/process group. This is NOT isolation: the command runs as the server's user,
-  sees the whole host filesystem, and absolute paths (/tmp, /home/user) mean the host's.
+- "subprocess" (no bwrap, or forced): a login bash with cwd and HOME (and TMPDIR) set to the
+  devbox's folders, in its own session/process group, as uid 1000 when the server is root and
+  uid 1000 can reach the disks, else as the server's user. This is NOT isolation: the command
+  sees the whole host filesystem and network namespace, absolute paths (/tmp, /home/user) mean
+  the host's, and a process that starts its own session escapes `kill`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import asyncio
 import os
 import shutil
 import signal
+import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from reconcile.localapi.disk import DEVBOX_GID, DEVBOX_UID, HOME, DiskStore
+from reconcile.localapi.disk import DEVBOX_GID, DEVBOX_UID, HOME, DiskError, DiskStore
+from reconcile.localapi.disk_layout import ensure_layout
 from reconcile.localapi.sandbox_bwrap import BwrapConfig, build_bwrap_argv, write_identity_files
 
 MODES = ("bubblewrap", "subprocess")
@@ -57,6 +61,12 @@ class Sandbox:
         self._identity = (disks.root / "sandbox-etc") if self.mode == "bubblewrap" else None
         if self._identity is not None:
             write_identity_files(self._identity)
+        # Subprocess mode as root: still drop to the devbox user when it can reach the disks.
+        self._as_user = (
+            self.mode == "subprocess"
+            and os.geteuid() == 0
+            and _traversable_by_user(disks.root / "disks")
+        )
 
     def argv(self, devbox_id: str, command: str) -> list[str]:
         """The full argv that runs `command` for this devbox (exposed for tests and benchmarks)."""
@@ -91,9 +101,13 @@ class Sandbox:
         """Start `command` in a fresh login bash in the devbox (stdout/stderr PIPEs, no stdin)."""
         disk = self._disks.disk_path(devbox_id)
         if not disk.is_dir():
-            raise FileNotFoundError(f"devbox {devbox_id} has no disk")
+            raise DiskError(f"devbox {devbox_id} has no disk")
+        ensure_layout(disk)
         argv = self.argv(devbox_id, command)
         cwd = str(disk / "home/user") if self.mode == "subprocess" else "/"
+        user: dict[str, object] = {}
+        if self._as_user:
+            user = {"user": DEVBOX_UID, "group": DEVBOX_GID, "extra_groups": []}
         # Environment values go through the process environment, never argv: argv is world-readable.
         return await asyncio.create_subprocess_exec(
             *argv,
@@ -103,6 +117,7 @@ class Sandbox:
             cwd=cwd,
             env=self.environment(devbox_id, env),
             start_new_session=True,
+            **user,  # type: ignore[arg-type]
         )
 
     async def kill(self, proc: asyncio.subprocess.Process, sig: int = signal.SIGKILL) -> None:
@@ -115,4 +130,19 @@ class Sandbox:
             return
 
 
-__all__ = ["DEVBOX_GID", "DEVBOX_UID", "MODES", "Sandbox"]
+def _traversable_by_user(folder: Path) -> bool:
+    """Whether uid DEVBOX_UID (not in any of its owners' groups) may enter `folder`."""
+    for part in (folder, *folder.parents):
+        st = part.stat()
+        if st.st_uid == DEVBOX_UID:
+            bit = stat.S_IXUSR
+        elif st.st_gid == DEVBOX_GID:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+__all__ = ["MODES", "Sandbox"]

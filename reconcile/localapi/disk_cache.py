@@ -1,0 +1,109 @@
+"""Memory of already-stored content, so snapshots skip work; never the source of truth.
+
+- HashCache (one per devbox): path → the file's stat identity and where its bytes were stored at
+  the last save or restore. A file whose (size, mtime, ctime, inode) is unchanged is not read
+  again. Like git's "racily clean" rule, an entry is trusted only if its ctime is older than the
+  moment the cache was written (minus a margin): a write in the same timestamp tick as our stat
+  could otherwise go unnoticed.
+- SmallIndex (one per store): sha256 of a small file → its bytes inside some pack, so identical
+  small files are stored once across all images, even without a HashCache.
+Losing either only costs time; callers must check that reused blobs still exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconcile.localapi.disk_manifest import Entry, Segment
+
+RACY_MARGIN_NS = 50_000_000  # far above a kernel timestamp tick (≤ 10 ms)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFile:
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    ino: int
+    segments: tuple[Segment, ...]
+    digest: str
+
+
+class HashCache:
+    """What one devbox's files held when last stored; see the module docstring."""
+
+    def __init__(self, files: dict[str, CachedFile] | None = None, written_ns: int = 0) -> None:
+        self.files: dict[str, CachedFile] = files or {}
+        self.written_ns = written_ns
+
+    def lookup(self, path: str, st: os.stat_result) -> CachedFile | None:
+        hit = self.files.get(path)
+        if hit is None:
+            return None
+        same = (hit.size, hit.mtime_ns, hit.ctime_ns, hit.ino) == (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            st.st_ino,
+        )
+        if not same or hit.ctime_ns >= self.written_ns - RACY_MARGIN_NS:
+            return None
+        return hit
+
+    def record(self, path: str, st: os.stat_result, entry: Entry) -> None:
+        self.files[path] = CachedFile(
+            st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, entry.segments, entry.digest
+        )
+
+    def seal(self) -> None:
+        """Mark the cache as written now; call after the last stat that went into it."""
+        self.written_ns = time.time_ns()
+
+    def save(self, path: Path) -> None:
+        rows = {
+            p: [c.size, c.mtime_ns, c.ctime_ns, c.ino, [list(s) for s in c.segments], c.digest]
+            for p, c in self.files.items()
+        }
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps({"written_ns": self.written_ns, "files": rows}))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> HashCache:
+        """The saved cache, or an empty one when missing or unreadable (it is only a shortcut)."""
+        try:
+            body = json.loads(path.read_bytes())
+            files = {
+                p: CachedFile(r[0], r[1], r[2], r[3], tuple((s[0], s[1], s[2]) for s in r[4]), r[5])
+                for p, r in body["files"].items()
+            }
+            return cls(files, int(body["written_ns"]))
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return cls()
+
+
+class SmallIndex:
+    """sha256 of a small file's content → a segment of a pack holding exactly those bytes."""
+
+    def __init__(self) -> None:
+        self._segments: dict[str, Segment] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Segment | None:
+        return self._segments.get(digest)
+
+    def add_entries(self, entries: Iterable[Entry]) -> None:
+        with self._lock:
+            for e in entries:
+                if e.digest and e.segments:
+                    self._segments.setdefault(e.digest, e.segments[0])
+
+    def drop_blobs(self, gone: set[str]) -> None:
+        with self._lock:
+            self._segments = {d: s for d, s in self._segments.items() if s[0] not in gone}
