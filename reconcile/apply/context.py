@@ -1,0 +1,95 @@
+"""What one operation gets to work with (resolved params, clients, a way to report) and returns.
+
+Shared by the operation modules; holds no logic beyond small helpers every operation uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconcile.api import RetryEvent
+from reconcile.apply.clients import ApiClients
+from reconcile.apply.creating import CreatePolicy
+from reconcile.apply.events import EventSink, ThrottledEvent, discard
+from reconcile.errors import ApiRateLimitError, RetryableApiError
+from reconcile.plan.model import Action
+
+# The action whose task is running; lets API retry callbacks say which action was throttled.
+current_action: ContextVar[Action | None] = ContextVar("current_action", default=None)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Deadlines (seconds) of the waits an operation may do."""
+
+    devbox_ready: float = 900.0
+    devbox_transition: float = 600.0
+    command: float = 3600.0
+    snapshot: float = 3600.0
+    shutdown_conflict: float = 300.0
+
+
+@dataclass(frozen=True)
+class Done:
+    """A finished operation: its sentence and the ids it recorded (`devbox:ADDR` → id)."""
+
+    message: str
+    results: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class OpContext:
+    """One action being run: its resolved params and what it may call."""
+
+    action: Action
+    params: dict[str, Any]
+    api: ApiClients
+    report: Callable[[str], None]
+    on_throttled: Callable[[ApiRateLimitError, float], None]
+    on_ambiguous: Callable[[RetryableApiError], None]
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    create_policy: CreatePolicy = field(default_factory=CreatePolicy)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    @property
+    def address(self) -> str:
+        return self.action.address
+
+    @property
+    def resource_id(self) -> str:
+        if not self.action.resource_id:
+            raise ValueError(f"action {self.action.id!r} has no resource_id")
+        return self.action.resource_id
+
+
+def name_of(address: str) -> str:
+    """The logical name in an address: "object.toolchain" → "toolchain"."""
+    return address.split(".", 1)[1] if "." in address else address
+
+
+class RetryRelay:
+    """The clients' on_retry callback: turns each retried call into an event of the action
+    whose task made it (or of no action, e.g. during discovery)."""
+
+    def __init__(self, sink: EventSink = discard) -> None:
+        self.sink = sink
+
+    def __call__(self, event: RetryEvent) -> None:
+        action = current_action.get()
+        self.sink(
+            ThrottledEvent(
+                message=str(event),
+                status=event.status,
+                delay_s=event.delay,
+                method=event.method,
+                path=event.path,
+                action_id=action.id if action else None,
+                address=action.address if action else None,
+            )
+        )

@@ -1,0 +1,171 @@
+"""The per-stack lock file (`.rlstate/<stack>.lock`) that keeps two runs off one stack.
+
+The lock is a file created with O_EXCL holding the holder's pid, host and start time. A lock
+whose pid is dead on this host is stale and is broken; deciding that and breaking it happens
+under a short flock on a guard file, so two runs cannot both break the same stale lock. It
+must not decide anything else about a run.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconcile.errors import LockError
+
+GUARD_NAME = ".lock-guard"
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a stack's lock."""
+
+    pid: int
+    host: str
+    started: str
+    command: str = ""
+
+    def describe(self) -> str:
+        what = f" ({self.command})" if self.command else ""
+        return f"pid {self.pid} on {self.host}{what}, since {self.started}"
+
+    def to_json(self) -> str:
+        data = {"pid": self.pid, "host": self.host, "started": self.started}
+        if self.command:
+            data["command"] = self.command
+        return json.dumps(data) + "\n"
+
+
+def lock_path(folder: Path, stack: str) -> Path:
+    return Path(folder) / f"{stack}.lock"
+
+
+def _me(command: str) -> LockHolder:
+    started = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return LockHolder(os.getpid(), socket.gethostname(), started, command)
+
+
+def read_holder(path: Path) -> LockHolder | None:
+    """The holder written in a lock file; None when it cannot be read or parsed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return LockHolder(
+            int(data["pid"]), str(data["host"]), str(data["started"]), str(data.get("command", ""))
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(holder: LockHolder | None) -> bool:
+    """A lock is stale when unreadable (its writer died mid-write) or its pid is dead here."""
+    if holder is None:
+        return True
+    return holder.host == socket.gethostname() and not _pid_alive(holder.pid)
+
+
+@contextmanager
+def _guard(folder: Path) -> Iterator[None]:
+    with open(folder / GUARD_NAME, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def acquire(folder: Path, stack: str, command: str = "") -> LockHolder:
+    """Takes the stack's lock or raises LockError naming its holder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = lock_path(folder, stack)
+    me = _me(command)
+    with _guard(folder):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            holder = read_holder(path)
+            if not is_stale(holder):
+                assert holder is not None
+                raise LockError(
+                    f"stack {stack!r} is locked by another rlstate run: {holder.describe()} "
+                    f"(lock file {path})"
+                ) from None
+            path.unlink(missing_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(me.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+    return me
+
+
+def release(folder: Path, stack: str, me: LockHolder) -> None:
+    """Removes the lock file if it is still ours (never someone else's)."""
+    path = lock_path(Path(folder), stack)
+    try:
+        with _guard(Path(folder)):
+            holder = read_holder(path)
+            if holder is not None and (holder.pid, holder.host, holder.started) == (
+                me.pid,
+                me.host,
+                me.started,
+            ):
+                path.unlink(missing_ok=True)
+    except OSError as error:
+        if error.errno != errno.ENOENT:
+            raise
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While held, SIGTERM (if nobody handles it) unwinds the stack so `finally` blocks run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def stack_lock(folder: Path, stack: str, command: str = "") -> Iterator[LockHolder]:
+    """Holds the stack's lock for the `with` block; released however the block ends
+    (exceptions, Ctrl-C, and SIGTERM, which is turned into SystemExit while the lock is held)."""
+    with _sigterm_unwinds():
+        me = acquire(folder, stack, command)
+        try:
+            yield me
+        finally:
+            release(folder, stack, me)

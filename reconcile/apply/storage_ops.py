@@ -1,0 +1,166 @@
+"""Operations on storage objects and disk snapshots: create/upload, delete, take, prune.
+
+Each is safe to interrupt: creates are made exactly once (token lookup), deletes of what is
+already gone count as done. It decides nothing about which objects or snapshots to touch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from pathlib import Path
+
+from reconcile.api import StorageObject
+from reconcile.apply.context import Done, OpContext, name_of
+from reconcile.apply.creating import create_exactly_once, new_token
+from reconcile.apply.placeholders import result_key
+from reconcile.errors import (
+    ApiConflictError,
+    ApiNotFoundError,
+    OperationError,
+    SnapshotFailedError,
+)
+from reconcile.live.model import KEY_TOKEN
+
+ORPHAN_ROUNDS = 3
+
+
+def _read_checked(path: str, sha256: str | None) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise OperationError(f"cannot read {path}: {error.strerror or error}") from None
+    found = hashlib.sha256(data).hexdigest()
+    if sha256 and found != sha256:
+        raise OperationError(
+            f"{path} changed since the plan was made (sha256 {found[:12]}…, planned "
+            f"{sha256[:12]}…); run plan again"
+        )
+    return data
+
+
+async def _find_object(ctx: OpContext, name: str, token: str) -> StorageObject | None:
+    for obj in await ctx.api.main.list_objects(name=name):
+        if obj.metadata.get(KEY_TOKEN) == token and obj.state != "DELETED":
+            return obj
+    return None
+
+
+async def _create_object(ctx: OpContext, data: bytes) -> StorageObject:
+    """A new object in UPLOADING with its upload URL (an orphan found by token is deleted,
+    since only the create answer carries the URL)."""
+    p = ctx.params
+    for _round in range(ORPHAN_ROUNDS):
+        token = new_token()
+        metadata = {**dict(p.get("metadata") or {}), KEY_TOKEN: token}
+
+        async def create(token: str = token, metadata: dict[str, str] = metadata) -> StorageObject:
+            return await ctx.api.creates.create_object(
+                name=p["name"],
+                content_type=p.get("content_type") or "unspecified",
+                metadata=metadata,
+                ttl_ms=p.get("ttl_ms"),
+                request_id=token,
+            )
+
+        async def find(token: str = token) -> StorageObject | None:
+            return await _find_object(ctx, p["name"], token)
+
+        obj = await create_exactly_once(
+            create,
+            find,
+            policy=ctx.create_policy,
+            sleep=ctx.sleep,
+            on_throttled=ctx.on_throttled,
+            on_ambiguous=ctx.on_ambiguous,
+        )
+        if obj.upload_url is not None or obj.state != "UPLOADING":
+            return obj
+        await _delete_object_quietly(ctx, obj.id)
+    raise OperationError(f"could not create object {p['name']!r}: every create was lost in transit")
+
+
+async def create_object(ctx: OpContext) -> Done:
+    """object create / replace: create, upload the bytes, complete."""
+    data = _read_checked(ctx.params["file"], ctx.params.get("sha256"))
+    obj = await _create_object(ctx, data)
+    if obj.state == "UPLOADING":
+        assert obj.upload_url is not None
+        ctx.report(f"uploading {len(data)} bytes to object {obj.id}")
+        await ctx.api.main.upload_object_bytes(obj.upload_url, data, obj.upload_headers)
+        try:
+            obj = await ctx.api.main.complete_object(obj.id)
+        except ApiConflictError:
+            obj = await ctx.api.main.get_object(obj.id)
+            if obj.state != "READ_ONLY":
+                raise
+    verb = "replaced" if ctx.action.kind == "replace" else "created"
+    return Done(
+        f"{ctx.address} has been {verb} ({obj.id}, {len(data)} bytes)",
+        {result_key("object", name_of(ctx.address)): obj.id},
+    )
+
+
+async def _delete_object_quietly(ctx: OpContext, object_id: str) -> None:
+    with contextlib.suppress(ApiNotFoundError):
+        await ctx.api.main.delete_object(object_id)
+
+
+async def delete_object(ctx: OpContext) -> Done:
+    await _delete_object_quietly(ctx, ctx.resource_id)
+    return Done(f"{ctx.address} ({ctx.resource_id}) has been deleted")
+
+
+async def take_snapshot(
+    ctx: OpContext, devbox_id: str, name: str | None, metadata: dict[str, str]
+) -> str:
+    """The id of a complete disk snapshot of `devbox_id`; SnapshotFailedError on `error`."""
+    token = new_token()
+    tagged = {**metadata, KEY_TOKEN: token}
+
+    async def create() -> str:
+        snap = await ctx.api.creates.snapshot_disk_async(
+            devbox_id, name=name, metadata=tagged, request_id=token
+        )
+        return snap.id
+
+    async def find() -> str | None:
+        found = await ctx.api.main.list_snapshots(metadata={KEY_TOKEN: token})
+        return found[0].id if found else None
+
+    snapshot_id = await create_exactly_once(
+        create,
+        find,
+        policy=ctx.create_policy,
+        sleep=ctx.sleep,
+        on_throttled=ctx.on_throttled,
+        on_ambiguous=ctx.on_ambiguous,
+    )
+    ctx.report(f"snapshot {snapshot_id} of devbox {devbox_id} in_progress")
+    status = await ctx.api.main.wait_for_snapshot(snapshot_id, timeout=ctx.timeouts.snapshot)
+    if status.status != "complete":
+        why = f": {status.error_message}" if status.error_message else ""
+        raise SnapshotFailedError(
+            f"snapshot {snapshot_id} of devbox {devbox_id} ended in {status.status}{why}"
+        )
+    return snapshot_id
+
+
+async def snapshot(ctx: OpContext) -> Done:
+    """snapshot snapshot: take one for a series and record it as `snapshot:SERIES`."""
+    p = ctx.params
+    series = p["series"]
+    metadata = dict(p.get("metadata") or {})
+    snapshot_id = await take_snapshot(ctx, p["devbox"], p.get("name"), metadata)
+    return Done(
+        f"{ctx.address}: snapshot {snapshot_id} has been taken",
+        {result_key("snapshot", series): snapshot_id},
+    )
+
+
+async def delete_snapshot(ctx: OpContext) -> Done:
+    """snapshot prune / delete; a snapshot already gone counts as done."""
+    with contextlib.suppress(ApiNotFoundError):
+        await ctx.api.main.delete_snapshot(ctx.resource_id)
+    verb = "pruned" if ctx.action.kind == "prune" else "deleted"
+    return Done(f"{ctx.address}: snapshot {ctx.resource_id} has been {verb}")
