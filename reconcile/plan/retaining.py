@@ -1,0 +1,158 @@
+"""What the nightly `retain` run must do per snapshot series: which are due, what to prune. Pure.
+
+`retain` touches only snapshots: a due series gets one new snapshot (of its live devbox), then
+each series is pruned by `keep`, with the same protections as `apply` (in progress, newest
+complete, in use by a live devbox of the stack, unreadable status → refuse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconcile.live.model import LiveState
+from reconcile.manifest.schema import Manifest
+from reconcile.plan.desired import snapshot_metadata
+from reconcile.plan.model import Action, Plan, RetentionRow
+from reconcile.plan.series import (
+    SeriesView,
+    in_use,
+    is_due,
+    newest_complete,
+    policy_of,
+    series_views,
+    to_record,
+)
+from reconcile.retention import RetentionDecision, SnapshotRecord, decide_retention
+
+NEW_SNAPSHOT = "(new)"
+
+
+@dataclass(frozen=True)
+class SnapshotJob:
+    """A snapshot a due series needs now, or why it cannot be taken."""
+
+    series: str
+    devbox_id: str | None
+    reason: str
+    blocked: str | None = None
+
+
+@dataclass(frozen=True)
+class SeriesPrune:
+    """The retention decision for one series, and which snapshots rlstate took."""
+
+    series: str
+    decision: RetentionDecision
+    managed: frozenset[str]
+
+
+def due_jobs(manifest: Manifest, live: LiveState, now: datetime) -> list[SnapshotJob]:
+    """One job per series whose `every` (or lack of any complete snapshot) says one is due."""
+    jobs = []
+    for view in series_views(manifest, live):
+        if not is_due(view, now):
+            continue
+        newest = newest_complete(view.managed)
+        reason = "series has no complete snapshot" if newest is None else "due by `every`"
+        blocked = None if view.devbox_id else f"devbox {view.spec.devbox} is not running"
+        jobs.append(SnapshotJob(view.name, view.devbox_id, reason, blocked))
+    return jobs
+
+
+def _decide(
+    view: SeriesView, now: datetime, protected: dict[str, str], extra: bool
+) -> RetentionDecision:
+    records = [to_record(s) for s in view.all]
+    if extra:
+        records.append(SnapshotRecord(id=NEW_SNAPSHOT, created=now, status="complete"))
+    return decide_retention(records, policy_of(view.spec), now, protected)
+
+
+def prune_decisions(
+    manifest: Manifest, live: LiveState, now: datetime, *, assume_new: frozenset[str] = frozenset()
+) -> list[SeriesPrune]:
+    """Each series' keep/remove decision; `assume_new` series count a snapshot taken now
+    (what a real run would have after its due snapshot — used by --dry-run)."""
+    protected = in_use(live)
+    out = []
+    for view in series_views(manifest, live):
+        decision = _decide(view, now, protected, view.name in assume_new)
+        out.append(SeriesPrune(view.name, decision, frozenset(s.id for s in view.managed)))
+    return out
+
+
+def snapshot_plan(manifest: Manifest, jobs: list[SnapshotJob], base: Plan) -> Plan:
+    """A plan of the due snapshots (one `snapshot` action per runnable job)."""
+    stamp = base.created_at[:19].replace("-", "").replace(":", "") + "Z"
+    actions = []
+    for job in jobs:
+        if job.blocked or job.devbox_id is None:
+            continue
+        spec = manifest.snapshots[job.series]
+        meta = snapshot_metadata(manifest.stack, job.series, protect=spec.lifecycle.prevent_destroy)
+        actions.append(
+            Action(
+                id=f"snapshot snapshot.{job.series}",
+                kind="snapshot",
+                resource="snapshot",
+                address=f"snapshot.{job.series}",
+                reasons=(job.reason,),
+                params={
+                    "series": job.series,
+                    "devbox": job.devbox_id,
+                    "name": f"{job.series}-{stamp}",
+                    "metadata": meta,
+                },
+            )
+        )
+    return _with_actions(base, tuple(actions), ())
+
+
+def prune_plan(prunes: list[SeriesPrune], skip: frozenset[str], base: Plan) -> Plan:
+    """A plan of the prunes (none for series in `skip`, or whose decision was refused)."""
+    actions = []
+    rows = []
+    for item in prunes:
+        for verdict in item.decision.verdicts:
+            snap = verdict.snapshot
+            rows.append(
+                RetentionRow(
+                    series=item.series,
+                    snapshot_id=snap.id,
+                    created=snap.created.isoformat(),
+                    status=snap.status,
+                    keep=verdict.keep,
+                    reasons=verdict.reasons,
+                    size_bytes=snap.size_bytes,
+                    managed=snap.id in item.managed,
+                )
+            )
+        if item.series in skip or item.decision.refused is not None:
+            continue
+        for verdict in item.decision.to_delete:
+            if verdict.snapshot.id == NEW_SNAPSHOT:
+                continue
+            actions.append(
+                Action(
+                    id=f"prune {verdict.snapshot.id}",
+                    kind="prune",
+                    resource="snapshot",
+                    address=f"snapshot.{item.series}",
+                    reasons=verdict.reasons,
+                    resource_id=verdict.snapshot.id,
+                )
+            )
+    return _with_actions(base, tuple(actions), tuple(rows))
+
+
+def _with_actions(base: Plan, actions: tuple[Action, ...], rows: tuple[RetentionRow, ...]) -> Plan:
+    return Plan(
+        stack=base.stack,
+        manifest_path=base.manifest_path,
+        manifest_sha256=base.manifest_sha256,
+        created_at=base.created_at,
+        actions=actions,
+        retention=rows,
+        api_url=base.api_url,
+    )
