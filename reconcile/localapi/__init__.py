@@ -9,4 +9,11 @@ from reconcile.localapi.app import create_app
 from reconcile.localapi.config import FaultSettings, LocalConfig
 from reconcile.localapi.server import RunningServer, serve, start_in_thread
 
-__all__ = ["FaultSettings", "LocalConfig", "RunningServer", "create_app", "serve", "start_in_thread"]
+__all__ = [
+    "FaultSettings",
+    "LocalConfig",
+    "RunningServer",
+    "create_app",
+    "serve",
+    "start_in_thread",
+]

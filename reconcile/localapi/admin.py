@@ -44,7 +44,7 @@ def _clock(svc: Services) -> dict[str, Any]:
 
 
 async def clock(request: Request) -> Response:
-    """POST {"offset_seconds": s} sets the offset added to now; {"advance_seconds": s} adds to it."""
+    """POST {"offset_seconds": s} sets the offset added to now; {"advance_seconds": s} adds."""
     svc = services(request)
     if request.method == "POST":
         body = await read_body(request, ("offset_seconds", "advance_seconds"))
@@ -67,10 +67,12 @@ async def speed(request: Request) -> Response:
                 if value < 0 or value > 600:
                     raise Invalid(f"{field}: must be between 0 and 600")
                 setattr(settings, field, value)
-    return ok({
-        "transition_seconds": settings.transition_seconds,
-        "snapshot_extra_seconds": settings.snapshot_extra_seconds,
-    })
+    return ok(
+        {
+            "transition_seconds": settings.transition_seconds,
+            "snapshot_extra_seconds": settings.snapshot_extra_seconds,
+        }
+    )
 
 
 async def faults(request: Request) -> Response:
@@ -88,8 +90,10 @@ async def faults(request: Request) -> Response:
                 setattr(current, rate, value)
         if body.has("statuses"):
             statuses = body.raw("statuses")
-            if not isinstance(statuses, list) or not statuses or not all(
-                isinstance(s, int) and 400 <= s <= 599 for s in statuses
+            if (
+                not isinstance(statuses, list)
+                or not statuses
+                or not all(isinstance(s, int) and 400 <= s <= 599 for s in statuses)
             ):
                 raise Invalid("statuses: must be a non-empty list of HTTP error statuses")
             current.statuses = list(statuses)
@@ -106,20 +110,26 @@ async def faults(request: Request) -> Response:
 
 async def info(request: Request) -> Response:
     svc = services(request)
-    return ok({
-        "sandbox_mode": svc.backend.sandbox.mode,
-        "version": VERSION,
-        "data_dir": str(svc.config.data_dir),
-        "counts": svc.backend.counts(),
-    })
+    return ok(
+        {
+            "sandbox_mode": svc.backend.sandbox.mode,
+            "version": VERSION,
+            "data_dir": str(svc.config.data_dir),
+            "counts": svc.backend.counts(),
+        }
+    )
 
 
 async def seed(request: Request) -> Response:
-    """Bulk records without disks (for listing benchmarks); snapshots are `seeded`, without images."""
+    """Bulk records without disks (for listing benchmarks); seeded snapshots have no image."""
     svc = services(request)
     body = await read_body(request, ("devboxes", "objects", "snapshots"))
     made: dict[str, list[Any]] = {"devboxes": [], "objects": [], "snapshots": []}
-    for kind, build in (("devboxes", _seed_devbox), ("objects", _seed_object), ("snapshots", _seed_snapshot)):
+    for kind, build in (
+        ("devboxes", _seed_devbox),
+        ("objects", _seed_object),
+        ("snapshots", _seed_snapshot),
+    ):
         items = body.objects(kind) or []
         if len(items) > SEED_LIMIT:
             raise Invalid(f"{kind}: at most {SEED_LIMIT} records per call")

@@ -22,7 +22,14 @@ from reconcile.localapi.config import LocalConfig, resolve_token
 from reconcile.localapi.faults import FaultMiddleware
 from reconcile.localapi.idempotency import IdempotencyMiddleware
 from reconcile.localapi.problems import Problem
-from reconcile.localapi.routes import blueprints, devboxes, disk_snapshots, executions, files, objects
+from reconcile.localapi.routes import (
+    blueprints,
+    devboxes,
+    disk_snapshots,
+    executions,
+    files,
+    objects,
+)
 from reconcile.localapi.services import Services
 from reconcile.localapi.signing import STORAGE_PREFIX
 

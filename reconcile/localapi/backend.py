@@ -1,4 +1,4 @@
-"""The local server's state: records in memory, written through to the store, with long-poll wake-ups.
+"""The local server's state: records in memory, written through to the store; long-poll wake-ups.
 
 No HTTP here and no devbox machinery: lifecycle.py, runner.py, snapshots.py and builds.py act on
 this state. Everything runs on the server's event loop; blocking disk work goes through threads.
@@ -40,7 +40,9 @@ _KIND_OF = {cls: kind for kind, cls in RECORD_TYPES.items()}
 class Backend:
     """All records of one server, their persistence and the tasks working on them."""
 
-    def __init__(self, config: LocalConfig, store: Store, disks: DiskStore, sandbox: Sandbox) -> None:
+    def __init__(
+        self, config: LocalConfig, store: Store, disks: DiskStore, sandbox: Sandbox
+    ) -> None:
         self.config = config
         self.store = store
         self.disks = disks

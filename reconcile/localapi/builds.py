@@ -1,5 +1,5 @@
-"""Blueprint builds, emulated: a fresh disk (or the base blueprint's image), the setup commands run in
-the sandbox, the disk saved as an image under the blueprint's id. No HTTP here.
+"""Blueprint builds, emulated: a fresh disk (or the base blueprint's image), the setup commands
+run in the sandbox, the disk saved as an image under the blueprint's id. No HTTP here.
 
 What is emulated: `system_setup_commands`; the `RUN` lines of a `dockerfile` (shell form, and exec
 form joined into one shell line; `ENV`/`ARG` values set the environment of later lines; `build_args`
@@ -90,7 +90,8 @@ class Builds:
 
     def newest_built(self, name: str) -> Blueprint | None:
         built = [
-            bp for bp in self.b.blueprints.values()
+            bp
+            for bp in self.b.blueprints.values()
             if bp.name == name and bp.status == "build_complete" and bp.state == "created"
         ]
         return max(built, key=lambda bp: bp.id, default=None)
@@ -98,7 +99,9 @@ class Builds:
     def base_of(self, params: dict[str, object]) -> str | None:
         base_id, base_name = params.get("base_blueprint_id"), params.get("base_blueprint_name")
         if base_id and base_name:
-            raise Invalid("base_blueprint_id: give base_blueprint_id or base_blueprint_name, not both")
+            raise Invalid(
+                "base_blueprint_id: give base_blueprint_id or base_blueprint_name, not both"
+            )
         if isinstance(base_id, str) and base_id:
             bp = self.b.blueprints.get(base_id)
             if bp is None or bp.status != "build_complete" or bp.state != "created":
@@ -126,7 +129,9 @@ class Builds:
         try:
             await asyncio.to_thread(self.b.disks.create_disk, bpt.id, bpt.base_blueprint_id)
             for path, content in (params.get("file_mounts") or {}).items():
-                await asyncio.to_thread(self.b.disks.write_file, bpt.id, str(path), str(content).encode())
+                await asyncio.to_thread(
+                    self.b.disks.write_file, bpt.id, str(path), str(content).encode()
+                )
             result = await self.runner.run_script(bpt.id, commands, {})
             self._log(bpt, result.output)
             if not result.ok:
@@ -147,7 +152,9 @@ class Builds:
 
     def _log(self, bpt: Blueprint, text: str, level: str = "info") -> None:
         now = self.b.now_ms()
-        bpt.logs.extend({"level": level, "timestamp_ms": now, "message": line} for line in text.splitlines())
+        bpt.logs.extend(
+            {"level": level, "timestamp_ms": now, "message": line} for line in text.splitlines()
+        )
         del bpt.logs[:-1000]
         self.b.save(bpt)
 

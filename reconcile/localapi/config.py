@@ -1,4 +1,4 @@
-"""Settings of the local server (constructor config and the /_local/ runtime knobs); no I/O but the token file."""
+"""Settings of the local server (constructor config, /_local/ knobs); no I/O but the token file."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def token_path(data_dir: Path) -> Path:
 
 
 def resolve_token(config: LocalConfig) -> str:
-    """The API token: the configured one, else the one stored in data_dir/token (created if absent)."""
+    """The API token: the configured one, else the one in data_dir/token (created if absent)."""
     if config.token:
         return config.token
     path = token_path(config.data_dir)

@@ -13,13 +13,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from reconcile.localapi.config import FaultSettings
 
 
-class DropConnection(Exception):
+class DropConnection(BaseException):
     """Raised before anything is sent: the HTTP server closes the connection without an answer
-    (server.py's protocol does that; other ASGI servers answer 500 instead)."""
+    (server.py's protocol does that; other ASGI servers answer 500 or fail the call). It is a
+    BaseException so that no `except Exception` (Starlette's 500 handler) answers it."""
 
 
 class FaultMiddleware:
-    def __init__(self, app: ASGIApp, settings: Callable[[], FaultSettings], dice: random.Random) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: Callable[[], FaultSettings], dice: random.Random
+    ) -> None:
         self.app = app
         self.settings = settings
         self.dice = dice

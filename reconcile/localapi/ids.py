@@ -1,4 +1,4 @@
-"""Resource ids: prefix + 21 base62 chars that sort by creation time; generation only, no state besides a counter."""
+"""Resource ids: prefix + 21 base62 chars that sort by creation time; makes ids, stores nothing."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ import itertools
 import secrets
 import threading
 
-ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # ASCII order: sorts as text
-PREFIXES = {"devbox": "dbx_", "snapshot": "snp_", "object": "obj_", "blueprint": "bpt_", "execution": "exn_"}
+ALPHABET = (
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"  # ASCII order: sorts as text
+)
+PREFIXES = {
+    "devbox": "dbx_",
+    "snapshot": "snp_",
+    "object": "obj_",
+    "blueprint": "bpt_",
+    "execution": "exn_",
+}
 _TIME_CHARS = 8  # 62**8 ms reaches far beyond year 8000
 _SEQ_CHARS = 4
 _RANDOM_CHARS = 21 - _TIME_CHARS - _SEQ_CHARS

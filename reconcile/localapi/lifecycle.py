@@ -137,7 +137,9 @@ class Lifecycle:
 
     def suspend(self, dbx: Devbox) -> Devbox:
         if dbx.status != "running":
-            raise WrongState(f"devbox {dbx.id} is {dbx.status}; only a running devbox can be suspended")
+            raise WrongState(
+                f"devbox {dbx.id} is {dbx.status}; only a running devbox can be suspended"
+            )
         self.b.cancel_owned(dbx.id)  # e.g. a running entrypoint watcher
         self.b.move_devbox(dbx, "suspending")
         self.drive(dbx)
@@ -145,7 +147,9 @@ class Lifecycle:
 
     def resume(self, dbx: Devbox) -> Devbox:
         if dbx.status != "suspended":
-            raise WrongState(f"devbox {dbx.id} is {dbx.status}; only a suspended devbox can be resumed")
+            raise WrongState(
+                f"devbox {dbx.id} is {dbx.status}; only a suspended devbox can be resumed"
+            )
         self.b.move_devbox(dbx, "resuming")
         self.drive(dbx)
         return dbx

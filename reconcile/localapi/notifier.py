@@ -1,4 +1,4 @@
-"""Long-poll wake-ups: waiters sleep on a key until someone announces a change of it; no records here."""
+"""Long-poll wake-ups: waiters sleep on a key until a change of it is announced; no records."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ class NotFound(Problem):
 
 
 class WrongState(Problem):
-    """The resource is in a state that does not allow this (spec says 400 here, e.g. suspend/resume)."""
+    """The resource's state does not allow this (the spec says 400 here, e.g. suspend/resume)."""
 
     status = 400
 

@@ -1,4 +1,4 @@
-"""The server's records (devboxes, executions, snapshots, objects, blueprints) and their status tables; data only."""
+"""The server's records (devboxes, executions, snapshots, objects, blueprints); data only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 JSON = dict[str, Any]
 T = TypeVar("T")
 
-# Declared devbox transitions: status -> statuses it may move to. `failure` and `shutdown` are final.
+# Declared devbox transitions: status -> statuses it may move to. failure and shutdown are final.
 DEVBOX_TRANSITIONS: dict[str, frozenset[str]] = {
     "provisioning": frozenset({"initializing", "failure", "shutdown"}),
     "initializing": frozenset({"running", "failure", "shutdown"}),

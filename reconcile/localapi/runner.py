@@ -53,7 +53,11 @@ class Runner:
         return self.b.executions.get(exn_id) if exn_id else None
 
     async def start(
-        self, dbx: Devbox, command: str, command_id: str | None = None, shell_name: str | None = None
+        self,
+        dbx: Devbox,
+        command: str,
+        command_id: str | None = None,
+        shell_name: str | None = None,
     ) -> Execution:
         """Start `command` in the devbox; the execution is `running` when this returns."""
         exn = Execution(
@@ -117,7 +121,9 @@ class Runner:
 
     async def kill_all(self, devbox_id: str) -> None:
         running = [
-            e for e in self.b.executions.values() if e.devbox_id == devbox_id and e.status != "completed"
+            e
+            for e in self.b.executions.values()
+            if e.devbox_id == devbox_id and e.status != "completed"
         ]
         await asyncio.gather(*(self.kill(e) for e in running))
 
@@ -141,8 +147,10 @@ class Runner:
         except FileNotFoundError:
             return b""
 
-    async def run_script(self, box_id: str, commands: list[str], env: dict[str, str]) -> ScriptResult:
-        """Run commands one by one (launch commands, blueprint builds); stop at the first failure."""
+    async def run_script(
+        self, box_id: str, commands: list[str], env: dict[str, str]
+    ) -> ScriptResult:
+        """Run commands one by one (launch commands, builds); stop at the first failing one."""
         output = bytearray()
         for command in commands:
             try:

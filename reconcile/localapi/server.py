@@ -1,5 +1,5 @@
-"""Serves the local API with uvicorn: blocking (`serve`, for `rlstate local serve`) or on a thread of
-its own (`start_in_thread`, for the CLI's embedded backend and tests). No resource logic here."""
+"""Serves the local API with uvicorn: blocking (`serve`, for `rlstate local serve`) or on a
+thread of its own (`start_in_thread`, for the embedded backend and tests). No resource logic."""
 
 from __future__ import annotations
 
@@ -20,23 +20,29 @@ from reconcile.localapi.faults import DropConnection
 START_TIMEOUT = 30.0
 
 
-class DroppingH11Protocol(H11Protocol):  # type: ignore[misc]
+class DroppingH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, except that DropConnection closes the socket without any answer."""
 
-    async def run_asgi(self, app: Any) -> None:
-        async def guarded(scope: Any, receive: Any, send: Any) -> None:
-            try:
-                await app(scope, receive, send)
-            except DropConnection:
-                if self.response_started:
-                    raise
-                self.response_started = self.response_complete = True  # nothing may be sent now
-                self.transport.close()
-
-        await super().run_asgi(guarded)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = _dropping(self.app)
 
 
-class _Server(uvicorn.Server):  # type: ignore[misc]
+def _dropping(app: Any) -> Any:
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await app(scope, receive, send)
+        except DropConnection:
+            cycle = getattr(send, "__self__", None)  # uvicorn's RequestResponseCycle
+            if cycle is None or cycle.response_started:
+                raise
+            cycle.response_started = cycle.response_complete = True  # nothing may be sent now
+            cycle.transport.close()
+
+    return guarded
+
+
+class _Server(uvicorn.Server):
     announce: str | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -71,7 +77,9 @@ def _uvicorn(config: LocalConfig) -> tuple[_Server, str, str]:
 class RunningServer:
     """A local server running on its own thread; `stop()` (or leaving the `with`) ends it."""
 
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, url: str, token: str) -> None:
+    def __init__(
+        self, server: uvicorn.Server, thread: threading.Thread, url: str, token: str
+    ) -> None:
         self._server = server
         self._thread = thread
         self.url = url
@@ -85,7 +93,10 @@ class RunningServer:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

@@ -1,4 +1,4 @@
-"""Signed, expiring object URLs (HMAC-SHA256 with a server secret kept in the data dir); no HTTP here."""
+"""Signed, expiring object URLs (HMAC-SHA256, server secret kept in the data dir); no HTTP here."""
 
 from __future__ import annotations
 
@@ -32,12 +32,16 @@ class Signer:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def url(self, base_url: str, method: str, object_id: str, seconds: float) -> str:
-        """A URL on this server allowing `method` on the object's bytes for `seconds` (real time)."""
+        """A URL on this server allowing `method` on the object's bytes for `seconds`."""
         expires = int(time.time() + seconds)
-        query = urlencode({"expires": expires, "signature": self._signature(method, object_id, expires)})
+        query = urlencode(
+            {"expires": expires, "signature": self._signature(method, object_id, expires)}
+        )
         return f"{base_url.rstrip('/')}{STORAGE_PREFIX}{object_id}?{query}"
 
-    def check(self, method: str, object_id: str, expires: str | None, signature: str | None) -> str | None:
+    def check(
+        self, method: str, object_id: str, expires: str | None, signature: str | None
+    ) -> str | None:
         """None when the URL is valid, else why not."""
         if not expires or not signature or not expires.isdigit():
             return "missing or malformed signature"

@@ -1,4 +1,4 @@
-"""Disk snapshots: capture a devbox disk as an image in the background, delete, recover; no HTTP here."""
+"""Disk snapshots: capture a devbox disk as an image in the background, delete, recover; no HTTP."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class Snapshots:
         wait: bool,
     ) -> Snapshot:
         if dbx.status not in SNAPSHOTTABLE or dbx.seeded:
-            raise WrongState(f"devbox {dbx.id} is {dbx.status}; only a running or suspended devbox has a disk to snapshot")
+            raise WrongState(
+                f"devbox {dbx.id} is {dbx.status}; only running or suspended ones have a disk"
+            )
         snp = Snapshot(
             id=self.b.new_id("snapshot"),
             source_devbox_id=dbx.id,

@@ -1,4 +1,4 @@
-"""Durable state of the local server: SQLite (WAL) for records and idempotent replies, files for blobs.
+"""Durable state of the local server: SQLite (WAL) for records and replayable replies; blob files.
 
 It stores and loads; it decides nothing about statuses (backend.py does).
 """
@@ -94,7 +94,9 @@ class Store:
 
     # idempotent replies
 
-    def get_reply(self, request_id: str, method: str, path: str, since_ms: int) -> StoredReply | None:
+    def get_reply(
+        self, request_id: str, method: str, path: str, since_ms: int
+    ) -> StoredReply | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT status, headers, body FROM replies WHERE request_id = ? AND method = ?"
@@ -112,8 +114,15 @@ class Store:
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (request_id, method, path, reply.status, json.dumps(reply.headers), reply.body,
-                 created_ms),
+                (
+                    request_id,
+                    method,
+                    path,
+                    reply.status,
+                    json.dumps(reply.headers),
+                    reply.body,
+                    created_ms,
+                ),
             )
 
     def prune_replies(self, before_ms: int) -> None:

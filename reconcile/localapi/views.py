@@ -1,4 +1,4 @@
-"""Records → the JSON views of the Runloop API (field names and shapes as in the OpenAPI schemas); pure."""
+"""Records → the JSON views of the Runloop API (names, shapes as in the OpenAPI schemas); pure."""
 
 from __future__ import annotations
 

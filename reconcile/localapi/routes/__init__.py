@@ -1,1 +1,1 @@
-"""HTTP routes of the local server's /v1/ API, one module per resource; each module exports `ROUTES`."""
+"""HTTP routes of the local server's /v1/ API, one module per resource, each exporting ROUTES."""

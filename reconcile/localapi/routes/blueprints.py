@@ -20,9 +20,20 @@ from reconcile.localapi.routes.params import Body, query_bool, query_int, query_
 from reconcile.localapi.views import blueprint_view
 
 BUILD_FIELDS = (
-    "name", "dockerfile", "system_setup_commands", "code_mounts", "launch_parameters", "file_mounts",
-    "base_blueprint_id", "base_blueprint_name", "services", "metadata", "build_args", "secrets",
-    "build_context", "network_policy_id",
+    "name",
+    "dockerfile",
+    "system_setup_commands",
+    "code_mounts",
+    "launch_parameters",
+    "file_mounts",
+    "base_blueprint_id",
+    "base_blueprint_name",
+    "services",
+    "metadata",
+    "build_args",
+    "secrets",
+    "build_context",
+    "network_policy_id",
 )
 NOT_EMULATED = ("code_mounts", "services", "secrets", "build_context")
 
@@ -104,11 +115,14 @@ async def delete(request: Request) -> Response:
     bpt = _blueprint(request)
     await read_body(request)
     users = [
-        s.id for s in svc.backend.snapshots.values()
+        s.id
+        for s in svc.backend.snapshots.values()
         if s.source_blueprint_id == bpt.id and s.status != "deleted"
     ]
     if users:
-        raise WrongState(f"blueprint {bpt.id} has snapshots derived from it ({', '.join(users[:3])})")
+        raise WrongState(
+            f"blueprint {bpt.id} has snapshots derived from it ({', '.join(users[:3])})"
+        )
     if bpt.status in ("queued", "provisioning", "building"):
         raise WrongState(f"blueprint {bpt.id} is still building")
     bpt.state = "deleted"

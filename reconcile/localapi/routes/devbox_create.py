@@ -1,4 +1,4 @@
-"""Turns a devbox create body into a Devbox record (validation, image source, mounts); no HTTP here."""
+"""Turns a devbox create body into a Devbox record (validation, image source, mounts); no I/O."""
 
 from __future__ import annotations
 
@@ -12,9 +12,22 @@ from reconcile.localapi.services import Services
 from reconcile.localapi.views import launch_parameters
 
 CREATE_FIELDS = (
-    "name", "environment_variables", "secrets", "file_mounts", "entrypoint", "blueprint_id",
-    "blueprint_name", "repo_connection_id", "launch_parameters", "snapshot_id", "metadata",
-    "code_mounts", "mounts", "tunnel", "gateways", "mcp",
+    "name",
+    "environment_variables",
+    "secrets",
+    "file_mounts",
+    "entrypoint",
+    "blueprint_id",
+    "blueprint_name",
+    "repo_connection_id",
+    "launch_parameters",
+    "snapshot_id",
+    "metadata",
+    "code_mounts",
+    "mounts",
+    "tunnel",
+    "gateways",
+    "mcp",
 )
 NOT_EMULATED = ("secrets", "repo_connection_id", "code_mounts", "tunnel", "gateways", "mcp")
 RESOURCE_SIZES = ("X_SMALL", "SMALL", "MEDIUM", "LARGE", "X_LARGE", "XX_LARGE", "CUSTOM_SIZE")
@@ -73,7 +86,9 @@ def _image_source(body: Body, svc: Services) -> tuple[str | None, str | None, di
             raise Invalid(f"blueprint_name: no built blueprint named {blueprint_name!r}")
     if bpt is None:
         return None, None, {}
-    inherited = {k: v for k, v in (bpt.parameters.get("launch_parameters") or {}).items() if v is not None}
+    inherited = {
+        k: v for k, v in (bpt.parameters.get("launch_parameters") or {}).items() if v is not None
+    }
     return bpt.id, None, inherited
 
 
@@ -105,7 +120,10 @@ def _after_idle(idle: Body) -> dict[str, Any]:
     seconds = idle.integer("idle_time_seconds", minimum=0)
     if seconds is None:
         raise Invalid("launch_parameters.after_idle.idle_time_seconds: required")
-    return {"idle_time_seconds": seconds, "on_idle": idle.enum("on_idle", IDLE_ACTIONS, required=True)}
+    return {
+        "idle_time_seconds": seconds,
+        "on_idle": idle.enum("on_idle", IDLE_ACTIONS, required=True),
+    }
 
 
 def _mounts(items: list[Body], svc: Services) -> list[dict[str, Any]]:
@@ -117,9 +135,17 @@ def _mounts(items: list[Body], svc: Services) -> list[dict[str, Any]]:
             obj = svc.backend.objects.get(object_id)
             if obj is None or obj.state != "READ_ONLY":
                 raise Invalid(f"{item.where}.object_id: no completed object {object_id}")
-            mounts.append({"type": kind, "object_id": object_id, "object_path": item.req_text("object_path")})
+            mounts.append(
+                {"type": kind, "object_id": object_id, "object_path": item.req_text("object_path")}
+            )
         elif kind == "file_mount":
-            mounts.append({"type": kind, "target": item.req_text("target"), "content": item.req_text("content")})
+            mounts.append(
+                {
+                    "type": kind,
+                    "target": item.req_text("target"),
+                    "content": item.req_text("content"),
+                }
+            )
         else:
             raise Invalid(f"{item.where}.type: {kind} is not supported by the local server")
     return mounts

@@ -1,4 +1,4 @@
-"""Routes for /v1/devboxes: create, list, retrieve, update, lifecycle actions and wait_for_status."""
+"""Routes for /v1/devboxes: create, list, retrieve, update, lifecycle actions, wait_for_status."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def create(request: Request) -> Response:
 
 
 async def create_and_await_running(request: Request) -> Response:
-    """SDK 3.0: create, then hold until running (or final) for up to 25 s; answers the view either way."""
+    """SDK 3.0: create, then hold until running (or final) for up to 25 s; the view either way."""
     svc = services(request)
     body = await read_body(request, CREATE_FIELDS)
     dbx = svc.lifecycle.launch(devbox_from_body(body, svc))
@@ -118,7 +118,7 @@ async def keep_alive(request: Request) -> Response:
 
 
 async def wait_for_status(request: Request) -> Response:
-    """Answer at once when the devbox is in a requested status or in a final one; else hold, then 408."""
+    """200 at once when the devbox is in a requested or a final status; else hold, then 408."""
     dbx = _devbox(request)
     body = await read_body(request, ("statuses", "timeout_seconds"))
     statuses = body.str_list("statuses", required=True) or []
@@ -137,7 +137,11 @@ async def _hold(request: Request, dbx: Devbox, statuses: set[str], seconds: floa
     b = services(request).backend
 
     def settled() -> bool:
-        return dbx.status in statuses or dbx.status in DEVBOX_FINAL or b.devboxes.get(dbx.id) is not dbx
+        return (
+            dbx.status in statuses
+            or dbx.status in DEVBOX_FINAL
+            or b.devboxes.get(dbx.id) is not dbx
+        )
 
     reached = await b.notifier.wait_until(dbx.id, settled, seconds)
     if b.devboxes.get(dbx.id) is not dbx:
@@ -152,7 +156,9 @@ async def metadata_keys(request: Request) -> Response:
 
 async def metadata_values(request: Request) -> Response:
     key = request.path_params["key"]
-    values = {d.metadata[key] for d in services(request).backend.devboxes.values() if key in d.metadata}
+    values = {
+        d.metadata[key] for d in services(request).backend.devboxes.values() if key in d.metadata
+    }
     return ok({"key": key, "values": sorted(values)})
 
 

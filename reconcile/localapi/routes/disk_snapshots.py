@@ -1,4 +1,4 @@
-"""Routes for disk snapshots: snapshot_disk(_async) on a devbox and /v1/devboxes/disk_snapshots/*."""
+"""Routes for disk snapshots: snapshot_disk(_async) of a devbox, /v1/devboxes/disk_snapshots/*."""
 
 from __future__ import annotations
 
@@ -57,8 +57,10 @@ async def list_snapshots(request: Request) -> Response:
     devbox_id = query_str(request, "devbox_id")
     blueprint_id = query_str(request, "source_blueprint_id")
     filters = metadata_filters(request)
-    if devbox_id and devbox_id not in b.devboxes and not any(
-        s.source_devbox_id == devbox_id for s in b.snapshots.values()
+    if (
+        devbox_id
+        and devbox_id not in b.devboxes
+        and not any(s.source_devbox_id == devbox_id for s in b.snapshots.values())
     ):
         raise NotFound(f"devbox {devbox_id} not found")
 

@@ -54,7 +54,7 @@ async def _wait_completed(request: Request, exn: Execution, seconds: float | Non
 
 
 async def execute(request: Request) -> Response:
-    """Start (or find by command_id) and wait up to optimistic_timeout; `running` if not done by then."""
+    """Start (or find by command_id), wait up to optimistic_timeout; `running` if not done."""
     svc = services(request)
     dbx = _running_devbox(request)
     body = await read_body(request, ("command_id", "command", "shell_name", "optimistic_timeout"))
@@ -85,13 +85,15 @@ async def execute_sync(request: Request) -> Response:
     body = await read_body(request, ("command", "shell_name", "attach_stdin"))
     exn = await svc.runner.start(dbx, body.req_text("command"), None, body.text("shell_name"))
     await _wait_completed(request, exn, None)
-    return ok({
-        "devbox_id": dbx.id,
-        "stdout": svc.runner.tail(exn, "stdout", SYNC_LAST_N)[0],
-        "stderr": svc.runner.tail(exn, "stderr", SYNC_LAST_N)[0],
-        "exit_status": exn.exit_status if exn.exit_status is not None else 143,
-        "shell_name": exn.shell_name,
-    })
+    return ok(
+        {
+            "devbox_id": dbx.id,
+            "stdout": svc.runner.tail(exn, "stdout", SYNC_LAST_N)[0],
+            "stderr": svc.runner.tail(exn, "stderr", SYNC_LAST_N)[0],
+            "exit_status": exn.exit_status if exn.exit_status is not None else 143,
+            "shell_name": exn.shell_name,
+        }
+    )
 
 
 def _execution(request: Request) -> Execution:
@@ -136,7 +138,7 @@ async def send_std_in(request: Request) -> Response:
 
 
 async def _stream(request: Request, stream: str) -> Response:
-    """SSE: every `data:` is {"output": chunk, "offset": byte offset after the chunk}; ends with the command."""
+    """SSE: each `data:` is {"output": chunk, "offset": offset after it}; ends with the command."""
     svc = services(request)
     exn = _execution(request)
     offset = query_int(request, "offset", minimum=0) or 0

@@ -1,4 +1,4 @@
-"""Routes moving files in and out of a running devbox's disk: read/write_file_contents, upload/download_file."""
+"""Routes moving files in and out of a running devbox: read/write_file_contents, up/download."""
 
 from __future__ import annotations
 
@@ -64,7 +64,9 @@ async def write_file_contents(request: Request) -> Response:
     if contents is None:
         raise Invalid("contents: required")
     await _write(request, dbx, "file_path", path, contents.encode())
-    return ok({"devbox_id": dbx.id, "stdout": "", "stderr": "", "exit_status": 0, "shell_name": None})
+    return ok(
+        {"devbox_id": dbx.id, "stdout": "", "stderr": "", "exit_status": 0, "shell_name": None}
+    )
 
 
 async def upload_file(request: Request) -> Response:
@@ -73,7 +75,7 @@ async def upload_file(request: Request) -> Response:
         form = await request.form()
     except Exception as exc:  # the multipart parser raises several kinds
         raise Invalid(f"body: not a multipart form ({exc})") from None
-    async with form:
+    try:
         path = form.get("path")
         if not isinstance(path, str) or not path:
             raise Invalid("path: required (a text part)")
@@ -84,6 +86,8 @@ async def upload_file(request: Request) -> Response:
             data = part.encode()
         else:
             data = b""
+    finally:
+        await form.close()
     await _write(request, dbx, "path", path, data)
     return ok({})
 

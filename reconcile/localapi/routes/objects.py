@@ -97,7 +97,10 @@ async def complete(request: Request) -> Response:
     obj = _object(request)
     await read_body(request)
     if obj.state != "UPLOADING":
-        raise Conflict(f"object {obj.id} is {obj.state}; only an UPLOADING object can be completed", permanent=True)
+        raise Conflict(
+            f"object {obj.id} is {obj.state}; only an UPLOADING object can be completed",
+            permanent=True,
+        )
     blob = svc.store.object_path(obj.id)
     if not blob.exists():
         blob.write_bytes(b"")
@@ -134,7 +137,10 @@ def _signed_object(request: Request, method: str) -> StoredObject:
     svc = services(request)
     object_id = request.path_params["id"]
     why = svc.signer.check(
-        method, object_id, request.query_params.get("expires"), request.query_params.get("signature")
+        method,
+        object_id,
+        request.query_params.get("expires"),
+        request.query_params.get("signature"),
     )
     if why is not None:
         raise Forbidden(f"signed URL refused: {why}")
@@ -149,7 +155,9 @@ async def storage_put(request: Request) -> Response:
     svc = services(request)
     obj = _signed_object(request, "PUT")
     if obj.state != "UPLOADING":
-        raise Conflict(f"object {obj.id} is {obj.state}; its content can no longer change", permanent=True)
+        raise Conflict(
+            f"object {obj.id} is {obj.state}; its content can no longer change", permanent=True
+        )
     target = svc.store.object_path(obj.id)
     partial = target.with_name(target.name + ".part")
     with open(partial, "wb") as out:
@@ -165,7 +173,9 @@ async def storage_get(request: Request) -> Response:
     blob = svc.store.object_path(obj.id)
     if not blob.exists():
         return Response(b"", media_type="application/octet-stream")
-    return FileResponse(blob, media_type="application/octet-stream", filename=obj.name.split("/")[-1] or obj.id)
+    return FileResponse(
+        blob, media_type="application/octet-stream", filename=obj.name.split("/")[-1] or obj.id
+    )
 
 
 ROUTES = [

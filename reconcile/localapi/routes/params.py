@@ -30,7 +30,9 @@ async def read_body(request: Request, allowed: Iterable[str] | None = None) -> B
 class Body:
     """Typed access to a JSON object; null counts as absent for every optional field."""
 
-    def __init__(self, data: dict[str, Any], allowed: Iterable[str] | None = None, where: str = "") -> None:
+    def __init__(
+        self, data: dict[str, Any], allowed: Iterable[str] | None = None, where: str = ""
+    ) -> None:
         self.data = data
         self.where = where
         if allowed is not None:
