@@ -74,6 +74,7 @@ class Services:
     async def stop(self) -> None:
         await self.backend.cancel_all()
         self.store.close()
+        await asyncio.to_thread(self.backend.disks.close)
 
     async def reset(self) -> None:
         """Drop every record, disk, image and blob; settings go back to the constructor's."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconcile.localapi.disk import DiskError
+from reconcile.localapi.disk_paths import devbox_parts
 from reconcile.localapi.problems import Invalid
 from reconcile.localapi.records import Devbox
 from reconcile.localapi.routes.params import Body
@@ -153,6 +154,6 @@ def _mounts(items: list[Body], svc: Services) -> list[dict[str, Any]]:
 
 def _check_path(svc: Services, devbox_id: str, field: str, path: str) -> None:
     try:
-        svc.backend.disks.host_path(devbox_id, path)
+        devbox_parts(path)
     except DiskError as exc:
         raise Invalid(f"{field}: {exc}") from None

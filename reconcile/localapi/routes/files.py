@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from reconcile.localapi.disk import DiskError
+from reconcile.localapi.disk_paths import devbox_parts
 from reconcile.localapi.problems import Invalid, NotFound, WrongState
 from reconcile.localapi.records import Devbox
 from reconcile.localapi.routes.common import ok, services
@@ -24,17 +25,17 @@ def _running_devbox(request: Request) -> Devbox:
     return dbx
 
 
-def _check(request: Request, dbx: Devbox, field: str, path: str) -> None:
+def _check(field: str, path: str) -> None:
     if not path:
         raise Invalid(f"{field}: required")
     try:
-        services(request).backend.disks.host_path(dbx.id, path)
+        devbox_parts(path)
     except DiskError as exc:
         raise Invalid(f"{field}: {exc}") from None
 
 
 async def _read(request: Request, dbx: Devbox, field: str, path: str) -> bytes:
-    _check(request, dbx, field, path)
+    _check(field, path)
     try:
         return await asyncio.to_thread(services(request).backend.disks.read_file, dbx.id, path)
     except DiskError as exc:
@@ -42,7 +43,7 @@ async def _read(request: Request, dbx: Devbox, field: str, path: str) -> bytes:
 
 
 async def _write(request: Request, dbx: Devbox, field: str, path: str, data: bytes) -> None:
-    _check(request, dbx, field, path)
+    _check(field, path)
     try:
         await asyncio.to_thread(services(request).backend.disks.write_file, dbx.id, path, data)
     except (DiskError, OSError) as exc:

@@ -1,0 +1,55 @@
+"""Fixtures for the local server's tests: SDK and HTTP clients on the shared server, and private
+servers (own data dir, own config) for restart and config tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from runloop_api_client import Runloop
+
+from reconcile.localapi import LocalConfig, RunningServer, start_in_thread
+
+
+@pytest.fixture
+def api(local_server: Any) -> Iterator[httpx.Client]:
+    """A plain HTTP client with the token, for status codes, headers and raw bodies."""
+    headers = {"Authorization": f"Bearer {local_server.token}"}
+    with httpx.Client(base_url=local_server.url, headers=headers, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def sdk(local_server: Any) -> Iterator[Runloop]:
+    """The official SDK pointed at the local server (default retries)."""
+    client = Runloop(base_url=local_server.url, bearer_token=local_server.token)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sdk_no_retry(sdk: Runloop) -> Runloop:
+    return sdk.with_options(max_retries=0)
+
+
+StartServer = Callable[..., RunningServer]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Start a private server (default: its own data dir under tmp_path); all are stopped after."""
+    running: list[RunningServer] = []
+
+    def start(data_dir: Path | None = None, **settings: Any) -> RunningServer:
+        settings.setdefault("transition_seconds", 0.02)
+        config = LocalConfig(data_dir=data_dir or tmp_path / "data", port=0, **settings)
+        server = start_in_thread(config)
+        running.append(server)
+        return server
+
+    yield start
+    for server in running:
+        server.stop()
