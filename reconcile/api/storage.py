@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import httpx
 
@@ -18,7 +19,7 @@ from reconcile.api.models import (
     SnapshotStatus,
     StorageObject,
 )
-from reconcile.api.waiting import poll_snapshot
+from reconcile.api.waiting import poll_blueprint, poll_snapshot
 
 SNAPSHOTS = "/v1/devboxes/disk_snapshots"
 SNAPSHOT = SNAPSHOTS + "/{id}"
@@ -152,6 +153,17 @@ class StorageEndpoints(EndpointGroup):
 
     async def delete_object(self, object_id: str) -> None:
         await self._http.send(Call("POST", OBJECT + "/delete", {"id": object_id}))
+
+    async def create_blueprint(
+        self, body: Mapping[str, Any], *, request_id: str | None = None
+    ) -> Blueprint:
+        """Starts a blueprint build (BlueprintBuildParameters); see wait_for_blueprint."""
+        call = Call("POST", "/v1/blueprints", body=dict(body), request_id=request_id)
+        return await self._http.send_model(call, Blueprint)
+
+    async def wait_for_blueprint(self, blueprint_id: str, *, timeout: float) -> Blueprint:
+        """The blueprint once build_complete or failed (callers check); else ApiTimeoutError."""
+        return await poll_blueprint(self._http, blueprint_id, timeout=timeout)
 
     async def list_blueprints(self, *, name: str | None = None) -> list[Blueprint]:
         params = {"name": name} if name is not None else None

@@ -1,4 +1,4 @@
-"""Waits on the API: status long-polls (devboxes, executions) and snapshot status polling.
+"""Waits on the API: status long-polls (devboxes, executions) and polling (snapshots, blueprints).
 
 A long-poll asks the server to hold the request until a status is reached; a 408 (or a client
 read timeout) only means "not yet", so the next request goes out at once — the server's hold
@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 import httpx
 
 from reconcile.api.http import Call, HttpCore
-from reconcile.api.models import Devbox, Execution, SnapshotStatus
+from reconcile.api.models import Blueprint, Devbox, Execution, SnapshotStatus
 from reconcile.errors import ApiConnectionError, ApiTimeoutError
 
 DEVBOX_HOLD_SECONDS = 30.0
@@ -25,11 +25,13 @@ READ_MARGIN_SECONDS = 5.0
 DEVBOX_END_STATES = frozenset({"failure", "shutdown"})
 EXECUTION_END_STATES = frozenset({"completed"})
 SNAPSHOT_END_STATES = frozenset({"complete", "error", "deleted"})
-SNAPSHOT_FIRST_DELAY = 0.1
-SNAPSHOT_MAX_DELAY = 2.0
+BLUEPRINT_END_STATES = frozenset({"build_complete", "failed"})
+POLL_FIRST_DELAY = 0.1
+POLL_MAX_DELAY = 2.0
 EARLY_ANSWER_MAX_DELAY = 1.0
 
 ViewT = TypeVar("ViewT", Devbox, Execution)
+PolledT = TypeVar("PolledT", SnapshotStatus, Blueprint)
 
 
 @dataclass(frozen=True)
@@ -108,20 +110,52 @@ async def long_poll(http: HttpCore, poll: LongPoll[ViewT], *, timeout: float) ->
     raise ApiTimeoutError(f"{poll.what} did not reach {wanted} within {timeout:g}s ({last_seen})")
 
 
-async def poll_snapshot(http: HttpCore, snapshot_id: str, *, timeout: float) -> SnapshotStatus:
-    """The snapshot's status once complete, error or deleted; polls with a growing pause."""
+async def poll_until_done(
+    http: HttpCore,
+    call: Call,
+    model: type[PolledT],
+    end_states: frozenset[str],
+    *,
+    what: str,
+    timeout: float,
+) -> PolledT:
+    """GETs `call` until its status is an end state, pausing 0.1 s growing to 2 s between."""
     deadline = http.clock() + timeout
-    delay = SNAPSHOT_FIRST_DELAY
-    call = Call("GET", "/v1/devboxes/disk_snapshots/{id}/status", {"id": snapshot_id})
+    delay = POLL_FIRST_DELAY
     while True:
-        status = await http.send_model(call, SnapshotStatus)
-        if status.status in SNAPSHOT_END_STATES:
-            return status
+        view = await http.send_model(call, model)
+        if view.status in end_states:
+            return view
         remaining = deadline - http.clock()
         if remaining <= 0:
             raise ApiTimeoutError(
-                f"snapshot {snapshot_id} did not finish within {timeout:g}s "
-                f"(last seen: {status.status})"
+                f"{what} did not finish within {timeout:g}s (last seen: {view.status})"
             )
         await http.sleep(min(delay, remaining))
-        delay = min(delay * 1.5, SNAPSHOT_MAX_DELAY)
+        delay = min(delay * 1.5, POLL_MAX_DELAY)
+
+
+async def poll_snapshot(http: HttpCore, snapshot_id: str, *, timeout: float) -> SnapshotStatus:
+    """The snapshot's status once complete, error or deleted."""
+    call = Call("GET", "/v1/devboxes/disk_snapshots/{id}/status", {"id": snapshot_id})
+    return await poll_until_done(
+        http,
+        call,
+        SnapshotStatus,
+        SNAPSHOT_END_STATES,
+        what=f"snapshot {snapshot_id}",
+        timeout=timeout,
+    )
+
+
+async def poll_blueprint(http: HttpCore, blueprint_id: str, *, timeout: float) -> Blueprint:
+    """The blueprint once its build is complete or failed."""
+    call = Call("GET", "/v1/blueprints/{id}", {"id": blueprint_id})
+    return await poll_until_done(
+        http,
+        call,
+        Blueprint,
+        BLUEPRINT_END_STATES,
+        what=f"blueprint {blueprint_id}",
+        timeout=timeout,
+    )
