@@ -1,0 +1,107 @@
+"""Read a manifest file into a checked, typed LoadedManifest, or fail with every problem at once.
+
+The one entry point (`load_manifest`) reads the file, the object files it names and the
+environment variables it refers to; everything else it calls is pure. No network, no API.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+
+from reconcile.errors import ManifestError, ManifestProblem, UserError
+from reconcile.manifest.messages import check_schema
+from reconcile.manifest.objectfiles import ObjectFile, read_object_files
+from reconcile.manifest.schema import Manifest, resolve_env_template
+from reconcile.manifest.templates import collect_env
+from reconcile.manifest.validation import check_manifest
+from reconcile.manifest.yamlsource import Reporter, offset_position, parse_yaml
+
+
+@dataclass(frozen=True)
+class LoadedManifest:
+    """A valid manifest with what was read around it: its file, hash, env values, object files."""
+
+    manifest: Manifest
+    path: Path
+    raw: bytes = field(repr=False)
+    env: Mapping[str, str] = field(repr=False)
+    sensitive: frozenset[str]
+    objects: Mapping[str, ObjectFile]
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex sha256 of the manifest file's bytes (hashlib is loaded on first use only)."""
+        import hashlib
+
+        return hashlib.sha256(self.raw).hexdigest()
+
+    def resolve(self, template: str) -> str:
+        """template with each `${env:NAME}` replaced by its value (KeyError if not read at load)."""
+        return resolve_env_template(template, self.env)
+
+
+def load_manifest(
+    path: Path, environ: Mapping[str, str] | None = None, *, hash_objects: bool = True
+) -> LoadedManifest:
+    """Read, parse and check a manifest; raise ManifestError carrying every problem found.
+
+    A file that cannot be read at all raises UserError (one line, no position).
+    """
+    file = str(path)
+    raw = _read_bytes(path)
+    text = _decode(raw, file)
+    parsed = parse_yaml(text, file)
+    if not parsed.readable:
+        raise ManifestError(parsed.problems)
+    report = Reporter(file, parsed.sources, list(parsed.problems))
+    manifest = check_schema(parsed.data, report)
+    check_manifest(parsed.data, report)
+    env, sensitive = collect_env(parsed.data, os.environ if environ is None else environ, report)
+    base = path.absolute().parent
+    objects = read_object_files(parsed.data, base, report, hash_objects=hash_objects)
+    if manifest is None or report.problems:
+        raise ManifestError(_unique(report.problems))
+    return LoadedManifest(
+        manifest=manifest,
+        path=path.absolute(),
+        raw=raw,
+        env=MappingProxyType(env),
+        sensitive=sensitive,
+        objects=MappingProxyType(objects),
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, not a manifest file") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot read: {error.strerror or error}") from None
+
+
+def _decode(raw: bytes, file: str) -> str:
+    """UTF-8 text (a leading byte-order mark dropped); ManifestError at the first bad byte."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        good = raw[: error.start].decode("utf-8-sig", errors="replace")
+        where = offset_position(good, len(good))
+        message = "not UTF-8 text (a manifest must be UTF-8)"
+        raise ManifestError(
+            [ManifestProblem(file, where.line, where.column, "", message)]
+        ) from None
+
+
+def _unique(problems: list[ManifestProblem]) -> list[ManifestProblem]:
+    return list(dict.fromkeys(problems))
+
+
+__all__ = ["LoadedManifest", "ObjectFile", "load_manifest"]
