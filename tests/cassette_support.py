@@ -85,6 +85,8 @@ class Scrubber:
             with contextlib.suppress(ValueError):
                 text = json.dumps(_redact_signed_urls(json.loads(text)))
         response["body"]["string"] = text.encode()
+        for name in [n for n in response["headers"] if n.lower() == "set-cookie"]:
+            del response["headers"][name]
         for name in [n for n in response["headers"] if n.lower() == "content-length"]:
             response["headers"][name] = [str(len(response["body"]["string"]))]
         return response
@@ -134,10 +136,11 @@ def make_vcr(
         cassette_library_dir=str(root / module),
         record_mode="all" if record else "none",
         match_on=MATCH_ON,
-        filter_headers=["authorization"],
+        filter_headers=["authorization", "cookie"],
         before_record_request=scrub.request,
         before_record_response=scrub.response,
         decode_compressed_response=True,
+        drop_unused_requests=record,
     )
 
 

@@ -178,9 +178,9 @@ class HttpCore:
                     raise self._error(response, call, attempt)
                 delay = policy.delay(attempt, retry_after_seconds(response.headers), self._rand)
                 reason, status = describe_response(response), response.status_code
-            await self._pause(call, attempt, delay, reason, status, request_id)
+            await self.pause(call, attempt, delay, reason, status, request_id)
 
-    async def _pause(
+    async def pause(
         self,
         call: Call,
         attempt: int,
@@ -189,6 +189,7 @@ class HttpCore:
         status: int | None,
         request_id: str,
     ) -> None:
+        """Reports a retry (log line, on_retry callback), then sleeps `delay` seconds."""
         event = RetryEvent(
             method=call.method,
             route=call.route,

@@ -90,14 +90,16 @@ async def long_poll(http: HttpCore, poll: LongPoll[ViewT], *, timeout: float) ->
     last_seen = "no answer yet"
     broken = early = 0
     while (remaining := deadline - http.clock()) > 0:
+        call = poll.call(min(remaining, poll.hold))
         try:
-            view = await http.send_model(poll.call(min(remaining, poll.hold)), poll.model)
+            view = await http.send_model(call, poll.model)
         except ApiTimeoutError:
             broken = 0
             continue
         except ApiConnectionError:
             broken += 1
-            await http.sleep(min(http.retry.backoff(broken), remaining))
+            delay = min(http.retry.backoff(broken), remaining)
+            await http.pause(call, broken, delay, "connection failed", None, "")
             continue
         broken = 0
         last_seen = f"last seen: {view.status}"

@@ -7,9 +7,11 @@ and waits long enough that every long-poll asks for the full hold.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+from cassette_support import make_vcr, no_sleep
 
 from reconcile.api import Devbox, RunloopClient
 from reconcile.errors import ApiBadRequestError, ApiConflictError, ApiNotFoundError
@@ -20,7 +22,9 @@ Scenario = Callable[[RunloopClient], Awaitable[None]]
 
 
 async def running_devbox(client: RunloopClient, name: str, **extra: object) -> Devbox:
-    body = {"name": name, "metadata": STACK, **extra}
+    # A short keep-alive, so a devbox left by a failed live recording stops by itself.
+    launch = {"keep_alive_time_seconds": 900}
+    body = {"name": name, "metadata": STACK, "launch_parameters": launch, **extra}
     box = await client.create_devbox(body, request_id=f"cassette-create-{name}")
     box = await client.wait_for_devbox_status(box.id, ["running"], timeout=WAIT)
     assert box.status == "running", box
@@ -145,3 +149,38 @@ LOCAL_SCENARIOS: dict[str, Scenario] = {
     "error_answers": error_answers,
     "blueprint_build": blueprint_build,
 }
+
+# The cloud only gets scenarios that tolerate other resources in the account.
+CLOUD_SCENARIOS: dict[str, Scenario] = {
+    "devbox_lifecycle": devbox_lifecycle,
+    "object_upload": object_upload,
+}
+
+
+def play_cassette(
+    scenario: Scenario,
+    module: str,
+    name: str,
+    *,
+    record: bool,
+    url: str,
+    key: str | None,
+    placeholder: str,
+) -> None:
+    """Runs `scenario` recording to (or replaying from) cassettes/<module>/<name>.yaml.
+
+    Replay talks to `placeholder` (never contacted) and skips the pauses between polls.
+    """
+    recorder = make_vcr(
+        module, record=record, secret=key, origin=url if record else None, placeholder=placeholder
+    )
+
+    async def play() -> None:
+        sleep = asyncio.sleep if record else no_sleep
+        async with RunloopClient(url if record else placeholder, key, sleep=sleep) as client:
+            await scenario(client)
+
+    with recorder.use_cassette(f"{name}.yaml") as cassette:
+        asyncio.run(play())
+        if not record:
+            assert cassette.all_played, "the client sent fewer requests than were recorded"

@@ -79,6 +79,11 @@ def test_connection_errors_back_off_then_continue() -> None:
     assert len(harness.requests) == 3
     assert len(harness.time.sleeps) == 2
     assert 0.375 <= harness.time.sleeps[0] <= 0.5 and 0.75 <= harness.time.sleeps[1] <= 1.0
+    assert [(e.reason, e.attempt) for e in harness.events] == [
+        ("connection failed", 1),
+        ("connection failed", 2),
+    ]
+    assert [e.delay for e in harness.events] == harness.time.sleeps
 
 
 def test_client_read_timeout_counts_as_not_yet() -> None:
