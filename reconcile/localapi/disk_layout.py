@@ -19,6 +19,8 @@ HOME = "/home/user"
 WRITABLE_ROOTS = {"/home/user": 0o755, "/tmp": 0o1777, "/var/tmp": 0o1777, "/opt": 0o755}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _SKEL = Path("/etc/skel")
+# Debian's .bash_logout clears the terminal, which puts escape codes into command output.
+_SKEL_SKIPPED = {".bash_logout"}
 
 
 class DiskError(Exception):
@@ -63,12 +65,12 @@ def ensure_layout(disk: Path) -> None:
 
 
 def make_fresh_disk(disk: Path) -> None:
-    """Build a new default disk at `disk`: empty writable roots and a home seeded from /etc/skel."""
+    """Build a new default disk at `disk`: empty writable roots, a home seeded from /etc/skel."""
     disk.mkdir(mode=0o755)
     ensure_layout(disk)
     home = disk / HOME.lstrip("/")
     if _SKEL.is_dir():
         for item in _SKEL.iterdir():
-            if item.is_file() and not item.is_symlink():
+            if item.is_file() and not item.is_symlink() and item.name not in _SKEL_SKIPPED:
                 shutil.copy2(item, home / item.name)
                 give_to_user(home / item.name)
