@@ -11,6 +11,7 @@ import httpx
 from reconcile.api.base import EndpointGroup, drop_none
 from reconcile.api.http import Call
 from reconcile.api.models import Devbox, DevboxPage, Execution
+from reconcile.api.retry import RetryPolicy
 from reconcile.api.waiting import devbox_poll, execution_poll, long_poll
 
 DEVBOX = "/v1/devboxes/{id}"
@@ -23,9 +24,15 @@ class DevboxEndpoints(EndpointGroup):
     """Devboxes: create, read, list, update, lifecycle, waits, commands and text files."""
 
     async def create_devbox(
-        self, body: Mapping[str, Any], *, request_id: str | None = None
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Devbox:
-        call = Call("POST", "/v1/devboxes", body=dict(body), request_id=request_id)
+        """Creates a devbox; `retry` overrides the client's policy for this call (e.g. no
+        retries, so an ambiguous failure can be looked up before trying again)."""
+        call = Call("POST", "/v1/devboxes", body=dict(body), request_id=request_id, retry=retry)
         return await self._http.send_model(call, Devbox)
 
     async def get_devbox(self, devbox_id: str) -> Devbox:

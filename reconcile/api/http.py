@@ -71,6 +71,7 @@ class Call:
     url: str | None = None
     content: bytes | None = None
     headers: Mapping[str, str] | None = None
+    retry: RetryPolicy | None = None
 
     @property
     def key(self) -> str:
@@ -153,7 +154,7 @@ class HttpCore:
     async def send(self, call: Call) -> httpx.Response:
         """The first successful (2xx) answer to `call`, retrying as the policy allows."""
         request_id = call.request_id or str(uuid.uuid4())
-        policy = self.retry
+        policy = call.retry or self.retry
         attempt = 0
         while True:
             attempt += 1
@@ -195,7 +196,7 @@ class HttpCore:
             route=call.route,
             path=call.path(),
             attempt=attempt,
-            max_attempts=self.retry.max_attempts,
+            max_attempts=(call.retry or self.retry).max_attempts,
             delay=delay,
             reason=reason,
             status=status,

@@ -19,6 +19,7 @@ from reconcile.api.models import (
     SnapshotStatus,
     StorageObject,
 )
+from reconcile.api.retry import RetryPolicy
 from reconcile.api.waiting import poll_blueprint, poll_snapshot
 
 SNAPSHOTS = "/v1/devboxes/disk_snapshots"
@@ -54,6 +55,7 @@ class StorageEndpoints(EndpointGroup):
         metadata: Mapping[str, str] | None = None,
         commit_message: str | None = None,
         request_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Snapshot:
         body = drop_none(
             name=name,
@@ -61,7 +63,7 @@ class StorageEndpoints(EndpointGroup):
             commit_message=commit_message,
         )
         route = "/v1/devboxes/{id}/snapshot_disk_async"
-        call = Call("POST", route, {"id": devbox_id}, body=body, request_id=request_id)
+        call = Call("POST", route, {"id": devbox_id}, body=body, request_id=request_id, retry=retry)
         return await self._http.send_model(call, Snapshot)
 
     async def get_snapshot_status(self, snapshot_id: str) -> SnapshotStatus:
@@ -107,6 +109,7 @@ class StorageEndpoints(EndpointGroup):
         metadata: Mapping[str, str] | None = None,
         ttl_ms: int | None = None,
         request_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> StorageObject:
         """A new object in state UPLOADING, with its presigned `upload_url`/`upload_headers`."""
         body = drop_none(
@@ -115,7 +118,7 @@ class StorageEndpoints(EndpointGroup):
             metadata=dict(metadata) if metadata is not None else None,
             ttl_ms=ttl_ms,
         )
-        call = Call("POST", "/v1/objects", body=body, request_id=request_id)
+        call = Call("POST", "/v1/objects", body=body, request_id=request_id, retry=retry)
         return await self._http.send_model(call, StorageObject)
 
     async def upload_object_bytes(
@@ -155,10 +158,14 @@ class StorageEndpoints(EndpointGroup):
         await self._http.send(Call("POST", OBJECT + "/delete", {"id": object_id}))
 
     async def create_blueprint(
-        self, body: Mapping[str, Any], *, request_id: str | None = None
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_id: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Blueprint:
         """Starts a blueprint build (BlueprintBuildParameters); see wait_for_blueprint."""
-        call = Call("POST", "/v1/blueprints", body=dict(body), request_id=request_id)
+        call = Call("POST", "/v1/blueprints", body=dict(body), request_id=request_id, retry=retry)
         return await self._http.send_model(call, Blueprint)
 
     async def wait_for_blueprint(self, blueprint_id: str, *, timeout: float) -> Blueprint:

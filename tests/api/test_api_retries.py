@@ -244,3 +244,16 @@ def test_connection_pool_is_bounded() -> None:
     pool = client._http._client._transport._pool  # type: ignore[attr-defined]
     assert pool._max_connections == 20
     run(client.aclose())
+
+
+def test_a_create_can_turn_retries_off_for_itself() -> None:
+    harness = Harness(respond_in_turn(httpx.Response(503), httpx.Response(200, json=devbox_json())))
+
+    async def calls() -> None:
+        async with harness.client() as client:
+            with pytest.raises(ApiServerError):
+                await client.create_devbox({}, retry=RetryPolicy(max_attempts=1))
+            await client.get_devbox("dbx_1")  # the client's own policy is untouched
+
+    run(calls())
+    assert len(harness.requests) == 2 and harness.time.sleeps == []
