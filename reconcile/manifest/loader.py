@@ -65,7 +65,7 @@ def load_manifest(
     base = path.absolute().parent
     objects = read_object_files(parsed.data, base, report, hash_objects=hash_objects)
     if manifest is None or report.problems:
-        raise ManifestError(_unique(report.problems))
+        raise ManifestError(_without_echoes(report.problems, parsed.problems))
     return LoadedManifest(
         manifest=manifest,
         path=path.absolute(),
@@ -100,8 +100,13 @@ def _decode(raw: bytes, file: str) -> str:
         ) from None
 
 
-def _unique(problems: list[ManifestProblem]) -> list[ManifestProblem]:
-    return list(dict.fromkeys(problems))
+def _without_echoes(
+    problems: list[ManifestProblem], from_yaml: list[ManifestProblem]
+) -> list[ManifestProblem]:
+    """Drop repeats, and later complaints about a value the YAML reading already rejected."""
+    rejected = {(p.line, p.column, p.path) for p in from_yaml}
+    kept = [p for p in problems if p in from_yaml or (p.line, p.column, p.path) not in rejected]
+    return list(dict.fromkeys(kept))
 
 
 __all__ = ["LoadedManifest", "ObjectFile", "load_manifest"]

@@ -27,6 +27,8 @@ def parse_duration(value: object) -> timedelta:
     """`90s`, `30m`, `1h`, `30d`, `2w` → timedelta; anything else is a ValueError."""
     if isinstance(value, timedelta):
         return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"a duration needs a unit, e.g. {value}s (units: s, m, h, d, w)")
     if not isinstance(value, str):
         raise ValueError(f"expected a duration like 30m, 1h, 7d (got {type(value).__name__})")
     match = DURATION_RE.match(value.strip())

@@ -216,7 +216,7 @@ def check_moved(doc: dict[Any, Any], report: Reporter) -> None:
         if new_kind and new_name not in as_map(doc.get(KIND_SECTIONS[new_kind])):
             report.value(("moved", i, "to"), f"{new} is not declared in this manifest")
         if old_kind and new_kind and old_kind != new_kind:
-            report.value(("moved", i, "to"), f"cannot move a {old_kind} to a {new_kind}")
+            report.value(("moved", i, "to"), f"cannot move {old} to {new}: the kinds differ")
         elif old is not None and old == new:
             report.value(("moved", i, "to"), "is the same as from")
         _check_once(seen_from, old, ("moved", i, "from"), "is moved more than once", report)

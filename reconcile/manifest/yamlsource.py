@@ -20,6 +20,7 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STANDARD_TAG = "tag:yaml.org,2002:"
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 _SCALAR_ERRORS = (yaml.YAMLError, ValueError, OverflowError, TypeError)
@@ -128,7 +129,7 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
         builder = _Builder(loader, report)
         data = builder.build(node, (), 0, None)
     except yaml.MarkedYAMLError as error:
-        report.at(_error_position(error), (), _syntax_message(error))
+        report.at(_error_position(error), (), _syntax_message(error, text))
         return ParsedYaml(None, report.sources, report.problems, readable=False)
     except yaml.reader.ReaderError as error:
         report.at(offset_position(text, error.position), (), f"invalid YAML: {error.reason}")
@@ -157,9 +158,14 @@ def _error_position(error: yaml.MarkedYAMLError) -> Position:
     return _position(mark) if mark is not None else Position(1, 1)
 
 
-def _syntax_message(error: yaml.MarkedYAMLError) -> str:
+def _syntax_message(error: yaml.MarkedYAMLError, text: str) -> str:
     problem = _first_line(error.problem or "syntax error")
     context = _first_line(error.context or "")
+    mark = error.problem_mark
+    if mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t":
+        return "invalid YAML: a tab cannot indent YAML (use spaces)"
+    if context.startswith("expected a single document"):
+        return "invalid YAML: a manifest is one document, but a second one starts here"
     if context and error.context_mark is not None and error.context_mark != error.problem_mark:
         context = f"{context} at line {error.context_mark.line + 1}"
     return f"invalid YAML: {problem}" + (f" ({context})" if context else "")
@@ -204,6 +210,9 @@ class _Builder:
             self.active.discard(id(node))
 
     def scalar(self, node: yaml.Node, path: FieldPath) -> Any:
+        if node.tag not in self.loader.yaml_constructors:
+            self.report.at(_position(node.start_mark), path, _unsupported_tag(node.tag))
+            return None
         try:
             return self.loader.construct_object(node, deep=True)
         except _SCALAR_ERRORS as error:
@@ -269,7 +278,12 @@ class _Builder:
 
     def _check_tag(self, node: yaml.Node, expected: str, path: FieldPath) -> None:
         if node.tag != expected:
-            self.report.at(_position(node.start_mark), path, f"unsupported YAML tag {node.tag}")
+            self.report.at(_position(node.start_mark), path, _unsupported_tag(node.tag))
 
 
 _NO_KEY = object()
+
+
+def _unsupported_tag(tag: str) -> str:
+    short = "!!" + tag.removeprefix(_STANDARD_TAG) if tag.startswith(_STANDARD_TAG) else tag
+    return f"unsupported YAML tag {short} (a manifest is plain YAML)"
