@@ -27,6 +27,7 @@ class ApiClients:
 
     main: RunloopClient
     creates: RunloopClient
+    earlier: int = 0  # requests of this run made before these clients (e.g. planning)
 
     @classmethod
     def open(
@@ -57,8 +58,8 @@ class ApiClients:
 
     @property
     def requests(self) -> int:
-        """Requests sent by both clients so far (retries and long-poll rounds included)."""
-        return self.main.stats.total + self.creates.stats.total
+        """Requests of this run so far (retries and long-poll rounds included)."""
+        return self.earlier + self.main.stats.total + self.creates.stats.total
 
     def by_route(self) -> dict[str, int]:
         merged = dict(self.main.stats.by_route)

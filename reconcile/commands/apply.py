@@ -1,0 +1,286 @@
+"""`rlstate apply` and `rlstate destroy`: plan (or read a saved plan), show, confirm, execute.
+
+The edge of the program: files, the terminal, signals and the API. The plan decides what
+changes and the executor runs it; this module only checks that a saved plan still holds,
+asks, runs under the stack lock, and turns the result into an exit status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconcile.commands.common import (
+    PLAN_DIR,
+    default_plan_path,
+    discover,
+    load,
+    load_plan,
+    utc_now,
+)
+from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
+from reconcile.errors import ConfigError, ConfirmationRequired, PlanFileError, StalePlanError
+
+if TYPE_CHECKING:
+    from reconcile.apply.events import Event
+    from reconcile.apply.executor import RunControl
+    from reconcile.live.model import LiveState
+    from reconcile.manifest import LoadedManifest
+    from reconcile.plan.model import Plan
+    from reconcile.progress import Reporter
+
+DEFAULT_MANIFEST = Path("rlstate.yaml")
+MakePlan = Callable[["LoadedManifest", "LiveState"], "Plan"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """What apply was asked to run: a manifest to plan from, or a saved plan (and its manifest)."""
+
+    manifest: Path
+    saved: Plan | None = None
+    plan_file: Path | None = None
+
+
+def resolve_source(source: Path | None) -> Source:
+    """No argument: the saved plan beside ./rlstate.yaml; a .json: a plan file; else a manifest."""
+    if source is None:
+        path = default_plan_path(DEFAULT_MANIFEST)
+        if not path.exists():
+            raise PlanFileError(
+                f"no saved plan at {PLAN_DIR}/plan.json: run `rlstate plan` first, "
+                "or pass a manifest to plan and apply in one go"
+            )
+        source = path
+    if source.suffix != ".json":
+        return Source(manifest=source)
+    saved = load_plan(source)
+    manifest = Path(saved.manifest_path)
+    if not manifest.is_absolute():
+        beside = source.resolve().parent.parent / manifest
+        manifest = beside if beside.exists() else manifest
+    return Source(manifest=manifest, saved=saved, plan_file=source)
+
+
+def check_manifest_unchanged(saved: Plan, manifest: Path) -> None:
+    """StalePlanError when the manifest the plan was made from is gone or has changed."""
+    try:
+        digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    except OSError:
+        raise StalePlanError(
+            f"the saved plan is stale: its manifest {manifest} can no longer be read; "
+            "run `rlstate plan` again"
+        ) from None
+    if digest != saved.manifest_sha256:
+        raise StalePlanError(
+            f"the saved plan is stale: {manifest} changed since the plan was made; "
+            "run `rlstate plan` again (nothing was changed)"
+        )
+
+
+def check_live_unchanged(saved: Plan, live: LiveState) -> None:
+    """StalePlanError naming what changed among the live resources the plan read."""
+    from reconcile.plan.fingerprints import stale_reasons
+
+    reasons = stale_reasons(saved.fingerprints, live)
+    if reasons:
+        shown = "; ".join(reasons[:5]) + (
+            f"; and {len(reasons) - 5} more" if len(reasons) > 5 else ""
+        )
+        raise StalePlanError(
+            f"the saved plan is stale: {shown}; run `rlstate plan` again (nothing was changed)"
+        )
+
+
+def run(
+    source: Path | None,
+    conn: object,
+    yes: bool,
+    parallelism: int,
+    json_out: bool,
+    targets: list[str],
+) -> int:
+    """Apply a manifest (plan, show, confirm) or a saved plan (re-checked, not asked)."""
+    assert isinstance(conn, ConnectionSettings)
+    chosen = resolve_source(source)
+    if chosen.saved is not None and targets:
+        raise ConfigError("--target cannot be used with a saved plan (plan with --target instead)")
+    if chosen.saved is not None:
+        check_manifest_unchanged(chosen.saved, chosen.manifest)
+    loaded = load(chosen.manifest)
+    saved = chosen.saved
+
+    def make(loaded: LoadedManifest, live: LiveState) -> Plan:
+        from reconcile.plan.planner import build_plan
+
+        if saved is None:
+            return build_plan(loaded, live, utc_now(), tuple(targets))
+        check_live_unchanged(saved, live)
+        return saved
+
+    session = Session(loaded, conn, json_out, parallelism, verb="Apply")
+    return session.run(make, ask=not yes and saved is None, question="Apply these changes?")
+
+
+def run_destroy(manifest: Path, conn: object, yes: bool, json_out: bool) -> int:
+    """Delete every resource of the stack (prevent_destroy refuses the whole plan)."""
+    assert isinstance(conn, ConnectionSettings)
+    loaded = load(manifest)
+
+    def make(loaded: LoadedManifest, live: LiveState) -> Plan:
+        from reconcile.plan.planner import build_destroy_plan
+
+        return build_destroy_plan(loaded, live, utc_now())
+
+    session = Session(loaded, conn, json_out, parallelism=10, verb="Destroy")
+    question = f"Destroy every resource of stack {loaded.manifest.stack!r} listed above?"
+    return session.run(make, ask=not yes, question=question)
+
+
+class Session:
+    """One apply/destroy run: lock, discover + plan, show, confirm, execute, report."""
+
+    def __init__(
+        self,
+        loaded: LoadedManifest,
+        conn: ConnectionSettings,
+        json_out: bool,
+        parallelism: int,
+        verb: str,
+    ) -> None:
+        self.loaded, self.conn, self.json_out = loaded, conn, json_out
+        self.parallelism, self.verb = parallelism, verb
+
+    def run(self, make: MakePlan, *, ask: bool, question: str) -> int:
+        from reconcile.apply.executor import refuse_protected
+        from reconcile.apply.lock import stack_lock
+
+        folder = self.loaded.path.parent / PLAN_DIR
+        stack = self.loaded.manifest.stack
+        with (
+            stack_lock(folder, stack, self.verb.lower()),
+            connect(self.conn, quiet=self.json_out) as endpoint,
+        ):
+            plan, requests = asyncio.run(self._plan(endpoint, make))
+            refuse_protected(plan)
+            if not plan.has_changes:
+                return self._nothing_to_do(plan, requests)
+            self._show(plan, ask)
+            if ask and not self._confirm(question):
+                sys.stderr.write(f"{self.verb} cancelled; nothing was changed.\n")
+                return 1
+            return self._execute(plan, endpoint, requests)
+
+    async def _plan(self, endpoint: Endpoint, make: MakePlan) -> tuple[Plan, int]:
+        from reconcile.apply.clients import ApiClients
+
+        async with ApiClients.open(endpoint.url, endpoint.key) as api:
+            live = await discover(api.main, self.loaded, utc_now())
+            return make(self.loaded, live), api.requests
+
+    def _nothing_to_do(self, plan: Plan, requests: int) -> int:
+        from reconcile.apply.events import ApplyResult, SummaryEvent
+        from reconcile.progress import JsonReporter
+
+        if self.json_out:
+            JsonReporter(sys.stdout)(SummaryEvent(ApplyResult(requests=requests)))
+        else:
+            sys.stdout.write("No changes.\n")
+        return 0
+
+    def _show(self, plan: Plan, ask: bool) -> None:
+        from reconcile.render import render_plan_text
+
+        if self.json_out and not ask:
+            return
+        stream = sys.stderr if self.json_out else sys.stdout
+        stream.write(render_plan_text(plan) + "\n\n")
+        stream.flush()
+
+    def _confirm(self, question: str) -> bool:
+        if not sys.stdin.isatty():
+            raise ConfirmationRequired(
+                f"{self.verb.lower()} needs --yes when there is no terminal to ask on "
+                "(nothing was changed)"
+            )
+        sys.stderr.write(f"{question} [y/N] ")
+        sys.stderr.flush()
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    def _execute(self, plan: Plan, endpoint: Endpoint, planned_requests: int) -> int:
+        from reconcile.progress import make_reporter
+
+        reporter = make_reporter(sys.stdout, json_out=self.json_out, verb=self.verb)
+        try:
+            with _signals_restored():
+                result = asyncio.run(self._apply(plan, endpoint, reporter, planned_requests))
+        finally:
+            reporter.close()
+        return result
+
+    async def _apply(
+        self, plan: Plan, endpoint: Endpoint, reporter: Reporter, planned_requests: int
+    ) -> int:
+        from reconcile.apply.clients import ApiClients
+        from reconcile.apply.context import RetryRelay
+        from reconcile.apply.executor import ExecutorOptions, RunControl, apply_plan
+
+        control = RunControl()
+        api = ApiClients.open(endpoint.url, endpoint.key, on_retry=RetryRelay(reporter))
+        api.earlier = planned_requests
+        with _interrupts(control, reporter):
+            async with api:
+                options = ExecutorOptions(parallelism=self.parallelism)
+                result = await apply_plan(
+                    plan, api, options=options, emit=reporter, control=control
+                )
+        return result.exit_code
+
+
+@contextmanager
+def _signals_restored() -> Iterator[None]:
+    """asyncio resets SIGINT/SIGTERM to their defaults when its handlers go; put ours back."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _interrupts(control: RunControl, sink: Callable[[Event], None]) -> Iterator[None]:
+    """First Ctrl-C/SIGTERM: start nothing new, let in-flight work finish; second: abort."""
+    from reconcile.apply.events import NoticeEvent
+
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if control.interrupt() == "stop":
+            sink(
+                NoticeEvent(
+                    "interrupted: starting nothing new, letting operations in flight finish "
+                    "(interrupt again to abort them)"
+                )
+            )
+        else:
+            sink(NoticeEvent("interrupted again: aborting operations in flight"))
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
