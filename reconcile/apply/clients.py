@@ -1,9 +1,9 @@
-"""The API clients an apply run uses: one for everything, one that never retries creates.
+"""The API client an apply run uses, and the retry policy its creates use; no decisions.
 
-A create that failed ambiguously (dropped connection, timeout, 5xx) may have happened. The
-shared client would retry it blindly; creates instead go through a client with retries off
-so the operation can look the resource up by its token before trying again (see
-`creating.py`). Both count requests, so the run can report its total. No decisions here.
+A create that failed ambiguously (dropped connection, timeout, 5xx) may have happened, so
+creates are sent with retries off (`NO_RETRY`): the operation looks the resource up by its
+token before trying again (see `creating.py`). The run's request count includes the
+requests made while planning (`earlier`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 
 @dataclass
 class ApiClients:
-    """`main` for reads, waits and idempotent writes; `creates` for calls that make things."""
+    """The run's client (`main`) and its request accounting."""
 
     main: RunloopClient
-    creates: RunloopClient
-    earlier: int = 0  # requests of this run made before these clients (e.g. planning)
+    earlier: int = 0  # requests of this run made before this client (e.g. while planning)
 
     @classmethod
     def open(
@@ -42,34 +41,28 @@ class ApiClients:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> ApiClients:
-        def build(policy: RetryPolicy | None) -> RunloopClient:
-            return RunloopClient(
-                base_url,
-                api_key,
-                retry=policy,
-                max_connections=max_connections,
-                transport=transport,
-                on_retry=on_retry,
-                sleep=sleep,
-                clock=clock,
-            )
-
-        return cls(main=build(retry), creates=build(NO_RETRY))
+        client = RunloopClient(
+            base_url,
+            api_key,
+            retry=retry,
+            max_connections=max_connections,
+            transport=transport,
+            on_retry=on_retry,
+            sleep=sleep,
+            clock=clock,
+        )
+        return cls(main=client)
 
     @property
     def requests(self) -> int:
         """Requests of this run so far (retries and long-poll rounds included)."""
-        return self.earlier + self.main.stats.total + self.creates.stats.total
+        return self.earlier + self.main.stats.total
 
     def by_route(self) -> dict[str, int]:
-        merged = dict(self.main.stats.by_route)
-        for key, count in self.creates.stats.by_route.items():
-            merged[key] = merged.get(key, 0) + count
-        return merged
+        return dict(self.main.stats.by_route)
 
     async def aclose(self) -> None:
         await self.main.aclose()
-        await self.creates.aclose()
 
     async def __aenter__(self) -> ApiClients:
         return self

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from reconcile.api import Devbox
+from reconcile.apply.clients import NO_RETRY
 from reconcile.apply.context import Done, OpContext
 from reconcile.apply.creating import create_exactly_once, new_token
 from reconcile.apply.placeholders import result_key
@@ -56,7 +57,7 @@ async def _create(ctx: OpContext, body: dict[str, Any]) -> Devbox:
     body = {**body, "metadata": {**dict(body.get("metadata") or {}), KEY_TOKEN: token}}
 
     async def create() -> Devbox:
-        return await ctx.api.creates.create_devbox(body, request_id=token)
+        return await ctx.api.main.create_devbox(body, request_id=token, retry=NO_RETRY)
 
     async def find() -> Devbox | None:
         return await _find_devbox(ctx, token)

@@ -7,7 +7,7 @@ view, plain lines or JSON lines. `to_json()` gives the wire shape of `--json` ou
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 ActionState = Literal["started", "waiting", "done", "failed", "skipped"]
@@ -88,7 +88,8 @@ class ApplyResult:
     outcome: Outcome = "converged"
     requests: int = 0
     elapsed_s: float = 0.0
-    results: dict[str, str] | None = None
+    results: dict[str, str] = field(default_factory=dict, compare=False)
+    errors: dict[str, BaseException] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def exit_code(self) -> int:

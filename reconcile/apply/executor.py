@@ -139,6 +139,7 @@ class _Walk:
         self.results: dict[str, str] = {}
         self.done: list[str] = []
         self.failed: list[tuple[str, str]] = []
+        self.errors: dict[str, BaseException] = {}
         self.skipped: list[tuple[str, str]] = []
         self.settled: set[str] = set()
         self.t0 = options.clock()
@@ -159,6 +160,7 @@ class _Walk:
             requests=self.api.requests,
             elapsed_s=self.options.clock() - self.t0,
             results=dict(self.results),
+            errors=dict(self.errors),
         )
 
     def _link(self) -> None:
@@ -177,8 +179,7 @@ class _Walk:
 
     async def _loop(self, abort_wait: asyncio.Future[Any]) -> None:
         while True:
-            if not self.control.stop.is_set():
-                self._start_ready()
+            self._start_ready()
             if not self.running:
                 return
             waiting: set[asyncio.Future[Any]] = {abort_wait}
@@ -191,7 +192,8 @@ class _Walk:
                 return
 
     def _start_ready(self) -> None:
-        while self.ready and len(self.running) < max(1, self.options.parallelism):
+        limit = max(1, self.options.parallelism)
+        while self.ready and len(self.running) < limit and not self.control.stop.is_set():
             action = self.by_id[self.ready.popleft()]
             if action.id in self.settled:
                 continue
@@ -239,6 +241,7 @@ class _Walk:
         if isinstance(error, asyncio.CancelledError):
             reason = "aborted by a second interrupt while in flight"
         self.failed.append((action.id, reason))
+        self.errors[action.id] = error
         self._event(action, "failed", f"{action.address}: {reason}")
         self._skip_dependents(action.id, f"not run: {action.id!r} failed")
 

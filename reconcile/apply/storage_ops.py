@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 from reconcile.api import StorageObject
+from reconcile.apply.clients import NO_RETRY
 from reconcile.apply.context import Done, OpContext, name_of
 from reconcile.apply.creating import create_exactly_once, new_token
 from reconcile.apply.placeholders import result_key
@@ -55,12 +56,13 @@ async def _create_object(ctx: OpContext, data: bytes) -> StorageObject:
         metadata = {**dict(p.get("metadata") or {}), KEY_TOKEN: token}
 
         async def create(token: str = token, metadata: dict[str, str] = metadata) -> StorageObject:
-            return await ctx.api.creates.create_object(
+            return await ctx.api.main.create_object(
                 name=p["name"],
                 content_type=p.get("content_type") or "unspecified",
                 metadata=metadata,
                 ttl_ms=p.get("ttl_ms"),
                 request_id=token,
+                retry=NO_RETRY,
             )
 
         async def find(token: str = token) -> StorageObject | None:
@@ -119,8 +121,8 @@ async def take_snapshot(
     tagged = {**metadata, KEY_TOKEN: token}
 
     async def create() -> str:
-        snap = await ctx.api.creates.snapshot_disk_async(
-            devbox_id, name=name, metadata=tagged, request_id=token
+        snap = await ctx.api.main.snapshot_disk_async(
+            devbox_id, name=name, metadata=tagged, request_id=token, retry=NO_RETRY
         )
         return snap.id
 
