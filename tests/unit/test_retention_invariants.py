@@ -6,7 +6,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -53,8 +53,14 @@ def histories(
             earlier = draw(st.sampled_from(times))
             step = 0 if how == "same" else draw(st.integers(-36 * 60, 36 * 60))
             times.append(earlier + timedelta(minutes=step))
+    # Any fixed UTC offset: the API speaks UTC, but the engine must count in UTC regardless.
+    zones = st.integers(-12, 14).map(lambda h: timezone(timedelta(hours=h)))
     return [
-        SnapshotRecord(id=f"snp_{i:03d}", created=t, status=draw(st.sampled_from(statuses)))
+        SnapshotRecord(
+            id=f"snp_{i:03d}",
+            created=t.astimezone(draw(zones)),
+            status=draw(st.sampled_from(statuses)),
+        )
         for i, t in enumerate(times)
     ]
 
@@ -198,7 +204,7 @@ def test_calendar_rules_keep_the_newest_of_the_n_most_recent_periods(case: Case)
     for rule, label_of in PERIOD_LABELS.items():
         groups: dict[tuple[int, ...], list[SnapshotRecord]] = defaultdict(list)
         for snap in complete:
-            groups[label_of(snap.created)].append(snap)
+            groups[label_of(snap.created.astimezone(UTC))].append(snap)
         recent = sorted(groups, reverse=True)[: getattr(policy, rule)]
         expected = {min(groups[p], key=lambda s: (-s.created.timestamp(), s.id)).id for p in recent}
         got = {
