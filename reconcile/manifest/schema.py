@@ -10,7 +10,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 DURATION_RE = re.compile(r"^([0-9]+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -51,7 +51,14 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    Field(json_schema_extra={"type": "string", "pattern": DURATION_RE.pattern}),
+    # Not pydantic's own timedelta schema: its `format: duration` means ISO 8601 (P1D).
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DURATION_RE.pattern,
+            "description": "A duration: <int><unit>, unit s, m, h, d or w (90s, 30m, 1h, 7d).",
+        }
+    ),
 ]
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 StrMap = dict[str, str]
@@ -66,76 +73,123 @@ class Strict(BaseModel):
 class ObjectSpec(Strict):
     """A storage object made from a local file (relative to the manifest's folder)."""
 
-    path: str
-    content_type: ContentType | None = None
-    ttl: Duration | None = None
-    metadata: StrMap = Field(default_factory=dict)
+    path: str = Field(description="Local file, relative to the manifest's folder.")
+    content_type: ContentType | None = Field(
+        None, description="Content type; inferred from the file name when absent."
+    )
+    ttl: Duration | None = Field(None, description="Delete the object this long after creation.")
+    metadata: StrMap = Field(default_factory=dict, description="Extra metadata (string → string).")
 
 
 class IdleSpec(Strict):
     """What happens after a devbox is idle for a while."""
 
-    after: Duration
-    action: Literal["suspend", "shutdown"]
+    after: Duration = Field(description="How long the devbox must be idle.")
+    action: Literal["suspend", "shutdown"] = Field(description="What happens then.")
 
 
 class MountSpec(Strict):
     """An object of this manifest (or an obj_ id) placed at an absolute path in the devbox."""
 
-    object: str
-    path: Annotated[str, Field(pattern=r"^/")]
+    object: str = Field(description="An object of this manifest, or an obj_ id.")
+    path: Annotated[str, Field(pattern=r"^/")] = Field(
+        description="Absolute path in the devbox (archives are unpacked into it)."
+    )
 
 
 class DevboxLifecycle(Strict):
     """Guards around destroying or replacing a devbox."""
 
-    prevent_destroy: bool = False
-    snapshot_before_destroy: bool = False
-    ignore_changes: list[str] = Field(default_factory=list)
+    prevent_destroy: bool = Field(
+        False, description="Refuse any plan that deletes or replaces this devbox."
+    )
+    snapshot_before_destroy: bool = Field(
+        False, description="Take a final snapshot before deleting or replacing it."
+    )
+    ignore_changes: list[str] = Field(
+        default_factory=list, description="Devbox fields whose changes never force replacement."
+    )
 
 
 class DefaultsSpec(Strict):
     """Settings merged under every devbox (the devbox's own value wins)."""
 
-    blueprint: str | None = None
-    resource_size: ResourceSize | None = None
-    architecture: Architecture | None = None
-    keep_alive: Duration | None = None
-    idle: IdleSpec | None = None
-    env: StrMap = Field(default_factory=dict)
-    launch_commands: list[str] | None = None
-    metadata: StrMap = Field(default_factory=dict)
+    blueprint: str | None = Field(None, description="Blueprint name, or a bpt_ id.")
+    resource_size: ResourceSize | None = Field(None, description="Devbox size (default SMALL).")
+    architecture: Architecture | None = Field(None, description="CPU architecture.")
+    keep_alive: Duration | None = Field(
+        None, description="Shut down after this long (at most 48h); ignored with idle."
+    )
+    idle: IdleSpec | None = Field(None, description="Suspend or shut down after idling.")
+    env: StrMap = Field(
+        default_factory=dict,
+        description="Environment variables; ${env:NAME} reads NAME at plan time (sensitive).",
+    )
+    launch_commands: list[str] | None = Field(
+        None, description="Run at every boot and resume, before the entrypoint."
+    )
+    metadata: StrMap = Field(default_factory=dict, description="Extra metadata (string → string).")
 
 
 class DevboxSpec(Strict):
     """One devbox (or `replicas` of them) as the user wants it."""
 
-    blueprint: str | None = None
-    from_snapshot: str | None = None
-    replicas: Annotated[int, Field(ge=1, le=1000)] | None = None
-    resource_size: ResourceSize | None = None
-    architecture: Architecture | None = None
-    keep_alive: Duration | None = None
-    idle: IdleSpec | None = None
-    env: StrMap = Field(default_factory=dict)
-    launch_commands: list[str] | None = None
-    metadata: StrMap = Field(default_factory=dict)
-    mounts: list[MountSpec] = Field(default_factory=list)
-    setup: list[str] = Field(default_factory=list)
-    state: Literal["running", "suspended"] = "running"
-    lifecycle: DevboxLifecycle = Field(default_factory=DevboxLifecycle)
+    blueprint: str | None = Field(None, description="Blueprint name, or a bpt_ id.")
+    from_snapshot: str | None = Field(
+        None, description="Start from a snapshot series of this manifest (newest), or a snp_ id."
+    )
+    replicas: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        None, description="Run NAME-0 … NAME-(n-1), all alike."
+    )
+    resource_size: ResourceSize | None = Field(None, description="Devbox size (default SMALL).")
+    architecture: Architecture | None = Field(None, description="CPU architecture.")
+    keep_alive: Duration | None = Field(
+        None, description="Shut down after this long (at most 48h); ignored with idle."
+    )
+    idle: IdleSpec | None = Field(None, description="Suspend or shut down after idling.")
+    env: StrMap = Field(
+        default_factory=dict,
+        description="Environment variables; ${env:NAME} reads NAME at plan time (sensitive).",
+    )
+    launch_commands: list[str] | None = Field(
+        None, description="Run at every boot and resume, before the entrypoint."
+    )
+    metadata: StrMap = Field(default_factory=dict, description="Extra metadata (string → string).")
+    mounts: list[MountSpec] = Field(default_factory=list, description="Objects to place.")
+    setup: list[str] = Field(
+        default_factory=list, description="Run once, in order, after the devbox first runs."
+    )
+    state: Literal["running", "suspended"] = Field("running", description="Desired state.")
+    lifecycle: DevboxLifecycle = Field(
+        default_factory=DevboxLifecycle, description="Guards around destroy and replace."
+    )
 
 
 class KeepSpec(Strict):
     """Retention rules of a snapshot series; the union of all rules is kept."""
 
-    last: Annotated[int, Field(ge=0)] = 0
-    hourly: Annotated[int, Field(ge=0)] = 0
-    daily: Annotated[int, Field(ge=0)] = 0
-    weekly: Annotated[int, Field(ge=0)] = 0
-    monthly: Annotated[int, Field(ge=0)] = 0
-    yearly: Annotated[int, Field(ge=0)] = 0
-    within: Duration | None = None
+    last: Annotated[int, Field(ge=0, description="Keep the newest N complete snapshots.")] = 0
+    hourly: Annotated[
+        int,
+        Field(
+            ge=0, description="Keep the newest snapshot of each of the last N hours that have one."
+        ),
+    ] = 0
+    daily: Annotated[
+        int, Field(ge=0, description="… of each of the last N days (UTC) that have one.")
+    ] = 0
+    weekly: Annotated[
+        int, Field(ge=0, description="… of each of the last N weeks that have one.")
+    ] = 0
+    monthly: Annotated[
+        int, Field(ge=0, description="… of each of the last N months that have one.")
+    ] = 0
+    yearly: Annotated[
+        int, Field(ge=0, description="… of each of the last N years that have one.")
+    ] = 0
+    within: Duration | None = Field(
+        None, description="Keep everything this close to the newest complete snapshot."
+    )
 
     def is_empty(self) -> bool:
         counts = (self.last, self.hourly, self.daily, self.weekly, self.monthly, self.yearly)
@@ -146,16 +200,20 @@ class KeepSpec(Strict):
 class SeriesLifecycle(Strict):
     """Guards around deleting a series' snapshots."""
 
-    prevent_destroy: bool = False
+    prevent_destroy: bool = Field(False, description="Never delete this series' snapshots.")
 
 
 class SeriesSpec(Strict):
     """A snapshot series of one devbox (of this manifest, or an external dbx_ id)."""
 
-    devbox: str
-    every: Duration | None = None
-    keep: KeepSpec
-    prune_unmanaged: bool = False
+    devbox: str = Field(description="A devbox of this manifest (without replicas), or a dbx_ id.")
+    every: Duration | None = Field(
+        None, description="A new snapshot is due when the newest complete one is this old."
+    )
+    keep: KeepSpec = Field(description="Retention; the union of all rules is kept.")
+    prune_unmanaged: bool = Field(
+        False, description="Also prune snapshots of the devbox that rlstate did not take."
+    )
     lifecycle: SeriesLifecycle = Field(default_factory=SeriesLifecycle)
 
 
@@ -169,13 +227,23 @@ class MovedSpec(Strict):
 class Manifest(Strict):
     """A whole manifest: the desired state of one stack."""
 
-    version: Literal[1]
-    stack: Annotated[str, Field(pattern=STACK_PATTERN)]
-    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
-    objects: dict[Name, ObjectSpec] = Field(default_factory=dict)
-    devboxes: dict[Name, DevboxSpec] = Field(default_factory=dict)
-    snapshots: dict[Name, SeriesSpec] = Field(default_factory=dict)
-    moved: list[MovedSpec] = Field(default_factory=list)
+    version: Literal[1] = Field(description="Manifest format version; only 1 exists.")
+    stack: Annotated[str, Field(pattern=STACK_PATTERN)] = Field(
+        description="The ownership scope: every resource rlstate creates is tagged with it."
+    )
+    defaults: DefaultsSpec = Field(
+        default_factory=DefaultsSpec, description="Merged under every devbox (devbox wins)."
+    )
+    objects: dict[Name, ObjectSpec] = Field(
+        default_factory=dict, description="Storage objects made from local files, by name."
+    )
+    devboxes: dict[Name, DevboxSpec] = Field(default_factory=dict, description="Devboxes, by name.")
+    snapshots: dict[Name, SeriesSpec] = Field(
+        default_factory=dict, description="Snapshot series, by name."
+    )
+    moved: list[MovedSpec] = Field(
+        default_factory=list, description="Renames that keep the live resource."
+    )
 
 
 def env_references(value: str) -> list[str]:
@@ -193,4 +261,7 @@ def manifest_json_schema() -> dict[str, Any]:
     schema = Manifest.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "rlstate manifest (version 1)"
+    for section in ("objects", "devboxes", "snapshots"):
+        # pydantic lets keys that miss the name pattern through; an editor should flag them.
+        schema["properties"][section]["additionalProperties"] = False
     return schema
