@@ -1,8 +1,11 @@
 """`rlstate retain`: the nightly job — take due snapshots, wait, then prune by `keep`.
 
-Touches snapshots only. Runs under the stack lock (so never beside `apply`), and reuses the
-executor for the snapshot and prune actions. A series whose due snapshot failed is not pruned
-that night, and the run exits 1. Quiet when nothing changed; `--quiet` is silent unless an error.
+Touches snapshots only. Runs under the stack lock (so never beside `apply` or another
+`retain`), and reuses the executor for the snapshot and prune actions. A series whose due
+snapshot failed is not pruned that night, and the run exits 1. Quiet when nothing changed;
+`--quiet` is silent unless an error. `--json` writes one event per action and always ends with
+a `summary` event, also when the run stops on an error. It decides nothing itself: what is due
+and what to prune come from `reconcile.plan.retaining`.
 """
 
 from __future__ import annotations
@@ -10,51 +13,82 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconcile.commands.common import discover, load, utc_now
+from reconcile.commands.common import load, make_client, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
-from reconcile.plan.model import Plan
+from reconcile.errors import RlstateError
+from reconcile.plan.model import Plan, RetentionRow
+
+if TYPE_CHECKING:
+    from reconcile.api.retry import RetryEvent
+    from reconcile.apply.clients import ApiClients
+    from reconcile.live.model import LiveState
+    from reconcile.manifest import LoadedManifest
+    from reconcile.manifest.schema import Manifest
+    from reconcile.plan.retaining import SeriesPrune
+
+Clock = Callable[[], datetime]
+StatusesNeeded = Callable[["LiveState"], frozenset[str]]
+HELD = "not pruned: this run's snapshot of the series failed"
 
 
 @dataclass
 class RetainReport:
-    """What one retain run did, for the summary line/event."""
+    """What one retain run did (or, with --dry-run, would do), for the summary."""
 
     taken: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
-    kept: int = 0
     refused: list[str] = field(default_factory=list)
+    prunes: list[SeriesPrune] = field(default_factory=list)
     plan: Plan | None = None
     requests: int = 0
+    error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def kept(self) -> int:
+        return sum(1 for r in self.plan.retention if r.keep) if self.plan else 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.taken or self.pruned or self.failed)
+        return bool(self.taken or self.pruned or self.failed or self.refused)
+
+    @property
+    def result(self) -> str:
+        return "error" if self.error else "failed" if self.failed else "ok"
 
     def summary(self, dry_run: bool) -> dict[str, Any]:
+        """The last JSON event: counts a cron wrapper checks, and why anything failed."""
         return {
             "event": "summary",
+            "result": self.result,
             "dry_run": dry_run,
             "taken": len(self.taken),
             "pruned": len(self.pruned),
             "kept": self.kept,
             "failed": len(self.failed),
+            "failures": [{"id": i, "reason": why} for i, why in self.failed],
             "refused": self.refused,
+            "error": self.error,
             "requests": self.requests,
-            "result": "failed" if self.failed else "ok",
+            "elapsed_s": round(time.monotonic() - self.started, 3),
         }
 
 
 class _Output:
-    """Prints events as JSON lines (--json) or plain lines, buffering plain ones if quiet."""
+    """JSON lines as they happen (--json), or plain lines kept for the end of the run."""
 
     def __init__(self, json_out: bool, quiet: bool) -> None:
-        self.json_out, self.quiet, self.lines = json_out, quiet, list[str]()
+        self.json_out, self.quiet = json_out, quiet
+        self.lines: list[str] = []
+        self.prune_ids: dict[str, str] = {}
 
     def event(self, data: dict[str, Any], text: str | None = None) -> None:
         if self.json_out:
@@ -64,143 +98,289 @@ class _Output:
             self.lines.append(text)
 
     def sink(self, event: Any) -> None:
+        """Executor events: one per action when it ends (done, failed, skipped), and retries."""
         from reconcile.apply.events import ActionEvent, ThrottledEvent
 
-        if isinstance(event, ActionEvent | ThrottledEvent):
+        if isinstance(event, ThrottledEvent):
+            self.event(event.to_json(), f"{event.address}: {event.message}")
+        elif isinstance(event, ActionEvent) and event.state in ("done", "failed", "skipped"):
             data = event.to_json()
-            state = data.get("state")
-            text = None
-            if isinstance(event, ThrottledEvent) or state in ("done", "failed", "skipped"):
-                text = f"{data.get('address', '')} {data.get('message', '')}".strip()
-            self.event(data, text)
+            if event.kind == "prune":
+                data["snapshot"] = self.prune_ids.get(event.id)
+            text = event.message
+            if not text.startswith(event.address):
+                text = f"{event.address}: {text}"
+            # A done prune shows in the table; the lines say what else happened.
+            self.event(data, None if (event.kind, event.state) == ("prune", "done") else text)
+
+    def retry(self, event: RetryEvent) -> None:
+        data = {
+            "event": "throttled" if event.status == 429 else "retry",
+            "status": event.status,
+            "method": event.method,
+            "path": event.path,
+            "attempt": event.attempt,
+            "delay_s": round(event.delay, 3),
+            "message": str(event),
+        }
+        self.event(data, f"{event.method} {event.path}: {event}")
 
 
-async def _run_phase(
-    plan: Plan, endpoint: Endpoint, out: _Output
-) -> tuple[list[str], list[tuple[str, str]], int]:
-    from reconcile.apply.clients import ApiClients
-    from reconcile.apply.executor import apply_plan
+class _Session:
+    """One run's API clients, opened once (each new client costs a TLS context): discovery
+    reads through `client`, the executor runs plans through `api`; `requests` counts both."""
 
-    if not plan.actions:
-        return [], [], 0
-    api = ApiClients.open(endpoint.url, endpoint.key)
-    try:
-        result = await apply_plan(plan, api, emit=out.sink)
-    finally:
-        await api.aclose()
-    return list(result.done), [*result.failed, *result.skipped], result.requests
+    def __init__(self, endpoint: Endpoint, out: _Output) -> None:
+        self.endpoint, self.out = endpoint, out
+        self.client = make_client(endpoint, on_retry=out.retry)
+        self.api: ApiClients | None = None
+
+    @property
+    def requests(self) -> int:
+        return self.client.stats.total + (self.api.requests if self.api else 0)
+
+    async def read_needed(self, live: LiveState, needed: StatusesNeeded) -> LiveState:
+        """`live` with every status `needed` names read (repeating until none is missing)."""
+        from reconcile.live.discovery import read_statuses
+
+        for _ in range(len(live.snapshots) + 1):
+            ids = needed(live)
+            if not ids:
+                break
+            live = live.with_statuses(await read_statuses(self.client, ids))
+        return live
+
+    async def discover(self, manifest: Manifest, needed: StatusesNeeded) -> LiveState:
+        """The stack as listed now, with the statuses `needed` names."""
+        from reconcile.live.discovery import list_stack
+
+        return await self.read_needed(await list_stack(self.client, manifest), needed)
+
+    async def run(self, plan: Plan) -> tuple[list[str], list[tuple[str, str]]]:
+        """Runs `plan` through the executor: ids done, and (id, why) failed or skipped."""
+        from reconcile.apply.clients import ApiClients
+        from reconcile.apply.executor import apply_plan
+
+        if not plan.actions:
+            return [], []
+        self.out.prune_ids.update(
+            {a.id: a.resource_id or "" for a in plan.actions if a.kind == "prune"}
+        )
+        if self.api is None:
+            self.api = ApiClients.open(
+                self.endpoint.url, self.endpoint.key, on_retry=self.out.retry
+            )
+        result = await apply_plan(plan, self.api, emit=self.out.sink)
+        return list(result.done), [*result.failed, *result.skipped]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        if self.api is not None:
+            await self.api.aclose()
 
 
-async def _retain(
-    endpoint: Endpoint, loaded: Any, now: datetime, dry_run: bool, out: _Output
-) -> RetainReport:
-    from reconcile.commands.common import make_client
-    from reconcile.plan.retaining import due_jobs, prune_decisions, prune_plan, snapshot_plan
+def _announce(plan: Plan, out: _Output) -> None:
+    """--dry-run: one `planned` event per action a real run would take."""
+    for action in plan.actions:
+        data: dict[str, Any] = {
+            "event": "action",
+            "id": action.id,
+            "address": action.address,
+            "kind": action.kind,
+            "state": "planned",
+            "message": "; ".join(action.reasons),
+        }
+        if action.kind == "prune":
+            data["snapshot"] = action.resource_id
+            out.event(data)
+        else:
+            out.event(data, f"{action.address}: would take a snapshot ({action.reasons[0]})")
 
-    manifest = loaded.manifest
-    base = Plan(
-        stack=manifest.stack,
+
+def _base_plan(loaded: LoadedManifest, endpoint: Endpoint, now: datetime) -> Plan:
+    return Plan(
+        stack=loaded.manifest.stack,
         manifest_path=str(loaded.path),
         manifest_sha256=loaded.sha256,
         created_at=now.isoformat(),
         api_url=endpoint.url,
     )
-    report = RetainReport()
-    async with make_client(endpoint) as client:
-        live = await discover(client, loaded, now)
-        report.requests += client.stats.total
-    jobs = due_jobs(manifest, live, now)
-    blocked = [(f"snapshot snapshot.{j.series}", j.blocked) for j in jobs if j.blocked]
-    report.failed.extend((a, b) for a, b in blocked if b)
-    shots = snapshot_plan(manifest, jobs, base)
-    failed_series: set[str] = {j.series for j in jobs if j.blocked}
+
+
+async def _retain(
+    endpoint: Endpoint,
+    loaded: LoadedManifest,
+    clock: Clock,
+    dry_run: bool,
+    out: _Output,
+    report: RetainReport,
+) -> None:
+    session = _Session(endpoint, out)
+    try:
+        await _retain_with(session, loaded, clock, dry_run, report)
+    finally:
+        report.requests = session.requests
+        await session.aclose()
+
+
+async def _retain_with(
+    session: _Session, loaded: LoadedManifest, clock: Clock, dry_run: bool, report: RetainReport
+) -> None:
+    from reconcile.plan import retaining as r
+
+    manifest, now, out = loaded.manifest, clock(), session.out
+    base = _base_plan(loaded, session.endpoint, now)
+    live = await session.discover(manifest, lambda lv: r.due_statuses_needed(manifest, lv))
+    jobs = r.due_jobs(manifest, live, now)
+    blocked = [(j.series, j.blocked) for j in jobs if j.blocked is not None]
+    report.failed.extend((f"snapshot snapshot.{name}", why) for name, why in blocked)
+    held = {name: HELD for name, _ in blocked}
+    shots = r.snapshot_plan(manifest, jobs, base)
+    assume: frozenset[str] = frozenset()
     if dry_run:
-        for action in shots.actions:
-            out.event(
-                {
-                    "event": "action",
-                    "id": action.id,
-                    "address": action.address,
-                    "kind": "snapshot",
-                    "state": "planned",
-                    "message": action.reasons[0],
-                },
-                f"{action.address}: would take a snapshot ({action.reasons[0]})",
-            )
+        _announce(shots, out)
         report.taken = [a.id for a in shots.actions]
         assume = frozenset(a.params["series"] for a in shots.actions)
     else:
-        done, failed, requests = await _run_phase(shots, endpoint, out)
-        report.taken, report.requests = done, report.requests + requests
+        report.taken, failed = await session.run(shots)
         report.failed.extend(failed)
-        failed_series |= {i.split("snapshot.", 1)[1] for i, _ in failed}
-        assume = frozenset()
-        async with make_client(endpoint) as client:
-            live = await discover(client, loaded, utc_now())
-            report.requests += client.stats.total
-    prunes = prune_decisions(manifest, live, utc_now() if not dry_run else now, assume_new=assume)
-    report.refused = [f"{p.series}: {p.decision.refused}" for p in prunes if p.decision.refused]
-    pruning = prune_plan(prunes, frozenset(failed_series), base)
-    report.plan = pruning
-    report.kept = sum(1 for r in pruning.retention if r.keep)
-    if dry_run:
-        report.pruned = [a.resource_id or "" for a in pruning.actions]
+        held.update({shots.action(i).params["series"]: HELD for i, _ in failed})
+    needed: StatusesNeeded = lambda lv: r.prune_statuses_needed(manifest, lv)  # noqa: E731
+    if report.taken and not dry_run:
+        now = clock()
+        live = await session.discover(manifest, needed)
     else:
-        done, failed, requests = await _run_phase(pruning, endpoint, out)
-        report.pruned, report.requests = done, report.requests + requests
-        report.failed.extend(failed)
-    return report
+        live = await session.read_needed(live, needed)
+    report.prunes = r.prune_decisions(manifest, live, now, assume_new=assume)
+    report.refused = [
+        f"snapshot.{p.series}: {p.decision.refused}" for p in report.prunes if p.decision.refused
+    ]
+    pruning = r.prune_plan(report.prunes, held, base)
+    report.plan = pruning
+    if dry_run:
+        _announce(pruning, out)
+        report.pruned = [a.resource_id or "" for a in pruning.actions]
+        return
+    done, failed = await session.run(pruning)
+    report.pruned = [pruning.action(i).resource_id or "" for i in done]
+    report.failed.extend(failed)
+    report.plan = _mark_unpruned(pruning, dict(failed))
 
 
-def _print_report(report: RetainReport, out: _Output, dry_run: bool) -> None:
+def _mark_unpruned(plan: Plan, failed: dict[str, str]) -> Plan:
+    """Rows whose prune failed or did not run say kept (they are still there), and why."""
+    if not failed:
+        return plan
+    still = {plan.action(i).resource_id: why for i, why in failed.items()}
+    rows = tuple(
+        replace(row, keep=True, reasons=(*row.reasons, f"prune failed: {still[row.snapshot_id]}"))
+        if not row.keep and row.snapshot_id in still
+        else row
+        for row in plan.retention
+    )
+    return replace(plan, retention=rows)
+
+
+def _series_lines(report: RetainReport, dry_run: bool) -> list[dict[str, Any]]:
+    """Per series: its policy in words and how many snapshots stay and go."""
+    rows = report.plan.retention if report.plan else ()
+    gone = set(report.pruned)
+    out = []
+    for item in report.prunes:
+        mine = [r for r in rows if r.series == item.series]
+        policy = item.decision.policy
+        out.append(
+            {
+                "event": "series",
+                "series": item.series,
+                "policy": policy.describe() if policy else "",
+                "kept": sum(1 for r in mine if r.keep),
+                "pruned": sum(1 for r in mine if r.snapshot_id in gone),
+                "refused": item.decision.refused,
+            }
+        )
+    return out
+
+
+def _row_event(row: RetentionRow) -> dict[str, Any]:
+    return {
+        "event": "retention",
+        "series": row.series,
+        "snapshot": row.snapshot_id,
+        "created": row.created,
+        "status": row.status,
+        "keep": row.keep,
+        "reasons": list(row.reasons),
+        "size_bytes": row.size_bytes,
+        "managed": row.managed,
+    }
+
+
+def _text(report: RetainReport, out: _Output, dry_run: bool) -> str:
     from reconcile.render import retention_table
 
-    summary = report.summary(dry_run)
-    if out.json_out:
-        for row in report.plan.retention if report.plan else ():
-            out.event(
-                {
-                    "event": "retention",
-                    "series": row.series,
-                    "snapshot": row.snapshot_id,
-                    "created": row.created,
-                    "status": row.status,
-                    "keep": row.keep,
-                    "reasons": list(row.reasons),
-                    "size_bytes": row.size_bytes,
-                    "managed": row.managed,
-                }
-            )
-        out.event(summary)
-        return
-    if out.quiet and not report.failed:
-        return
-    if not report.changed and not dry_run and not report.failed:
-        return
     lines = list(out.lines)
     if report.plan and report.plan.retention:
         lines.append(retention_table(report.plan.retention))
-    verb = "would take" if dry_run else "took"
+    for info in _series_lines(report, dry_run):
+        verb = "would be pruned" if dry_run else "pruned"
+        line = f"snapshot.{info['series']} ({info['policy']}): {info['kept']} kept"
+        line += f", {info['pruned']} {verb}"
+        if info["refused"]:
+            line += f"; prune refused: {info['refused']}"
+        lines.append(line)
+    s = report.summary(dry_run)
     lines.append(
-        f"Retain{' (dry run)' if dry_run else ''}: {verb} {summary['taken']} "
-        f"snapshot(s), {'would prune' if dry_run else 'pruned'} {summary['pruned']}, "
-        f"kept {summary['kept']}, failed {summary['failed']}."
+        f"Retain{' (dry run)' if dry_run else ''}: {'would take' if dry_run else 'took'} "
+        f"{s['taken']} snapshot(s), {'would prune' if dry_run else 'pruned'} {s['pruned']}, "
+        f"kept {s['kept']}, failed {s['failed']}."
     )
-    for action_id, reason in report.failed:
-        lines.append(f"error: {action_id}: {reason}")
+    lines.extend(f"error: {action_id}: {reason}" for action_id, reason in report.failed)
+    return "\n".join(lines) + "\n"
+
+
+def _print_report(report: RetainReport, out: _Output, dry_run: bool) -> None:
+    if out.json_out:
+        for row in report.plan.retention if report.plan else ():
+            out.event(_row_event(row))
+        for info in _series_lines(report, dry_run):
+            out.event(info)
+        out.event(report.summary(dry_run))
+        return
+    if out.quiet and not report.failed:
+        return
+    if not report.changed and not dry_run:
+        return
     stream = sys.stderr if report.failed and out.quiet else sys.stdout
-    stream.write("\n".join(lines) + "\n")
+    stream.write(_text(report, out, dry_run))
 
 
-def run(manifest_path: Path, conn: object, dry_run: bool, json_out: bool, quiet: bool) -> int:
+def run(
+    manifest_path: Path,
+    conn: object,
+    dry_run: bool,
+    json_out: bool,
+    quiet: bool,
+    *,
+    clock: Clock = utc_now,
+) -> int:
+    """Exit status 0 when every due snapshot was taken and every prune done, else 1.
+
+    `clock` gives "now" for `every` and `within` (tests pass the backend's clock)."""
     from reconcile.apply.lock import stack_lock
 
     assert isinstance(conn, ConnectionSettings)
-    loaded = load(manifest_path)
     out = _Output(json_out, quiet)
-    now = utc_now()
-    folder = manifest_path.resolve().parent / ".rlstate"
-    with stack_lock(folder, loaded.manifest.stack, "retain"), connect(conn, quiet=True) as ep:
-        report = asyncio.run(_retain(ep, loaded, now, dry_run, out))
+    report = RetainReport()
+    try:
+        loaded = load(manifest_path)
+        folder = manifest_path.resolve().parent / ".rlstate"
+        with stack_lock(folder, loaded.manifest.stack, "retain"), connect(conn, quiet=True) as ep:
+            asyncio.run(_retain(ep, loaded, clock, dry_run, out, report))
+    except RlstateError as error:
+        if json_out:
+            report.error = " ".join(str(error).split()) or type(error).__name__
+            out.event(report.summary(dry_run))
+        raise
     _print_report(report, out, dry_run)
     return 1 if report.failed else 0

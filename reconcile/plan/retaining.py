@@ -3,10 +3,16 @@
 `retain` touches only snapshots: a due series gets one new snapshot (of its live devbox), then
 each series is pruned by `keep`, with the same protections as `apply` (in progress, newest
 complete, in use by a live devbox of the stack, unreadable status → refuse).
+
+Statuses: the snapshot list carries none, so `due_statuses_needed` names the few a "due?"
+answer depends on, and `prune_statuses_needed` names every unread one of the series: only
+complete snapshots count toward `keep`, so an unread one that is in fact `error` would take a
+rule's place and push out a snapshot the rule keeps. A decision is only made on read statuses.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,6 +53,27 @@ class SeriesPrune:
     managed: frozenset[str]
 
 
+def due_statuses_needed(manifest: Manifest, live: LiveState) -> frozenset[str]:
+    """Unread statuses a "due?" answer depends on: per series, newest first, each snapshot
+    rlstate took down to the first complete one (newer ones in progress hold a snapshot off)."""
+    needed: set[str] = set()
+    for view in series_views(manifest, live):
+        for snap in sorted(view.managed, key=lambda s: (s.create_time_ms, s.id), reverse=True):
+            if snap.status == "unread":
+                needed.add(snap.id)
+                break
+            if snap.status == "complete":
+                break
+    return frozenset(needed)
+
+
+def prune_statuses_needed(manifest: Manifest, live: LiveState) -> frozenset[str]:
+    """Every unread status of every series: each one can change what `keep` keeps."""
+    return frozenset(
+        s.id for view in series_views(manifest, live) for s in view.all if s.status == "unread"
+    )
+
+
 def due_jobs(manifest: Manifest, live: LiveState, now: datetime) -> list[SnapshotJob]:
     """One job per series whose `every` (or lack of any complete snapshot) says one is due."""
     jobs = []
@@ -77,8 +104,10 @@ def prune_decisions(
     protected = in_use(live)
     out = []
     for view in series_views(manifest, live):
-        decision = _decide(view, now, protected, view.name in assume_new)
-        out.append(SeriesPrune(view.name, decision, frozenset(s.id for s in view.managed)))
+        extra = view.name in assume_new
+        decision = _decide(view, now, protected, extra)
+        managed = {s.id for s in view.managed} | ({NEW_SNAPSHOT} if extra else set())
+        out.append(SeriesPrune(view.name, decision, frozenset(managed)))
     return out
 
 
@@ -109,26 +138,37 @@ def snapshot_plan(manifest: Manifest, jobs: list[SnapshotJob], base: Plan) -> Pl
     return _with_actions(base, tuple(actions), ())
 
 
-def prune_plan(prunes: list[SeriesPrune], skip: frozenset[str], base: Plan) -> Plan:
-    """A plan of the prunes (none for series in `skip`, or whose decision was refused)."""
-    actions = []
+def _rows(item: SeriesPrune, held: str | None) -> list[RetentionRow]:
+    """The table rows of one series; `held` (why this series is not pruned) keeps them all."""
     rows = []
-    for item in prunes:
-        for verdict in item.decision.verdicts:
-            snap = verdict.snapshot
-            rows.append(
-                RetentionRow(
-                    series=item.series,
-                    snapshot_id=snap.id,
-                    created=snap.created.isoformat(),
-                    status=snap.status,
-                    keep=verdict.keep,
-                    reasons=verdict.reasons,
-                    size_bytes=snap.size_bytes,
-                    managed=snap.id in item.managed,
-                )
+    for verdict in item.decision.verdicts:
+        snap = verdict.snapshot
+        keep, reasons = verdict.keep, verdict.reasons
+        if held is not None and not keep and snap.status != "deleted":
+            keep, reasons = True, (*reasons, held)
+        rows.append(
+            RetentionRow(
+                series=item.series,
+                snapshot_id=snap.id,
+                created=snap.created.isoformat(),
+                status=snap.status,
+                keep=keep,
+                reasons=reasons,
+                size_bytes=snap.size_bytes,
+                managed=snap.id in item.managed,
             )
-        if item.series in skip or item.decision.refused is not None:
+        )
+    return rows
+
+
+def prune_plan(prunes: list[SeriesPrune], held: Mapping[str, str], base: Plan) -> Plan:
+    """A plan of the prunes; none for a series in `held` (series → why, e.g. its snapshot
+    failed: its rows say kept, with that reason) or whose decision was refused."""
+    actions = []
+    rows: list[RetentionRow] = []
+    for item in prunes:
+        rows.extend(_rows(item, held.get(item.series)))
+        if item.series in held or item.decision.refused is not None:
             continue
         for verdict in item.decision.to_delete:
             if verdict.snapshot.id == NEW_SNAPSHOT:
