@@ -35,7 +35,7 @@ PERIOD_LABELS: dict[str, Callable[[datetime], tuple[int, ...]]] = {
     "yearly": lambda t: (t.year,),
 }
 
-SETTINGS = settings(max_examples=200, deadline=None)
+SETTINGS = settings(max_examples=150, deadline=None)
 
 
 @st.composite
