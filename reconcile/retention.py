@@ -13,7 +13,11 @@ kept; the union of all rules is kept. Differences from restic, on purpose:
 - restic also keeps the oldest snapshot while a rule has counts left; we keep only the newest
   of each period, as the manifest says;
 - never removed: snapshots in progress, the newest complete one, protected ones, `error` ones
-  not older than the newest complete; any `unknown` status refuses the whole decision.
+  not older than the newest complete; any `unknown` status refuses the whole decision (so
+  does an empty policy, which the manifest already rejects).
+
+Applying a decision and deciding again removes nothing more: each rule's kept snapshots are
+the newest of their periods, so the same periods and anchor survive the prune.
 
 Snapshots already `deleted` get keep=False with the reason "already deleted": they are not
 acted on. Callers delete only `RetentionDecision.to_delete`, never `removed` blindly.
