@@ -29,6 +29,12 @@ LAUNCH_DEFAULTS: JSON = {
 }
 
 
+def compact(view: JSON, keep: tuple[str, ...] = ()) -> JSON:
+    """Drop absent (None) optional fields: the spec puts `nullable` beside `$ref`, which
+    OpenAPI 3.0 ignores, so a strict validator refuses null there. `keep`: required fields."""
+    return {k: v for k, v in view.items() if v is not None or k in keep}
+
+
 def launch_parameters(given: JSON | None) -> JSON:
     """The echoed launch parameters: what was asked, with the server's defaults filled in."""
     given = given or {}
@@ -43,46 +49,48 @@ def launch_parameters(given: JSON | None) -> JSON:
 
 
 def devbox_view(dbx: Devbox) -> JSON:
-    return {
-        "id": dbx.id,
-        "name": dbx.name,
-        "status": dbx.status,
-        "create_time_ms": dbx.create_time_ms,
-        "end_time_ms": dbx.end_time_ms,
-        "initiator_type": "api",
-        "initiator_id": None,
-        "blueprint_id": dbx.blueprint_id,
-        "snapshot_id": dbx.snapshot_id,
-        "metadata": dict(dbx.metadata),
-        "failure_reason": dbx.failure_reason if dbx.status == "failure" else None,
-        "shutdown_reason": dbx.shutdown_reason if dbx.status == "shutdown" else None,
-        "launch_parameters": dbx.launch_parameters,
-        "capabilities": [],
-        "state_transitions": [
-            {"status": t["status"], "transition_time_ms": int(t["transition_time_ms"])}
-            for t in dbx.state_transitions
-        ],
-        "tunnel": None,
-        "gateway_specs": None,
-        "mcp_specs": None,
-    }
+    return compact(
+        {
+            "id": dbx.id,
+            "name": dbx.name,
+            "status": dbx.status,
+            "create_time_ms": dbx.create_time_ms,
+            "end_time_ms": dbx.end_time_ms,
+            "initiator_type": "api",
+            "initiator_id": None,
+            "blueprint_id": dbx.blueprint_id,
+            "snapshot_id": dbx.snapshot_id,
+            "metadata": dict(dbx.metadata),
+            "failure_reason": dbx.failure_reason if dbx.status == "failure" else None,
+            "shutdown_reason": dbx.shutdown_reason if dbx.status == "shutdown" else None,
+            "launch_parameters": dbx.launch_parameters,
+            "capabilities": [],
+            "state_transitions": [
+                {"status": t["status"], "transition_time_ms": int(t["transition_time_ms"])}
+                for t in dbx.state_transitions
+            ],
+        },
+        keep=("end_time_ms",),
+    )
 
 
 def snapshot_view(snp: Snapshot) -> JSON:
-    return {
-        "id": snp.id,
-        "name": snp.name,
-        "create_time_ms": snp.create_time_ms,
-        "metadata": dict(snp.metadata),
-        "source_devbox_id": snp.source_devbox_id,
-        "source_blueprint_id": snp.source_blueprint_id,
-        "commit_message": snp.commit_message,
-        "size_bytes": snp.size_bytes,
-    }
+    return compact(
+        {
+            "id": snp.id,
+            "name": snp.name,
+            "create_time_ms": snp.create_time_ms,
+            "metadata": dict(snp.metadata),
+            "source_devbox_id": snp.source_devbox_id,
+            "source_blueprint_id": snp.source_blueprint_id,
+            "commit_message": snp.commit_message,
+            "size_bytes": snp.size_bytes,
+        }
+    )
 
 
 def snapshot_status_view(snp: Snapshot) -> JSON:
-    view: JSON = {"status": snp.status, "snapshot": None, "error_message": None}
+    view: JSON = {"status": snp.status}
     if snp.status != "deleted":
         view["snapshot"] = snapshot_view(snp)
     if snp.status == "error":
@@ -91,34 +99,36 @@ def snapshot_status_view(snp: Snapshot) -> JSON:
 
 
 def object_view(obj: StoredObject, upload_url: str | None = None) -> JSON:
-    view: JSON = {
-        "id": obj.id,
-        "name": obj.name,
-        "state": obj.state,
-        "size_bytes": obj.size_bytes,
-        "content_type": obj.content_type,
-        "create_time_ms": obj.create_time_ms,
-        "delete_after_time_ms": obj.delete_after_time_ms,
-        "metadata": dict(obj.metadata),
-    }
+    view: JSON = compact(
+        {
+            "id": obj.id,
+            "name": obj.name,
+            "state": obj.state,
+            "size_bytes": obj.size_bytes,
+            "content_type": obj.content_type,
+            "create_time_ms": obj.create_time_ms,
+            "delete_after_time_ms": obj.delete_after_time_ms,
+            "metadata": dict(obj.metadata),
+        }
+    )
     if upload_url is not None:
         view["upload_url"] = upload_url
     return view
 
 
 def blueprint_view(bpt: Blueprint) -> JSON:
-    return {
-        "id": bpt.id,
-        "name": bpt.name,
-        "status": bpt.status,
-        "state": bpt.state,
-        "create_time_ms": bpt.create_time_ms,
-        "build_finish_time_ms": bpt.build_finish_time_ms,
-        "parameters": bpt.parameters,
-        "failure_reason": bpt.failure_reason,
-        "base_blueprint_id": bpt.base_blueprint_id,
-        "containerized_services": None,
-        "is_public": False,
-        "metadata": bpt.metadata,
-        "devbox_capabilities": None,
-    }
+    return compact(
+        {
+            "id": bpt.id,
+            "name": bpt.name,
+            "status": bpt.status,
+            "state": bpt.state,
+            "create_time_ms": bpt.create_time_ms,
+            "build_finish_time_ms": bpt.build_finish_time_ms,
+            "parameters": bpt.parameters,
+            "failure_reason": bpt.failure_reason,
+            "base_blueprint_id": bpt.base_blueprint_id,
+            "is_public": False,
+            "metadata": bpt.metadata,
+        }
+    )

@@ -27,13 +27,9 @@ def async_view(runner: Runner, exn: Execution, last_n: int | None) -> dict[str, 
         "devbox_id": exn.devbox_id,
         "execution_id": exn.id,
         "status": exn.status,
-        "shell_name": exn.shell_name,
-        "stdout": None,
-        "stderr": None,
-        "exit_status": None,
-        "stdout_truncated": None,
-        "stderr_truncated": None,
     }
+    if exn.shell_name is not None:
+        view["shell_name"] = exn.shell_name
     if exn.status == "completed":
         view["exit_status"] = exn.exit_status
         for stream in ("stdout", "stderr"):
