@@ -1,0 +1,132 @@
+"""Helpers for end-to-end apply tests: run the real `rlstate` in a subprocess against the local
+backend, and look at the result with the official Runloop SDK (what a user would check)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from runloop_api_client import Runloop
+
+REPO = Path(__file__).resolve().parents[2]
+MANIFESTS = REPO / "manifests"
+ACTIVE = {"provisioning", "initializing", "running", "suspending", "suspended", "resuming"}
+
+
+def workdir(tmp_path: Path) -> Path:
+    """A copy of the example manifests (and their files) to run in."""
+    target = tmp_path / "work"
+    shutil.copytree(MANIFESTS, target)
+    return target
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def command(server: Any, *args: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "reconcile",
+        *args,
+        "--api-url",
+        server.url,
+        "--api-key",
+        server.token,
+    ]
+
+
+def rlstate(
+    server: Any, cwd: Path, *args: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Runs `rlstate ARGS` to the end (stdin not a terminal)."""
+    return subprocess.run(
+        command(server, *args),
+        cwd=cwd,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start(server: Any, cwd: Path, *args: str) -> subprocess.Popen[str]:
+    """Starts `rlstate ARGS` with its stdout readable line by line."""
+    return subprocess.Popen(
+        command(server, *args),
+        cwd=cwd,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def events(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def summary(stdout: str) -> dict[str, Any]:
+    found = [e for e in events(stdout) if e.get("event") == "summary"]
+    assert found, f"no summary event in:\n{stdout}"
+    return found[-1]
+
+
+def sdk(server: Any) -> Runloop:
+    return Runloop(base_url=server.url, bearer_token=server.token, max_retries=5)
+
+
+def devboxes(client: Runloop, stack: str, active_only: bool = True) -> list[Any]:
+    return [
+        d
+        for d in client.devboxes.list(limit=500)
+        if (d.metadata or {}).get("rlstate.stack") == stack
+        and (d.status in ACTIVE or not active_only)
+    ]
+
+
+def by_name(client: Runloop, stack: str) -> dict[str, Any]:
+    """The stack's active devboxes by logical name; fails on any duplicate."""
+    boxes = devboxes(client, stack)
+    names = Counter((d.metadata or {}).get("rlstate.name") for d in boxes)
+    duplicates = {n: c for n, c in names.items() if c > 1}
+    assert not duplicates, f"duplicate devboxes: {duplicates}"
+    return {(d.metadata or {})["rlstate.name"]: d for d in boxes}
+
+
+def objects(client: Runloop, stack: str) -> list[Any]:
+    return [
+        o
+        for o in client.objects.list(limit=500)
+        if (o.metadata or {}).get("rlstate.stack") == stack and o.state != "DELETED"
+    ]
+
+
+def snapshots(client: Runloop, stack: str) -> list[Any]:
+    return [
+        s
+        for s in client.devboxes.disk_snapshots.list(limit=500)
+        if (s.metadata or {}).get("rlstate.stack") == stack
+    ]
+
+
+def read(client: Runloop, devbox_id: str, path: str) -> str:
+    return client.devboxes.read_file_contents(devbox_id, file_path=path)
+
+
+def converged(server: Any, cwd: Path, manifest: str) -> bool:
+    """`rlstate plan --detailed-exitcode` says there is nothing left to do."""
+    result = rlstate(server, cwd, "plan", manifest, "--detailed-exitcode")
+    assert result.returncode in (0, 2), result.stderr
+    return result.returncode == 0

@@ -1,0 +1,72 @@
+"""Apply while a fifth of the API's answers fail (429/500/503/dropped connections): it still
+converges, makes nothing twice, and leaves what it does not own alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from apply_support import (
+    by_name,
+    converged,
+    events,
+    objects,
+    rlstate,
+    sdk,
+    snapshots,
+    summary,
+    workdir,
+)
+from runloop_api_client import Runloop
+
+
+def _foreign(client: Runloop) -> dict[str, Any]:
+    """Resources rlstate does not own: another tool's devbox, another stack's, an object, a
+    snapshot of the foreign devbox."""
+    mine_elsewhere = client.devboxes.create(
+        name="builder", metadata={"rlstate.stack": "someone-else", "rlstate.name": "builder"}
+    )
+    stranger = client.devboxes.create(name="builder", metadata={"team": "other"})
+    client.devboxes.await_running(stranger.id)
+    client.devboxes.await_running(mine_elsewhere.id)
+    snap = client.devboxes.snapshot_disk(stranger.id, name="their-snapshot")
+    obj = client.objects.create(name="app-config", content_type="text")
+    return {"devboxes": [stranger.id, mine_elsewhere.id], "snapshot": snap.id, "object": obj.id}
+
+
+def _unchanged(client: Runloop, before: dict[str, Any]) -> None:
+    for devbox_id in before["devboxes"]:
+        assert client.devboxes.retrieve(devbox_id).status == "running"
+    assert client.devboxes.disk_snapshots.query_status(before["snapshot"]).status == "complete"
+    assert client.objects.retrieve(before["object"]).state == "UPLOADING"
+
+
+def test_a_fifth_of_answers_failing_still_converges_without_duplicates(
+    local_server: Any, tmp_path: Path
+) -> None:
+    work = workdir(tmp_path)
+    client = sdk(local_server)
+    foreign = _foreign(client)
+    local_server.control(
+        "/_local/faults",
+        {
+            "rate": 0.2,
+            "statuses": [429, 500, 503],
+            "drop_rate": 0.05,
+            "retry_after": 0.05,
+            "seed": 20,
+        },
+    )
+    applied = rlstate(local_server, work, "apply", "combined.yaml", "--yes", "--json")
+    local_server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0})
+
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr
+    assert summary(applied.stdout)["result"] == "converged"
+    kinds = {e["event"] for e in events(applied.stdout)}
+    assert {"throttled", "retry"} <= kinds, "the faults never reached the client"
+    assert set(by_name(client, "combined")) == {"builder", "worker-0", "worker-1"}
+    names = sorted((o.metadata or {})["rlstate.name"] for o in objects(client, "combined"))
+    assert names == ["app-config", "tools"]
+    assert len(snapshots(client, "combined")) == 1
+    _unchanged(client, foreign)
+    assert converged(local_server, work, "combined.yaml")
