@@ -4,8 +4,11 @@ Layout under `root`:
     disks/<devbox_id>/        a devbox's disk (home/user, tmp, var/tmp, opt; see disk_layout)
     images/<image_id>.json    an image manifest; the image exists exactly when this file does
     blobs/ab/cdef…            content chunks (sha256 names) and small-file packs, write-once
-    cache/<devbox_id>.json    what each devbox's files held at its last save/restore (a shortcut)
     tmp/  trash/              unfinished work (cleaned on start) and trees awaiting deletion
+
+A per-devbox HashCache (in memory only) remembers what each file held at the last save or
+restore, so an unchanged file is not read again; after a restart the first snapshot re-reads
+everything but still stores only new content.
 
 All methods block; the server calls them through asyncio.to_thread. One process owns a root.
 """
@@ -16,13 +19,11 @@ import os
 import stat
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from reconcile.localapi.disk_archive import unpack, write_plain
-from reconcile.localapi.disk_blobs import BlobStore, fsync_dir
+from reconcile.localapi.disk_blobs import BlobStore
 from reconcile.localapi.disk_cache import HashCache
 from reconcile.localapi.disk_capture import Capture, CaptureStats
 from reconcile.localapi.disk_catalog import Catalog, Collected
@@ -67,7 +68,7 @@ class DiskStore:
 
     def __init__(self, root: Path, workers: int | None = None) -> None:
         self.root = Path(root)
-        for sub in ("disks", "images", "blobs", "cache", "tmp", "trash"):
+        for sub in ("disks", "images", "blobs", "tmp", "trash"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self._images = self.root / "images"
         self._tmp = self.root / "tmp"
@@ -75,6 +76,7 @@ class DiskStore:
         self._catalog = Catalog(self._images, self._blobs)
         self._trash = Trash(self.root / "trash", self._catalog.is_busy)
         self._pool = ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1))
+        self._caches: dict[str, HashCache] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._recover()
@@ -102,7 +104,7 @@ class DiskStore:
                 if disk.exists():
                     self._trash.discard(disk)
                 os.rename(staging, disk)
-                cache.save(self._cache_path(devbox_id))
+                self._caches[devbox_id] = cache
         return disk
 
     def _build_disk(self, staging: Path, image_id: str | None) -> HashCache:
@@ -111,7 +113,7 @@ class DiskStore:
             return HashCache()
         manifest = read_manifest(self._images, check_id("image", image_id))
         try:
-            cache = restore_entries(manifest.entries, self._blobs, staging)
+            cache = restore_entries(manifest.entries, self._blobs, staging, self._pool)
         except FileNotFoundError as exc:
             raise DiskError(f"image {image_id} is missing data ({exc.filename})") from None
         ensure_layout(staging)
@@ -123,7 +125,7 @@ class DiskStore:
         with self._lock(devbox_id):
             if disk.exists():
                 self._trash.discard(disk)
-            self._cache_path(devbox_id).unlink(missing_ok=True)
+            self._caches.pop(devbox_id, None)
 
     # -- images --------------------------------------------------------------------------------
 
@@ -139,8 +141,8 @@ class DiskStore:
             raise DiskError(f"devbox {devbox_id} has no disk")
         if self.image_exists(image_id):
             raise DiskError(f"image {image_id} already exists")
-        with self._catalog.work(), self._lock(devbox_id), self._capture_marker():
-            old = HashCache.load(self._cache_path(devbox_id))
+        with self._catalog.work(), self._lock(devbox_id):
+            old = self._caches.get(devbox_id, HashCache())
             capture = Capture(self._blobs, self._pool, self._catalog.index(), old_cache=old)
             try:
                 entries = capture.run(disk)
@@ -151,7 +153,7 @@ class DiskStore:
             manifest = Manifest(image_id, entries, logical, source=devbox_id, blobs=blobs)
             write_manifest(self._images, manifest)
             self._catalog.published(manifest)
-            capture.cache.save(self._cache_path(devbox_id))
+            self._caches[devbox_id] = capture.cache
         return capture.stats
 
     def delete_image(self, image_id: str) -> None:
@@ -224,31 +226,18 @@ class DiskStore:
             raise DiskError(f"devbox {devbox_id} has no disk")
         return disk
 
-    def _cache_path(self, devbox_id: str) -> Path:
-        return self.root / "cache" / f"{devbox_id}.json"
+    def forget_hashes(self, devbox_id: str) -> None:
+        """Drop the devbox's HashCache (the next snapshot re-reads every file; benchmarks)."""
+        self._caches.pop(devbox_id, None)
 
     def _lock(self, devbox_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(devbox_id, threading.Lock())
 
-    @contextmanager
-    def _capture_marker(self) -> Iterator[None]:
-        """A durable note that a snapshot is writing blobs; if it survives a crash, the next
-        start deletes blobs no manifest references (they may not have reached the disk)."""
-        marker = self._tmp / f"capture-{uuid.uuid4().hex}.active"
-        marker.touch()
-        fsync_dir(self._tmp)
-        try:
-            yield
-        finally:
-            marker.unlink(missing_ok=True)
-
     def _recover(self) -> None:
-        """Undo what a crash left: half-written manifests, blobs and disks; maybe collect."""
+        """Drop what a crash left half-done: manifests, blobs and disks being written.
+
+        Complete blobs no manifest references stay until the next collection."""
         remove_temporaries(self._images)
-        crashed_capture = False
         for item in os.scandir(self._tmp):
-            crashed_capture |= item.name.endswith(".active")
             self._trash.discard(Path(item.path))
-        if crashed_capture:
-            self._catalog.collect()

@@ -1,10 +1,11 @@
 """Write-once blob files (content chunks and small-file packs) under `root/blobs`; no manifests.
 
 A chunk blob is named by the sha256 of its content; a pack blob (many small files back to back)
-gets a random name, because its members are found through the manifests, not by its name. Blobs
-appear under their final name only complete (written to a temporary name, then renamed); `sync`
-makes new ones durable before a manifest may point at them. Nothing here decides what is garbage:
-`sweep` deletes what the caller says nobody references.
+gets a random name, because its members are found through the manifests, not by its name. A blob
+appears under its final name only complete and durable (written to a temporary name, fsynced,
+renamed), so after a crash any blob present can be trusted; `sync_folders` makes the new names
+durable before a manifest may point at them. Nothing here decides what is garbage: `sweep`
+deletes what the caller says nobody references.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class BlobStore:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
+            os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, final)
@@ -55,17 +57,10 @@ class BlobStore:
     def new_pack_name(self) -> str:
         return f"{PACK_PREFIX}{uuid.uuid4().hex}"
 
-    def sync(self, names: Iterable[str]) -> None:
-        """fsync the given blobs and the folders naming them (before a manifest refers to them)."""
-        folders: set[str] = set()
-        for name in names:
-            fd = os.open(self.path(name), os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            folders.add(name[:2])
-        for folder in sorted(folders):
+    def sync_folders(self, names: Iterable[str]) -> None:
+        """fsync the folders naming the given (new) blobs: their names survive a crash."""
+        folders = sorted({name[:2] for name in names})
+        for folder in folders:
             fsync_dir(self.root / folder)
         if folders:
             fsync_dir(self.root)

@@ -7,18 +7,17 @@
   could otherwise go unnoticed.
 - SmallIndex (one per store): sha256 of a small file → its bytes inside some pack, so identical
   small files are stored once across all images, even without a HashCache.
-Losing either only costs time; callers must check that reused blobs still exist.
+Both live in memory only; losing them costs time, never correctness. Callers must check that
+reused blobs still exist.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from reconcile.localapi.disk_manifest import Entry, Segment
 
@@ -64,28 +63,6 @@ class HashCache:
     def seal(self) -> None:
         """Mark the cache as written now; call after the last stat that went into it."""
         self.written_ns = time.time_ns()
-
-    def save(self, path: Path) -> None:
-        rows = {
-            p: [c.size, c.mtime_ns, c.ctime_ns, c.ino, [list(s) for s in c.segments], c.digest]
-            for p, c in self.files.items()
-        }
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps({"written_ns": self.written_ns, "files": rows}))
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path: Path) -> HashCache:
-        """The saved cache, or an empty one when missing or unreadable (it is only a shortcut)."""
-        try:
-            body = json.loads(path.read_bytes())
-            files = {
-                p: CachedFile(r[0], r[1], r[2], r[3], tuple((s[0], s[1], s[2]) for s in r[4]), r[5])
-                for p, r in body["files"].items()
-            }
-            return cls(files, int(body["written_ns"]))
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
-            return cls()
 
 
 class SmallIndex:

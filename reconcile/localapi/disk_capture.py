@@ -4,7 +4,8 @@ Walks with directory descriptors and O_NOFOLLOW, so a devbox running during the 
 make the server (root) read host files by swapping a folder for a symlink. Regular files of at
 least SMALL_LIMIT bytes are cut into CHUNK-sized blobs named by their sha256 (all-zero chunks are
 stored as holes); smaller files are appended to a pack blob and remembered by their sha256.
-FIFOs, sockets and device files are skipped; hard links are stored as separate files.
+Reading and hashing run on a thread pool (hashlib and file I/O release the GIL). FIFOs, sockets
+and device files are skipped; hard links are stored as separate files.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import os
 import stat
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,12 @@ from reconcile.localapi.disk_manifest import DIR, FILE, LINK, Entry, Segment
 CHUNK = 4 << 20
 SMALL_LIMIT = 64 << 10
 PACK_LIMIT = 64 << 20
+BATCH = 256  # small files read per pool round (bounds memory held by results)
 _ZERO = bytes(CHUNK)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# A small file as read by a pool worker: its fstat, content and sha256; None if it changed kind.
+_Read = tuple[os.stat_result, bytes, str] | None
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Capture:
     _pack: bytearray = field(default_factory=bytearray)
     _pack_name: str = ""
     _pack_members: dict[str, Segment] = field(default_factory=dict)
+    _pack_writes: list[Future[bool]] = field(default_factory=list)
 
     def run(self, disk: Path) -> list[Entry]:
         """Walk `disk`, store new blobs durably, and return the entries of the image."""
@@ -67,7 +72,9 @@ class Capture:
         self._pack_name = self.blobs.new_pack_name()
         self._walk(disk)
         self._flush_pack()
-        self.blobs.sync(self._new_blobs)
+        for write in self._pack_writes:
+            write.result()
+        self.blobs.sync_folders(self._new_blobs)
         self.cache.seal()
         self.stats.entries = len(self.entries)
         self.stats.new_blobs = len(self._new_blobs)
@@ -95,78 +102,119 @@ class Capture:
                 os.close(fd)
 
     def _list_dir(self, fd: int, prefix: str) -> list[tuple[str, str]]:
-        """Record the entries of one folder; returns its subfolders as (name, relative path)."""
+        """Record the entries of one folder (sorted); returns its subfolders (name, rel path)."""
         with os.scandir(fd) as it:
             items = sorted(it, key=lambda item: item.name)
         subdirs = []
-        for item in items:
-            rel = prefix + item.name
-            try:
-                st = item.stat(follow_symlinks=False)
-                entry = self._entry(fd, item.name, rel, st)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            if entry is None:
-                self.stats.skipped += 1
-                continue
-            self.entries.append(entry)
-            if entry.kind == DIR:
-                subdirs.append((item.name, rel))
+        for start in range(0, len(items), BATCH):
+            batch = items[start : start + BATCH]
+            for item, entry in zip(batch, self._batch_entries(fd, prefix, batch), strict=True):
+                if entry is None:
+                    self.stats.skipped += 1
+                    continue
+                self.entries.append(entry)
+                if entry.kind == DIR:
+                    subdirs.append((item.name, entry.path))
         return subdirs
 
-    def _entry(self, fd: int, name: str, rel: str, st: os.stat_result) -> Entry | None:
+    def _batch_entries(
+        self, fd: int, prefix: str, batch: list[os.DirEntry[str]]
+    ) -> list[Entry | None]:
+        """Entries for one batch of a folder; files unknown to the cache are read in the pool."""
+        entries: list[Entry | None] = []
+        to_read: list[int] = []
+        for item in batch:
+            rel = prefix + item.name
+            if item.is_file(follow_symlinks=False) and rel not in self.old_cache.files:
+                to_read.append(len(entries))  # no need to lstat: fstat after open is enough
+                entries.append(None)
+                continue
+            try:
+                entries.append(self._entry(fd, item, rel))
+            except (FileNotFoundError, NotADirectoryError):
+                entries.append(None)
+        reads = self.pool.map(lambda i: self._read_small(fd, batch[i].name), to_read)
+        for i, read in zip(to_read, reads, strict=True):
+            entries[i] = self._entry_from_read(fd, batch[i].name, prefix + batch[i].name, read)
+        return entries
+
+    def _entry(self, fd: int, item: os.DirEntry[str], rel: str) -> Entry | None:
+        st = item.stat(follow_symlinks=False)
         meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns)
         if stat.S_ISDIR(st.st_mode):
             return Entry(rel, DIR, *meta)
         if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(name, dir_fd=fd)
+            target = os.readlink(item.name, dir_fd=fd)
             return Entry(rel, LINK, *meta, size=len(target), target=target)
-        if stat.S_ISREG(st.st_mode):
-            return self._file(fd, name, rel, st)
-        return None
-
-    def _file(self, fd: int, name: str, rel: str, st: os.stat_result) -> Entry | None:
-        meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns)
+        if not stat.S_ISREG(st.st_mode):
+            return None
         hit = self.old_cache.lookup(rel, st)
         if hit is not None and self._all_present(hit.segments):
-            entry = Entry(rel, FILE, *meta, st.st_size, hit.segments, hit.digest)
             self.stats.reused_files += 1
-        else:
-            try:
-                ffd = os.open(name, _FILE_FLAGS, dir_fd=fd)
-            except OSError:
+            return self._file_entry(rel, st, hit.segments, hit.digest)
+        return self._entry_from_read(fd, item.name, rel, self._read_small(fd, item.name))
+
+    def _read_small(self, fd: int, name: str) -> _Read:
+        """Pool worker: open without following, and read+hash the file if it is small."""
+        try:
+            ffd = os.open(name, _FILE_FLAGS, dir_fd=fd)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(ffd)
+            if not stat.S_ISREG(st.st_mode):
                 return None
-            try:
-                st = os.fstat(ffd)
-                if not stat.S_ISREG(st.st_mode):
-                    return None
-                segments, digest = self._read(ffd, st.st_size)
-            finally:
-                os.close(ffd)
-            size = sum(s[2] for s in segments)
-            entry = Entry(rel, FILE, *meta, size, segments, digest)
-            self.stats.hashed_bytes += size
-        self.cache.record(rel, st, entry)
-        self.stats.files += 1
-        self.stats.logical_bytes += entry.size
+            if st.st_size >= SMALL_LIMIT:
+                return st, b"", ""
+            data = os.pread(ffd, st.st_size, 0)
+            return st, data, hashlib.sha256(data).hexdigest()
+        finally:
+            os.close(ffd)
+
+    def _entry_from_read(self, fd: int, name: str, rel: str, read: _Read) -> Entry | None:
+        if read is None:
+            return None
+        st, data, digest = read
+        if st.st_size >= SMALL_LIMIT:
+            segments = self._large(fd, name)
+            if segments is None:
+                return None
+            digest = ""
+        else:
+            segments = (self._small(data, digest),) if data else ()
+        entry = self._file_entry(rel, st, segments, digest if data else "")
+        self.stats.hashed_bytes += entry.size
         return entry
 
-    def _read(self, fd: int, size: int) -> tuple[tuple[Segment, ...], str]:
-        if size == 0:
-            return (), ""
-        if size < SMALL_LIMIT:
-            data = os.pread(fd, size, 0)
-            digest = hashlib.sha256(data).hexdigest()
-            return ((self._small(data, digest),) if data else ()), digest
-        results = list(self.pool.map(lambda off: self._chunk(fd, off), range(0, size, CHUNK)))
-        for _, stored, name in results:
-            if stored and name not in self._new_blobs:
+    def _file_entry(
+        self, rel: str, st: os.stat_result, segments: tuple[Segment, ...], digest: str
+    ) -> Entry:
+        size = sum(s[2] for s in segments)
+        meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns)
+        entry = Entry(rel, FILE, *meta, size, segments, digest)
+        self.cache.record(rel, st, entry)
+        self.stats.files += 1
+        self.stats.logical_bytes += size
+        return entry
+
+    def _large(self, fd: int, name: str) -> tuple[Segment, ...] | None:
+        try:
+            ffd = os.open(name, _FILE_FLAGS, dir_fd=fd)
+        except OSError:
+            return None
+        try:
+            size = os.fstat(ffd).st_size
+            results = list(self.pool.map(lambda off: self._chunk(ffd, off), range(0, size, CHUNK)))
+        finally:
+            os.close(ffd)
+        for _, stored, blob in results:
+            if stored and blob not in self._new_blobs:
                 self.stats.stored_bytes += stored
-                self._new_blobs.add(name)
-        return tuple(seg for seg, _, _ in results if seg[2]), ""
+                self._new_blobs.add(blob)
+        return tuple(seg for seg, _, _ in results if seg[2])
 
     def _chunk(self, fd: int, offset: int) -> tuple[Segment, int, str]:
-        """Runs in the pool: hash one chunk and store it unless present or all zeros."""
+        """Pool worker: hash one chunk and store it unless present or all zeros."""
         data = os.pread(fd, CHUNK, offset)
         n = len(data)
         if data == (_ZERO if n == CHUNK else _ZERO[:n]):
@@ -186,9 +234,10 @@ class Capture:
         return seg
 
     def _flush_pack(self) -> None:
+        """Write the current pack in the background (the next one fills meanwhile)."""
         if not self._pack:
             return
-        self.blobs.put(self._pack_name, self._pack)
+        self._pack_writes.append(self.pool.submit(self.blobs.put, self._pack_name, self._pack))
         self._present.add(self._pack_name)
         self._new_blobs.add(self._pack_name)
         self.stats.stored_bytes += len(self._pack)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from pathlib import Path
 
 from reconcile.localapi.disk_blobs import BlobReader, BlobStore
@@ -17,35 +19,38 @@ from reconcile.localapi.disk_cache import HashCache
 from reconcile.localapi.disk_layout import DiskError, owns_files
 from reconcile.localapi.disk_manifest import DIR, LINK, Entry
 
+BATCH = 256  # files written per pool task
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _NO_COPY_RANGE = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
 
 
-def restore_entries(entries: Sequence[Entry], blobs: BlobStore, target: Path) -> HashCache:
-    """Create `target` holding exactly `entries`; returns a HashCache of the files written."""
+def restore_entries(
+    entries: Sequence[Entry], blobs: BlobStore, target: Path, pool: Executor
+) -> HashCache:
+    """Create `target` holding exactly `entries`; returns a HashCache of the files written.
+
+    Folders are made first, in order; files and symlinks are then written by the pool in
+    batches; folder modes and times are set last (writing into a folder changes its mtime)."""
     target.mkdir(mode=0o755)
-    cache = HashCache()
-    chown = owns_files()
+    writer = _Writer(blobs, str(target), owns_files(), _umask())
     made_dirs = {""}
     dirs: list[Entry] = []
-    base = str(target)
-    with BlobReader(blobs) as reader:
-        for entry in entries:
-            _check_parent(entry.path, made_dirs)
-            path = os.path.join(base, entry.path)
-            if entry.kind == DIR:
-                os.mkdir(path, 0o700)
-                made_dirs.add(entry.path)
-                dirs.append(entry)
-            elif entry.kind == LINK:
-                os.symlink(entry.target, path)
-                if chown:
-                    os.lchown(path, entry.uid, entry.gid)
-                os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
-            else:
-                cache.record(entry.path, _write_file(path, entry, reader, chown), entry)
+    others: list[Entry] = []
+    for entry in entries:
+        _check_parent(entry.path, made_dirs)
+        if entry.kind == DIR:
+            os.mkdir(os.path.join(writer.base, entry.path), 0o700)
+            made_dirs.add(entry.path)
+            dirs.append(entry)
+        else:
+            others.append(entry)
+    batches = [others[i : i + BATCH] for i in range(0, len(others), BATCH)]
+    cache = HashCache()
+    for written in pool.map(writer.write_batch, batches):
+        for entry, st in written:
+            cache.record(entry.path, st, entry)
     for entry in reversed(dirs):
-        _finish_dir(os.path.join(base, entry.path), entry, chown)
+        writer.finish_dir(entry)
     cache.seal()
     return cache
 
@@ -57,30 +62,67 @@ def _check_parent(path: str, made_dirs: set[str]) -> None:
         raise DiskError(f"image entry {path!r} is not inside a folder of the image")
 
 
-def _finish_dir(path: str, entry: Entry, chown: bool) -> None:
-    if chown:
-        os.lchown(path, entry.uid, entry.gid)
-    os.chmod(path, entry.mode)
-    os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+@dataclass(frozen=True)
+class _Writer:
+    blobs: BlobStore
+    base: str
+    chown: bool
+    umask: int
+
+    def write_batch(self, batch: list[Entry]) -> list[tuple[Entry, os.stat_result]]:
+        """Pool worker: write files and symlinks; returns each file's final stat."""
+        written = []
+        with BlobReader(self.blobs) as reader:
+            for entry in batch:
+                path = os.path.join(self.base, entry.path)
+                if entry.kind == LINK:
+                    self._symlink(path, entry)
+                else:
+                    written.append((entry, self._file(path, entry, reader)))
+        return written
+
+    def finish_dir(self, entry: Entry) -> None:
+        path = os.path.join(self.base, entry.path)
+        if self.chown:
+            os.lchown(path, entry.uid, entry.gid)
+        os.chmod(path, entry.mode)
+        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+
+    def _symlink(self, path: str, entry: Entry) -> None:
+        os.symlink(entry.target, path)
+        if self.chown:
+            os.lchown(path, entry.uid, entry.gid)
+        os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+
+    def _file(self, path: str, entry: Entry, reader: BlobReader) -> os.stat_result:
+        fd = os.open(path, _NEW_FILE, entry.mode & 0o777)
+        try:
+            pos = 0
+            for name, offset, length in entry.segments:
+                if name:
+                    _copy(reader.fd(name), fd, offset, length, pos)
+                pos += length
+            if entry.segments and not entry.segments[-1][0]:
+                os.ftruncate(fd, pos)  # a trailing hole leaves no bytes to extend the file
+            if self.chown:
+                os.fchown(fd, entry.uid, entry.gid)
+            if entry.mode != entry.mode & 0o777 & ~self.umask:
+                os.fchmod(fd, entry.mode)  # after chown, which clears set-id bits
+            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
 
 
-def _write_file(path: str, entry: Entry, reader: BlobReader, chown: bool) -> os.stat_result:
-    fd = os.open(path, _NEW_FILE, 0o600)
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would race other threads)."""
     try:
-        pos = 0
-        for name, offset, length in entry.segments:
-            if name:
-                _copy(reader.fd(name), fd, offset, length, pos)
-            pos += length
-        if entry.segments and not entry.segments[-1][0]:
-            os.ftruncate(fd, pos)  # a trailing hole leaves no bytes to extend the file
-        if chown:
-            os.fchown(fd, entry.uid, entry.gid)
-        os.fchmod(fd, entry.mode)  # after chown, which clears set-id bits
-        os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
-        return os.fstat(fd)
-    finally:
-        os.close(fd)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o777  # unknown: always fchmod
 
 
 def _copy(src: int, dst: int, offset: int, length: int, pos: int) -> None:

@@ -150,8 +150,7 @@ def test_unchanged_disk_stores_nothing_even_after_a_restart(tmp_path: Path) -> N
     populate(first.create_disk("dbx_r") / "home/user")
     first.save_image("dbx_r", "snp_1")
     first.close()
-    (tmp_path / "store/cache/dbx_r.json").unlink()  # no shortcut: only content addressing
-    again = DiskStore(tmp_path / "store")
+    again = DiskStore(tmp_path / "store")  # no hash cache survives: only content addressing
     stats = again.capture("dbx_r", "snp_2")
     assert (stats.stored_bytes, stats.reused_files) == (0, 0)
     assert stats.hashed_bytes == stats.logical_bytes
@@ -242,23 +241,23 @@ def test_half_written_image_is_never_listed_and_is_cleaned(tmp_path: Path) -> No
     assert sorted(os.listdir(tmp_path / "store/images")) == ["snp_done.json"]
 
 
-def test_restart_after_a_crashed_snapshot_drops_its_blobs(tmp_path: Path) -> None:
+def test_restart_after_a_crash_keeps_images_and_drops_leftovers(tmp_path: Path) -> None:
     ds = DiskStore(tmp_path / "store")
     populate(ds.create_disk("dbx_c") / "home/user")
     ds.save_image("dbx_c", "snp_done")
     kept = ds.stored_bytes()
     ds.close()
-    # What a crash between "blobs written" and "manifest published" leaves behind:
-    orphan = tmp_path / "store/blobs/ab" / ("c" * 62)
+    # What a crash in the middle of a snapshot and of a restore leaves behind:
+    (tmp_path / "store/tmp/blob-half-written").write_bytes(b"partial")
+    orphan = tmp_path / "store/blobs/ab" / ("c" * 62)  # complete, but no manifest got written
     orphan.parent.mkdir(exist_ok=True)
-    orphan.write_bytes(b"maybe garbage after a power cut")
-    (tmp_path / "store/tmp/capture-dead.active").touch()
+    orphan.write_bytes(b"x" * 100)
     (tmp_path / "store/tmp/disk-dbx_x-partial/home").mkdir(parents=True)
     again = DiskStore(tmp_path / "store")
-    assert not orphan.exists()
-    assert again.stored_bytes() == kept
     again.flush_trash()
     assert os.listdir(tmp_path / "store/tmp") == []
+    assert again.collect_garbage().bytes_freed == 100
+    assert again.stored_bytes() == kept
     assert tree(again.create_disk("dbx_back", "snp_done")) == tree(ds.disk_path("dbx_c"))
     again.close()
 
