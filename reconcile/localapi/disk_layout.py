@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
 DEVBOX_UID = 1000
@@ -17,6 +18,7 @@ DEVBOX_GID = 1000
 HOME = "/home/user"
 # Absolute devbox paths stored on the devbox's own disk, with their modes on a fresh disk.
 WRITABLE_ROOTS = {"/home/user": 0o755, "/tmp": 0o1777, "/var/tmp": 0o1777, "/opt": 0o755}
+_USER_ROOTS = ("/home/user", "/opt")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _SKEL = Path("/etc/skel")
 # Debian's .bash_logout clears the terminal, which puts escape codes into command output.
@@ -52,16 +54,27 @@ def give_fd_to_user(fd: int) -> None:
 
 
 def ensure_layout(disk: Path) -> None:
-    """Create any missing writable root (an image may predate one); never touches existing ones."""
+    """Check that every writable root is a real folder (never a symlink: the sandbox binds these
+    host paths, and a symlink would expose its target) and create any that is missing."""
     for root, mode in WRITABLE_ROOTS.items():
-        folder = disk / root.lstrip("/")
-        if folder.is_dir():
-            continue
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        folder.mkdir(mode=mode)
-        folder.chmod(mode)
-        if root == HOME or root == "/opt":
-            give_to_user(folder)
+        folder = disk
+        for i, part in enumerate(root.strip("/").split("/")):
+            folder = folder / part
+            last = i == root.count("/") - 1
+            try:
+                st = os.lstat(folder)
+            except FileNotFoundError:
+                _make_root_dir(folder, mode if last else 0o755, last and root in _USER_ROOTS)
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                raise DiskError(f"the devbox disk is damaged: {root} is not a folder")
+
+
+def _make_root_dir(folder: Path, mode: int, for_user: bool) -> None:
+    folder.mkdir(mode=mode)
+    folder.chmod(mode)  # mkdir's mode is cut by the umask and never sets the sticky bit
+    if for_user:
+        give_to_user(folder)
 
 
 def make_fresh_disk(disk: Path) -> None:

@@ -7,6 +7,7 @@ deterministic (a 4 MiB chunk is stored once; small files go to packs, each byte 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -271,3 +272,15 @@ def test_missing_blob_makes_restore_fail_cleanly(store: DiskStore) -> None:
     with pytest.raises(DiskError, match="missing data"):
         store.create_disk("dbx_broken", "snp_m")
     assert not store.disk_path("dbx_broken").exists()
+
+
+def test_an_image_whose_home_is_a_symlink_cannot_be_restored(
+    store: DiskStore, tmp_path: Path
+) -> None:
+    disk = store.create_disk("dbx_bad")
+    shutil.rmtree(disk / "home/user")
+    os.symlink("/root", disk / "home/user")
+    store.save_image("dbx_bad", "snp_bad")
+    with pytest.raises(DiskError, match="damaged"):
+        store.create_disk("dbx_from_bad", "snp_bad")
+    assert not store.disk_path("dbx_from_bad").exists()

@@ -181,3 +181,16 @@ def test_kill_of_a_finished_command_is_harmless(sandbox: Sandbox) -> None:
 def test_spawn_without_a_disk_fails(sandbox: Sandbox) -> None:
     with pytest.raises(DiskError, match="no disk"):
         run(sandbox, "true", box="dbx_absent")
+
+
+def test_a_disk_whose_home_is_a_symlink_is_refused(
+    sandbox: Sandbox, store: DiskStore, tmp_path: Path
+) -> None:
+    """The sandbox binds host paths; a symlinked home would expose the link's target."""
+    home = store.disk_path("dbx_one") / "home/user"
+    shutil.rmtree(home)
+    (tmp_path / "victim").mkdir()
+    os.symlink(tmp_path / "victim", home)
+    with pytest.raises(DiskError, match="damaged"):
+        run(sandbox, "touch planted")
+    assert list((tmp_path / "victim").iterdir()) == []
