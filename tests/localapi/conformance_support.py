@@ -1,0 +1,205 @@
+"""Helpers for the local server's conformance tests: the Runloop OpenAPI spec (with its known
+errata), a recording httpx transport, response validation, and staging the Arazzo workflows.
+
+Plain functions and small classes over real HTTP traffic; nothing here starts a server.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+from openapi_core.templating.paths.exceptions import PathError
+from openapi_core.templating.paths.finders import APICallPathFinder
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+SPEC_HOST = "https://api.runloop.ai"  # the spec's only server; requests are matched against it
+
+# Paths the SDK calls that the spec does not list, and the operation whose response they share.
+OFF_SPEC_ALIASES = {
+    ("POST", "/v1/devboxes/create_and_await_running"): ("POST", "/v1/devboxes"),
+}
+
+
+def _number_is_a_number(spec: dict[str, Any]) -> None:
+    """`Number` (DevboxStateTransition.transition_time_ms) is an empty object with
+    additionalProperties false; every SDK and the API use an integer of milliseconds."""
+    spec["components"]["schemas"]["Number"] = {"type": "number"}
+
+
+# Defects of the published spec itself (not of the server), each with why it is patched.
+SPEC_ERRATA = (_number_is_a_number,)
+
+
+@functools.cache
+def load_spec(path: Path) -> OpenAPI:
+    """The OpenAPI spec at `path` with SPEC_ERRATA applied (cached per path)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    patched = copy.deepcopy(raw)
+    for fix in SPEC_ERRATA:
+        fix(patched)
+    return OpenAPI.from_dict(patched)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and its answer as seen on the wire."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    request_body: bytes
+    request_content_type: str
+    status: int
+    content_type: str
+    headers: dict[str, str]
+    body: bytes
+
+    def label(self) -> str:
+        return f"{self.method} {self.path} → {self.status}"
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class RecordingTransport(httpx.BaseTransport):
+    """An httpx transport that forwards to a real one and keeps every exchange (bodies read)."""
+
+    inner: httpx.BaseTransport = field(default_factory=httpx.HTTPTransport)
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # multipart uploads stream; keep their bytes for the record
+        response = self.inner.handle_request(request)
+        response.read()
+        self.exchanges.append(
+            Exchange(
+                method=request.method,
+                path=request.url.path,
+                query=list(request.url.params.multi_items()),
+                request_body=request.content,
+                request_content_type=request.headers.get("content-type", ""),
+                status=response.status_code,
+                content_type=response.headers.get("content-type", ""),
+                headers=dict(response.headers),
+                body=response.content,
+            )
+        )
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@dataclass
+class _SpecRequest:
+    """openapi-core's Request protocol for a recorded exchange, as if sent to the spec's host."""
+
+    method: str
+    path: str
+    body: bytes | None
+    content_type: str
+    parameters: RequestParameters
+    host_url: str = SPEC_HOST
+
+
+@dataclass
+class _SpecResponse:
+    status_code: int
+    content_type: str
+    headers: Headers
+    data: bytes
+
+
+def _spec_request(exchange: Exchange) -> _SpecRequest:
+    method, path = OFF_SPEC_ALIASES.get(
+        (exchange.method, exchange.path), (exchange.method, exchange.path)
+    )
+    return _SpecRequest(
+        method=method.lower(),
+        path=path,
+        body=exchange.request_body or None,
+        content_type=exchange.request_content_type,
+        parameters=RequestParameters(query=ImmutableMultiDict(exchange.query)),
+    )
+
+
+def operation_id(spec: OpenAPI, method: str, path: str) -> str | None:
+    """The spec's operationId for a concrete request path (aliases applied); None if unlisted."""
+    method, path = OFF_SPEC_ALIASES.get((method, path), (method, path))
+    try:
+        found = APICallPathFinder(spec.spec).find(method.lower(), SPEC_HOST + path)
+    except PathError:
+        return None
+    op_id: str | None = (found.operation / "operationId").read_value()
+    return op_id
+
+
+def response_problems(spec: OpenAPI, exchange: Exchange) -> list[str]:
+    """Why the answer does not match its operation's response in the spec (empty: it does)."""
+    response = _SpecResponse(
+        status_code=exchange.status,
+        content_type=exchange.content_type,
+        headers=Headers(exchange.headers),
+        data=exchange.body,
+    )
+    problems = []
+    for error in spec.iter_response_errors(_spec_request(exchange), response):
+        detail = error.__cause__ or error
+        schema_errors = getattr(detail, "schema_errors", None)
+        if schema_errors:
+            problems.extend(
+                f"{'/'.join(map(str, e.absolute_path)) or '<body>'}: {e.message}"
+                for e in schema_errors
+            )
+        else:
+            problems.append(f"{type(detail).__name__}: {detail}")
+    return problems
+
+
+def error_body_problem(exchange: Exchange) -> str | None:
+    """Error answers must be JSON objects with a string `message`; why this one is not."""
+    if not exchange.content_type.startswith("application/json"):
+        return f"content-type {exchange.content_type!r}, not JSON"
+    try:
+        body = exchange.json()
+    except ValueError:
+        return f"body is not JSON: {exchange.body[:200]!r}"
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        return f"no string 'message' in {body!r}"
+    return None
+
+
+# -- Arazzo staging ------------------------------------------------------------------------------
+
+
+def stage_workflows(seeds_dir: Path, openapi_dir: Path, server_url: str, into: Path) -> Path:
+    """Copy the Arazzo workflows (unchanged) to into/arazzo/ and the OpenAPI files to
+    into/openapi/ with `servers` set to `server_url`, so `../openapi/<file>` resolves.
+    Returns the folder holding the workflows."""
+    workflows, specs = into / "arazzo", into / "openapi"
+    workflows.mkdir(parents=True, exist_ok=True)
+    specs.mkdir(parents=True, exist_ok=True)
+    for source in sorted(seeds_dir.glob("*.yml")):
+        shutil.copyfile(source, workflows / source.name)
+    for source in sorted(openapi_dir.glob("runloop-*-openapi.yml")):
+        spec = yaml.safe_load(source.read_text(encoding="utf-8"))
+        spec["servers"] = [{"url": server_url}]
+        (specs / source.name).write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return workflows
+
+
+def referenced_specs(workflow: Path) -> list[Path]:
+    """The OpenAPI files a staged workflow names in sourceDescriptions, resolved."""
+    doc = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+    return [(workflow.parent / s["url"]).resolve() for s in doc["sourceDescriptions"]]
