@@ -58,7 +58,9 @@ def load_manifest(
     parsed = parse_yaml(text, file)
     if not parsed.readable:
         raise ManifestError(parsed.problems)
-    report = Reporter(file, parsed.sources, list(parsed.problems))
+    report = Reporter(
+        file, parsed.sources, list(parsed.problems), end=offset_position(text, len(text))
+    )
     manifest = check_schema(parsed.data, report)
     check_manifest(parsed.data, report)
     env, sensitive = collect_env(parsed.data, os.environ if environ is None else environ, report)

@@ -48,6 +48,13 @@ def format_path(path: FieldPath, sequences: frozenset[FieldPath] | set[FieldPath
     return text
 
 
+def one_line(text: str) -> str:
+    """text with line breaks and other unprintable characters escaped (`\\n`), for messages."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def key_text(key: Any) -> str:
     """How a mapping key reads in a message (YAML spelling for null and booleans)."""
     if key is None:
@@ -55,6 +62,9 @@ def key_text(key: Any) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
     return str(key)
+
+
+_FAR_END = Position(1_000_000_000, 1)
 
 
 class SourceMap:
@@ -86,15 +96,21 @@ class Reporter:
     """Collects problems, each located by a field path through the source map."""
 
     def __init__(
-        self, file: str, sources: SourceMap, problems: list[ManifestProblem] | None = None
+        self,
+        file: str,
+        sources: SourceMap,
+        problems: list[ManifestProblem] | None = None,
+        end: Position = _FAR_END,
     ) -> None:
         self.file = file
         self.sources = sources
         self.problems: list[ManifestProblem] = problems if problems is not None else []
+        self.end = end  # libyaml may point one line past the text; never report beyond it
 
     def at(self, where: Position, path: FieldPath, message: str) -> None:
-        display = self.sources.display(path)
-        self.problems.append(ManifestProblem(self.file, where.line, where.column, display, message))
+        display = one_line(self.sources.display(path))
+        line, column = min(where, self.end)
+        self.problems.append(ManifestProblem(self.file, line, column, display, one_line(message)))
 
     def value(self, path: FieldPath, message: str) -> None:
         """A problem with the value written at path."""
@@ -120,7 +136,7 @@ class _TooLarge(Exception):
 
 def parse_yaml(text: str, file: str) -> ParsedYaml:
     """Compose and build one YAML document; syntax errors make it unreadable (readable=False)."""
-    report = Reporter(file, SourceMap())
+    report = Reporter(file, SourceMap(), end=offset_position(text, len(text)))
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

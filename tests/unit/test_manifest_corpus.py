@@ -1,4 +1,4 @@
-"""The manifest corpus: every invalid manifest reports exactly its expected problems; valid ones load.
+"""The manifest corpus: each invalid manifest reports exactly its problems; valid ones load.
 
 tests/data/invalid/NN-name.yaml pairs with NN-name.expected, one `line:col: path: message` per
 line. Refresh the expected files with RLSTATE_UPDATE_GOLDENS=1 (then read the diff).
