@@ -10,7 +10,7 @@ import copy
 import functools
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,8 +145,27 @@ def operation_id(spec: OpenAPI, method: str, path: str) -> str | None:
     return op_id
 
 
+def sse_data(body: bytes) -> list[bytes]:
+    """The `data:` payloads of a text/event-stream body, one per event."""
+    events = body.decode("utf-8").replace("\r\n", "\n").split("\n\n")
+    payloads = []
+    for event in events:
+        lines = [line[5:].lstrip() for line in event.split("\n") if line.startswith("data:")]
+        if lines:
+            payloads.append("\n".join(lines).encode())
+    return payloads
+
+
 def response_problems(spec: OpenAPI, exchange: Exchange) -> list[str]:
-    """Why the answer does not match its operation's response in the spec (empty: it does)."""
+    """Why the answer does not match its operation's response in the spec (empty: it does).
+
+    The spec models the SSE streams as one JSON chunk, so each event's data is checked as that."""
+    if exchange.content_type.startswith("text/event-stream"):
+        problems = []
+        for n, data in enumerate(sse_data(exchange.body)):
+            as_json = replace(exchange, content_type="application/json", body=data)
+            problems += [f"event {n}: {p}" for p in response_problems(spec, as_json)]
+        return problems
     response = _SpecResponse(
         status_code=exchange.status,
         content_type=exchange.content_type,

@@ -146,6 +146,10 @@ def test_commands_and_executions(spec: OpenAPI, rec: Recorded) -> None:
     )
     assert waited.stdout == "late\n"
     sdk.devboxes.executions.await_completed(started.execution_id, devbox_id=box.id)
+    chunks = sdk.devboxes.executions.stream_stdout_updates(started.execution_id, devbox_id=box.id)
+    assert "".join(c.output for c in chunks) == "late\n"
+    errors = sdk.devboxes.executions.stream_stderr_updates(started.execution_id, devbox_id=box.id)
+    assert [c.output for c in errors] == []
     sleeper = sdk.devboxes.execute_async(box.id, command="sleep 60")
     killed = sdk.devboxes.executions.kill(sleeper.execution_id, devbox_id=box.id)
     assert killed.status == "completed"
@@ -160,6 +164,8 @@ def test_commands_and_executions(spec: OpenAPI, rec: Recorded) -> None:
             "waitForCommandCompletion",
             "killAsyncExecution",
             "execSyncCommand",
+            "streamStdOutUpdates",
+            "streamStdErrUpdates",
         },
     )
 
