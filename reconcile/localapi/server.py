@@ -4,7 +4,6 @@ thread of its own (`start_in_thread`, for the embedded backend and tests). No re
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 from types import TracebackType
@@ -58,6 +57,20 @@ def _url_of(server: uvicorn.Server) -> str:
     return f"http://{host}:{port}"
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket up front, so a taken port is an OSError in the caller."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto TCP matters: asyncio only sets TCP_NODELAY on sockets that say so (else ~40 ms stalls)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _uvicorn(config: LocalConfig) -> tuple[_Server, str, str]:
     app = create_app(config)
     services = app.state.services
@@ -102,23 +115,30 @@ class RunningServer:
 
 
 def start_in_thread(config: LocalConfig) -> RunningServer:
-    """Start serving on a thread with its own event loop; returns once the socket accepts."""
+    """Start serving on a thread with its own event loop; returns once the socket accepts.
+
+    Raises OSError when the address cannot be bound or the server does not come up."""
+    sock = bind(config.host, config.port)
     server, token, _mode = _uvicorn(config)
-    thread = threading.Thread(target=server.run, name="rlstate-localapi", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="rlstate-localapi", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT
     while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError(f"the local server could not start on {config.host}:{config.port}")
-        if time.monotonic() > deadline:
+        if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
-            raise RuntimeError("the local server did not start in time")
+            sock.close()
+            raise OSError(f"the local server did not start on {config.host}:{config.port}")
         time.sleep(0.01)
     return RunningServer(server, thread, _url_of(server), token)
 
 
 def serve(config: LocalConfig) -> None:
-    """Serve until interrupted, after one line saying where (never the token itself)."""
+    """Serve until interrupted, after one line saying where (never the token itself).
+
+    Raises OSError when the address cannot be bound."""
+    sock = bind(config.host, config.port)
     server, _token, mode = _uvicorn(config)
     if config.token:
         token_note = "token as given at start"
@@ -127,6 +147,9 @@ def serve(config: LocalConfig) -> None:
     server.announce = (
         f"rlstate local API at {{url}} (data {config.data_dir}, sandbox {mode}, {token_note})"
     )
-    server.run()
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        return
     if not server.started:
-        sys.exit(f"the local server could not start on {config.host}:{config.port}")
+        raise OSError(f"the local server could not start on {config.host}:{config.port}")
