@@ -8,6 +8,7 @@ many files were just deleted). Bytes are copied from blobs with copy_file_range;
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -17,7 +18,7 @@ from pathlib import Path
 from reconcile.localapi.disk_blobs import BlobReader, BlobStore
 from reconcile.localapi.disk_cache import HashCache
 from reconcile.localapi.disk_layout import DiskError, owns_files
-from reconcile.localapi.disk_manifest import DIR, LINK, Entry
+from reconcile.localapi.disk_manifest import DIR, LINK, Entry, Segment
 
 BATCH = 256  # files written per pool task
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -36,6 +37,7 @@ def restore_entries(
     made_dirs = {""}
     dirs: list[Entry] = []
     others: list[Entry] = []
+    big: list[Entry] = []
     for entry in entries:
         _check_parent(entry.path, made_dirs)
         if entry.kind == DIR:
@@ -43,12 +45,14 @@ def restore_entries(
             made_dirs.add(entry.path)
             dirs.append(entry)
         else:
-            others.append(entry)
+            (big if len(entry.segments) > 1 else others).append(entry)
     batches = [others[i : i + BATCH] for i in range(0, len(others), BATCH)]
     cache = HashCache()
     for written in pool.map(writer.write_batch, batches):
         for entry, st in written:
             cache.record(entry.path, st, entry)
+    for entry in big:
+        cache.record(entry.path, writer.write_big_file(entry, pool), entry)
     for entry in reversed(dirs):
         writer.finish_dir(entry)
     cache.seal()
@@ -81,6 +85,23 @@ class _Writer:
                     written.append((entry, self._file(path, entry, reader)))
         return written
 
+    def write_big_file(self, entry: Entry, pool: Executor) -> os.stat_result:
+        """A file of several chunks: its chunks are copied in parallel by the pool."""
+        path = os.path.join(self.base, entry.path)
+        fd = os.open(path, _NEW_FILE, entry.mode & 0o777)
+        try:
+            os.ftruncate(fd, entry.size)  # holes stay holes; every chunk lands at its offset
+            starts = list(itertools.accumulate((s[2] for s in entry.segments), initial=0))
+            jobs = [(seg, pos) for seg, pos in zip(entry.segments, starts, strict=False) if seg[0]]
+            list(pool.map(lambda job: self._copy_segment(fd, *job), jobs))
+            return self._finish_file(fd, entry)
+        finally:
+            os.close(fd)
+
+    def _copy_segment(self, fd: int, segment: Segment, pos: int) -> None:
+        with BlobReader(self.blobs, limit=1) as reader:
+            _copy(reader.fd(segment[0]), fd, segment[1], segment[2], pos)
+
     def finish_dir(self, entry: Entry) -> None:
         path = os.path.join(self.base, entry.path)
         if self.chown:
@@ -104,14 +125,17 @@ class _Writer:
                 pos += length
             if entry.segments and not entry.segments[-1][0]:
                 os.ftruncate(fd, pos)  # a trailing hole leaves no bytes to extend the file
-            if self.chown:
-                os.fchown(fd, entry.uid, entry.gid)
-            if entry.mode != entry.mode & 0o777 & ~self.umask:
-                os.fchmod(fd, entry.mode)  # after chown, which clears set-id bits
-            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
-            return os.fstat(fd)
+            return self._finish_file(fd, entry)
         finally:
             os.close(fd)
+
+    def _finish_file(self, fd: int, entry: Entry) -> os.stat_result:
+        if self.chown:
+            os.fchown(fd, entry.uid, entry.gid)
+        if entry.mode != entry.mode & 0o777 & ~self.umask:
+            os.fchmod(fd, entry.mode)  # after chown, which clears set-id bits
+        os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+        return os.fstat(fd)
 
 
 def _umask() -> int:
