@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 from reconcile.api.client import RunloopClient
 from reconcile.api.models import Devbox, Snapshot, StorageObject
 from reconcile.errors import ApiNotFoundError
-from reconcile.live.model import KEY_STACK, LiveDevbox, LiveObject, LiveSnapshot, LiveState
+from reconcile.live.model import (
+    KEY_STACK,
+    LiveDevbox,
+    LiveObject,
+    LiveSnapshot,
+    LiveState,
+    primary_devbox_ids,
+)
 
 if TYPE_CHECKING:
     from reconcile.manifest.schema import Manifest
@@ -46,7 +53,7 @@ async def _foreign_snapshots(
     client: RunloopClient, manifest: Manifest, devboxes: list[LiveDevbox]
 ) -> list[Snapshot]:
     """Snapshots of the devboxes of series with prune_unmanaged (other tools took them)."""
-    by_name = {d.logical_name: d.id for d in devboxes if d.active}
+    by_name = primary_devbox_ids(manifest.stack, devboxes)
     wanted = set()
     for spec in manifest.snapshots.values():
         if spec.prune_unmanaged:

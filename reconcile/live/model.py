@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -130,6 +131,23 @@ def _replace_status(snap: LiveSnapshot, status: str, error: str | None) -> LiveS
         status,
         error,
     )
+
+
+def primary_devbox_ids(stack: str, devboxes: Iterable[LiveDevbox]) -> dict[str, str]:
+    """Logical name → the stack's devbox that stands for it when there are several: active,
+    then set up (rlstate.ready), then the newest (the one a plan keeps)."""
+    best: dict[str, LiveDevbox] = {}
+    for box in devboxes:
+        if not box.active or box.metadata.get(KEY_STACK) != stack or box.logical_name is None:
+            continue
+        current = best.get(box.logical_name)
+        if current is None or _rank(box) > _rank(current):
+            best[box.logical_name] = box
+    return {name: box.id for name, box in best.items()}
+
+
+def _rank(box: LiveDevbox) -> tuple[bool, int, str]:
+    return (box.metadata.get(KEY_READY) == "true", box.create_time_ms, box.id)
 
 
 def _digest(data: Any) -> str:

@@ -8,9 +8,12 @@ from typing import Any
 
 from reconcile.live.model import (
     KEY_FIELDS,
+    KEY_KIND,
     KEY_NAME,
     KEY_PROTECT,
     KEY_READY,
+    KEY_SOURCE,
+    KEY_SPEC,
     KEY_STACK,
     LiveDevbox,
     user_metadata,
@@ -21,6 +24,8 @@ from reconcile.plan.desired import (
     decode_fields,
     devbox_create_body,
     devbox_metadata,
+    digest,
+    encode_fields,
     snapshot_metadata,
 )
 from reconcile.plan.model import Action, ActionKind, Change
@@ -60,10 +65,15 @@ def _final_snapshot(ctx: PlanContext, group: str) -> dict[str, object] | None:
     if spec is None or not spec.lifecycle.snapshot_before_destroy:
         return None
     series = next((n for n, s in ctx.loaded.manifest.snapshots.items() if s.devbox == group), None)
-    name = series or f"{group}-final"
-    protect = bool(series and ctx.loaded.manifest.snapshots[series].lifecycle.prevent_destroy)
-    meta = snapshot_metadata(ctx.stack, name, protect=protect)
-    return {"series": name, "name": f"{name}-final", "metadata": meta}
+    if series is None:
+        # No series to join (whose retention would prune it): a snapshot of no series,
+        # which plans leave alone.
+        name = f"{group}-final"
+        meta = {KEY_STACK: ctx.stack, KEY_KIND: "snapshot", KEY_NAME: name}
+        return {"series": None, "name": name, "metadata": meta}
+    protect = ctx.loaded.manifest.snapshots[series].lifecycle.prevent_destroy
+    meta = snapshot_metadata(ctx.stack, series, protect=protect)
+    return {"series": series, "name": f"{series}-final", "metadata": meta}
 
 
 def _create_params(
@@ -73,7 +83,7 @@ def _create_params(
     body = devbox_create_body(ctx.loaded, want, ctx.object_ids, snapshot_id)
     body["metadata"] = devbox_metadata(ctx.stack, want, ready=ready_now)
     if snapshot_id:
-        body["metadata"]["rlstate.snapshot"] = snapshot_id
+        body["metadata"][KEY_SOURCE] = snapshot_id
     ready_meta = None if ready_now else {**body["metadata"], KEY_READY: "true"}
     return {
         "body": body,
@@ -135,17 +145,32 @@ def _add_create(
     )
     ctx.devbox_action[want.address] = action.id
     ctx.devbox_ids[want.address] = f"${{devbox:{want.address}}}"
-    if old is not None and (want.protected or old.metadata.get(KEY_PROTECT) == "true"):
+    # The manifest decides for a devbox it names (so prevent_destroy can be turned off);
+    # the live mark is for devboxes it no longer names (see delete_devbox).
+    if old is not None and want.protected:
         ctx.refuse(action, f"{want.address} has prevent_destroy; replacing it is refused")
     return action
+
+
+def _kept_metadata(ctx: PlanContext, want: DesiredDevbox, box: LiveDevbox) -> dict[str, str]:
+    """The metadata an in-place update writes. Ignored fields keep the live devbox's hashes:
+    it still runs with those values, and dropping `ignore_changes` later must show the diff."""
+    meta = devbox_metadata(ctx.stack, want, ready=True)
+    if box.metadata.get(KEY_SOURCE):
+        meta[KEY_SOURCE] = box.metadata[KEY_SOURCE]
+    live_fields = decode_fields(box.metadata.get(KEY_FIELDS))
+    ignored = set(want.spec.lifecycle.ignore_changes) & set(live_fields)
+    if ignored:
+        fields = {**want.fields, **{name: live_fields[name] for name in ignored}}
+        meta[KEY_FIELDS] = encode_fields(fields)
+        meta[KEY_SPEC] = digest(fields, 16)
+    return meta
 
 
 def _in_place(ctx: PlanContext, want: DesiredDevbox, box: LiveDevbox) -> None:
     """Update name/metadata, and suspend or resume, on a devbox that needs no replacement."""
     ctx.devbox_ids[want.address] = box.id
-    desired_meta = devbox_metadata(ctx.stack, want, ready=True)
-    if box.metadata.get("rlstate.snapshot"):
-        desired_meta["rlstate.snapshot"] = box.metadata["rlstate.snapshot"]
+    desired_meta = _kept_metadata(ctx, want, box)
     changes = []
     if box.name != want.name:
         changes.append(Change("name", box.name, want.name))

@@ -36,10 +36,14 @@ def topological_order(actions: Sequence[Action]) -> list[str]:
 
 
 def _matches(action: Action, target: str) -> bool:
+    """`builder`, `devbox.builder`, an action id; a replica group by `worker` or `devbox.worker`."""
     name = action.address.split(".", 1)[-1]
-    return target in (action.address, name, action.id) or (
-        action.address.startswith("devbox.") and name.rsplit("-", 1)[0] == target
-    )
+    if target in (action.address, name, action.id):
+        return True
+    group, _, index = name.rpartition("-")
+    if not (action.address.startswith("devbox.") and index.isdigit()):
+        return False
+    return target in (group, f"devbox.{group}")
 
 
 def with_dependencies(actions: Sequence[Action], targets: Iterable[str]) -> tuple[Action, ...]:

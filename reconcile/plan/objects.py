@@ -118,13 +118,16 @@ def _delete_leftovers(
 
 def plan_replaced_object_deletes(ctx: PlanContext) -> None:
     """Delete the old objects of replaced ones, after every devbox action that mounts them."""
+    if not ctx.replaced_objects:
+        return
+    mounting: dict[str, list[str]] = {}
+    wanted = set(ctx.devbox_action.values())
+    for action in ctx.actions:
+        if action.id in wanted:
+            for mount in action.params.get("body", {}).get("mounts", []):
+                mounting.setdefault(mount.get("object_id"), []).append(action.id)
     for name, old_ids in ctx.replaced_objects.items():
-        needs = [ctx.object_action[name]]
-        for action_id in ctx.devbox_action.values():
-            action = next(a for a in ctx.actions if a.id == action_id)
-            mounts = action.params.get("body", {}).get("mounts", [])
-            if any(m.get("object_id") == ctx.object_ids[name] for m in mounts):
-                needs.append(action_id)
+        needs = [ctx.object_action[name], *mounting.get(ctx.object_ids[name], [])]
         for old in old_ids:
             ctx.add(
                 "delete",

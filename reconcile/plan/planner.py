@@ -7,6 +7,7 @@ no longer names, then the old objects that replaced ones leave behind.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -38,22 +39,26 @@ def build_plan(
     """Everything apply must do so that live matches the manifest, with reasons."""
     ctx = PlanContext(loaded=loaded, live=live, now=now)
     plan_objects(ctx)
-    owned = owned_devboxes(ctx)
-    wanted = desired_devboxes(loaded)
     views = {v.name: v for v in series_views(loaded.manifest, live)}
     _resolve_series_sources(ctx, views)
-    done: set[str] = set()
-    for want in wanted:
-        _plan_devbox_tree(ctx, want, wanted, owned, views, done)
-    for name in views:
-        _plan_series(ctx, views[name], wanted, done)
-    desired_names = {w.name for w in wanted}
-    for name, boxes in owned.items():
+    tree = _Tree(ctx, desired_devboxes(loaded), owned_devboxes(ctx), views)
+    for want in tree.wanted:
+        tree.plan_devbox(want)
+    for view in views.values():
+        tree.plan_series(view)
+    # Prunes come after every restore is planned, so none prunes a snapshot a restore uses.
+    restores = _planned_restores(ctx)
+    for view in views.values():
+        _plan_prunes(ctx, view, ctx.series_action.get(view.name), restores)
+    desired_names = {w.name for w in tree.wanted}
+    for name, boxes in tree.owned.items():
         if name not in desired_names:
             for box in boxes:
                 if box.active:
                     delete_devbox(ctx, box, f"devbox.{name}", "not in manifest")
-    _plan_orphan_snapshots(ctx, orphan_series_snapshots(loaded.manifest, live))
+    named = {w.source_snapshot: f"from_snapshot of {w.address}" for w in tree.wanted}
+    keep = {**{k: v for k, v in named.items() if k}, **restores}
+    _plan_orphan_snapshots(ctx, orphan_series_snapshots(loaded.manifest, live), keep)
     plan_replaced_object_deletes(ctx)
     return _finish(ctx, targets)
 
@@ -68,39 +73,44 @@ def _resolve_series_sources(ctx: PlanContext, views: dict[str, SeriesView]) -> N
         }
 
 
-def _plan_devbox_tree(
-    ctx: PlanContext,
-    want: DesiredDevbox,
-    wanted: list[DesiredDevbox],
-    owned: dict[str, list[LiveDevbox]],
-    views: dict[str, SeriesView],
-    done: set[str],
-) -> None:
-    """Plan a devbox after the series (and so the devbox) it is restored from."""
-    if want.address in done:
-        return
-    done.add(want.address)
-    if want.source_series and want.source_series in views:
-        _plan_series(ctx, views[want.source_series], wanted, done, owned)
-    plan_devbox(ctx, want, owned.get(want.name, []))
+@dataclass
+class _Tree:
+    """Plans devboxes and series in dependency order: a restore after the series it is
+    restored from, a series after the devbox it snapshots (however deep the chain)."""
+
+    ctx: PlanContext
+    wanted: list[DesiredDevbox]
+    owned: dict[str, list[LiveDevbox]]
+    views: dict[str, SeriesView]
+    done: set[str] = field(default_factory=set)
+
+    def plan_devbox(self, want: DesiredDevbox) -> None:
+        if want.address in self.done:
+            return
+        self.done.add(want.address)
+        if want.source_series and want.source_series in self.views:
+            self.plan_series(self.views[want.source_series])
+        plan_devbox(self.ctx, want, self.owned.get(want.name, []))
+
+    def plan_series(self, view: SeriesView) -> None:
+        key = f"series:{view.name}"
+        if key in self.done:
+            return
+        self.done.add(key)
+        source = next((w for w in self.wanted if w.name == view.spec.devbox), None)
+        if source is not None:
+            self.plan_devbox(source)
+        _plan_series_snapshot(self.ctx, view, source)
 
 
-def _plan_series(
-    ctx: PlanContext,
-    view: SeriesView,
-    wanted: list[DesiredDevbox],
-    done: set[str],
-    owned: dict[str, list[LiveDevbox]] | None = None,
-) -> None:
-    key = f"series:{view.name}"
-    if key in done:
-        return
-    done.add(key)
-    source = next((w for w in wanted if w.name == view.spec.devbox), None)
-    if source is not None and owned is not None:
-        _plan_devbox_tree(ctx, source, wanted, owned, {}, done)
-    snapshot_action = _plan_series_snapshot(ctx, view, source)
-    _plan_prunes(ctx, view, snapshot_action)
+def _planned_restores(ctx: PlanContext) -> dict[str, str]:
+    """Snapshot id → why it must stay, for every devbox this plan creates from a snapshot."""
+    protected: dict[str, str] = {}
+    for action in ctx.actions:
+        snap_id = action.params.get("body", {}).get("snapshot_id")
+        if action.resource == "devbox" and snap_id and not snap_id.startswith("${"):
+            protected.setdefault(snap_id, f"planned restore of {action.address}")
+    return protected
 
 
 def _plan_series_snapshot(
@@ -151,16 +161,15 @@ def _fmt(seconds: float) -> str:
     return format_duration(timedelta(seconds=seconds))
 
 
-def _plan_prunes(ctx: PlanContext, view: SeriesView, snapshot_action: str | None) -> None:
-    protected = dict(in_use(ctx.live))
-    for action in ctx.actions:
-        snap_id = action.params.get("body", {}).get("snapshot_id")
-        if action.kind in ("restore", "replace") and snap_id and not snap_id.startswith("${"):
-            protected.setdefault(snap_id, f"planned restore of {action.address}")
+def _plan_prunes(
+    ctx: PlanContext, view: SeriesView, snapshot_action: str | None, restores: dict[str, str]
+) -> None:
     if not view.all:
         return
+    protected = {**restores, **in_use(ctx.live)}
     decision = decide_series(view, ctx.now, protected)
     managed = {s.id for s in view.managed}
+    live_status = {s.id: s.status for s in view.all}
     for verdict in decision.verdicts:
         snap = verdict.snapshot
         ctx.retention.append(
@@ -168,7 +177,7 @@ def _plan_prunes(ctx: PlanContext, view: SeriesView, snapshot_action: str | None
                 series=view.name,
                 snapshot_id=snap.id,
                 created=snap.created.isoformat(),
-                status=snap.status,
+                status=live_status.get(snap.id, snap.status),
                 keep=verdict.keep,
                 reasons=verdict.reasons,
                 size_bytes=snap.size_bytes,
@@ -188,9 +197,13 @@ def _plan_prunes(ctx: PlanContext, view: SeriesView, snapshot_action: str | None
         )
 
 
-def _plan_orphan_snapshots(ctx: PlanContext, orphans: list[LiveSnapshot]) -> None:
+def _plan_orphan_snapshots(
+    ctx: PlanContext, orphans: list[LiveSnapshot], needed: dict[str, str]
+) -> None:
     devbox_deletes = [a.id for a in ctx.actions if a.resource == "devbox" and a.kind == "delete"]
     for snap in sorted(orphans, key=lambda s: (s.create_time_ms, s.id)):
+        if snap.id in needed:
+            continue  # a devbox of the manifest is (or may again be) created from it
         address = f"snapshot.{snap.series or snap.id}"
         action = ctx.add(
             "delete",

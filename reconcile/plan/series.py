@@ -1,9 +1,12 @@
 """Snapshot series in a plan: which snapshots belong to a series, what is due, what to prune. Pure.
 
 Snapshot lists carry no status; discovery reads statuses only for the snapshots a decision
-depends on. `statuses_needed` names them: it decides as if every unread snapshot were complete,
-and asks for the ones that assumption touched (the newest, and each one it would remove).
-Discovery repeats until nothing more is needed, so each prune is decided on a status read.
+depends on. `unread_that_matter` decides as if every unread snapshot were complete: when that
+removes nothing, no real status can make it remove a complete snapshot (the rules only keep
+more when some snapshots turn out not complete), so only the newest ones are needed (for
+`every` and restores); when it removes anything, every status of the series is needed, so the
+prune is decided on statuses read, never on assumptions. Discovery repeats until nothing more
+is needed; the planner refuses a series' prune while a needed status is still unread.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconcile.live.model import KEY_SERIES, KEY_SOURCE, KEY_STACK, LiveSnapshot, LiveState
+from reconcile.live.model import (
+    KEY_SOURCE,
+    KEY_STACK,
+    LiveSnapshot,
+    LiveState,
+    primary_devbox_ids,
+)
 from reconcile.manifest.schema import Manifest, SeriesSpec
 from reconcile.retention import (
     RetentionDecision,
@@ -55,11 +64,7 @@ def policy_of(spec: SeriesSpec) -> RetentionPolicy:
 
 def series_devbox_ids(manifest: Manifest, live: LiveState) -> dict[str, str | None]:
     """Each series' devbox id: an external dbx_ id, or the live active devbox of that name."""
-    by_name = {
-        d.logical_name: d.id
-        for d in sorted(live.devboxes, key=lambda d: d.create_time_ms)
-        if d.active and d.metadata.get(KEY_STACK) == live.stack
-    }
+    by_name = primary_devbox_ids(live.stack, live.devboxes)
     return {
         name: spec.devbox if spec.devbox.startswith("dbx_") else by_name.get(spec.devbox)
         for name, spec in manifest.snapshots.items()
@@ -112,9 +117,12 @@ def in_use(live: LiveState) -> dict[str, str]:
 
 
 def decide_series(
-    view: SeriesView, now: datetime, protected: Mapping[str, str], *, assume_complete: bool = False
+    view: SeriesView, now: datetime, protected: Mapping[str, str]
 ) -> RetentionDecision:
-    records = [to_record(s, assume_complete=assume_complete) for s in view.all]
+    """Keep or prune each snapshot of the series; unread ones that matter refuse the prune,
+    the others (which cannot change a removal) are assumed complete."""
+    needed = unread_that_matter(view, now, protected)
+    records = [to_record(s, assume_complete=s.id not in needed) for s in view.all]
     return decide_retention(records, policy_of(view.spec), now, protected)
 
 
@@ -128,24 +136,33 @@ def is_due(view: SeriesView, now: datetime) -> bool:
     return is_snapshot_due(records, view.spec.every, now)
 
 
+def unread_that_matter(
+    view: SeriesView, now: datetime, protected: Mapping[str, str]
+) -> frozenset[str]:
+    """Unread snapshots of one series whose status a decision of this plan depends on."""
+    unread = {s.id for s in view.all if s.status == "unread"}
+    if not unread:
+        return frozenset()
+    records = [to_record(s, assume_complete=True) for s in view.all]
+    assumed = decide_retention(records, policy_of(view.spec), now, protected)
+    if assumed.to_delete:
+        return frozenset(unread)
+    needed: set[str] = set()
+    if view.managed:
+        newest = max(view.managed, key=lambda s: (s.create_time_ms, s.id))
+        complete = newest_complete(
+            s if s.status != "unread" else _as_complete(s) for s in view.managed
+        )
+        needed.update(s.id for s in (newest, complete) if s is not None and s.id in unread)
+    return frozenset(needed)
+
+
 def statuses_needed(manifest: Manifest, live: LiveState, now: datetime) -> frozenset[str]:
-    """Unread snapshots whose status a decision of this plan depends on."""
+    """Unread snapshots whose status a decision of this plan depends on (all series)."""
     protected = in_use(live)
     needed: set[str] = set()
     for view in series_views(manifest, live):
-        unread = {s.id for s in view.all if s.status == "unread"}
-        if not unread:
-            continue
-        decision = decide_series(view, now, protected, assume_complete=True)
-        needed.update(v.snapshot.id for v in decision.removed if v.snapshot.id in unread)
-        newest = max(view.all, key=lambda s: (s.create_time_ms, s.id))
-        if newest.id in unread:
-            needed.add(newest.id)
-        assumed = newest_complete(
-            s if s.status != "unread" else _as_complete(s) for s in view.managed
-        )
-        if assumed is not None and assumed.id in unread:
-            needed.add(assumed.id)
+        needed |= unread_that_matter(view, now, protected)
     return frozenset(needed)
 
 
@@ -163,11 +180,16 @@ def _as_complete(snap: LiveSnapshot) -> LiveSnapshot:
 
 
 def orphan_series_snapshots(manifest: Manifest, live: LiveState) -> list[LiveSnapshot]:
-    """Snapshots of this stack whose series the manifest no longer names."""
+    """Snapshots of this stack whose series the manifest no longer names.
+
+    Snapshots of no series (final snapshots of devboxes without one) are kept: they were
+    asked for by `snapshot_before_destroy`, and only `destroy` removes them.
+    """
     return [
         s
         for s in live.snapshots
         if s.metadata.get(KEY_STACK) == live.stack
-        and s.metadata.get(KEY_SERIES) not in manifest.snapshots
+        and s.series is not None
+        and s.series not in manifest.snapshots
         and s.status != "deleted"
     ]
