@@ -11,6 +11,12 @@ Modes:
   uid 1000 can reach the disks, else as the server's user. This is NOT isolation: the command
   sees the whole host filesystem and network namespace, absolute paths (/tmp, /home/user) mean
   the host's, and a process that starts its own session escapes `kill`.
+
+As root, bubblewrap runs without a user namespace and drops to uid 1000 with setpriv, so uids
+on the disk are the host's: files the devbox writes are 1000-owned on the host, and the server's
+(chowned to 1000) are writable inside. Without root (or setpriv), a user namespace maps the
+caller to uid 1000 instead. bwrap's --die-with-parent ties a sandbox to the thread that spawned
+it: call spawn from the event loop's thread, not from a short-lived worker thread.
 """
 
 from __future__ import annotations
@@ -98,7 +104,10 @@ class Sandbox:
     async def spawn(
         self, devbox_id: str, command: str, env: Mapping[str, str]
     ) -> asyncio.subprocess.Process:
-        """Start `command` in a fresh login bash in the devbox (stdout/stderr PIPEs, no stdin)."""
+        """Start `command` in a fresh login bash in the devbox (stdout/stderr PIPEs, no stdin).
+
+        Raises DiskError when the devbox has no disk or its layout is damaged, OSError when the
+        process cannot be started."""
         disk = self._disks.disk_path(devbox_id)
         if not disk.is_dir():
             raise DiskError(f"devbox {devbox_id} has no disk")
