@@ -20,14 +20,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconcile.commands.common import load, make_client, utc_now
+from reconcile.commands.common import load, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.errors import RlstateError
 from reconcile.plan.model import Plan, RetentionRow
 
 if TYPE_CHECKING:
     from reconcile.api.retry import RetryEvent
-    from reconcile.apply.clients import ApiClients
     from reconcile.live.model import LiveState
     from reconcile.manifest import LoadedManifest
     from reconcile.manifest.schema import Manifest
@@ -127,17 +126,19 @@ class _Output:
 
 
 class _Session:
-    """One run's API clients, opened once (each new client costs a TLS context): discovery
-    reads through `client`, the executor runs plans through `api`; `requests` counts both."""
+    """One run's API client, opened once (each new client costs a TLS context): discovery
+    reads through `client`, the executor runs plans through `api`; `requests` counts all."""
 
     def __init__(self, endpoint: Endpoint, out: _Output) -> None:
+        from reconcile.apply.clients import ApiClients
+
         self.endpoint, self.out = endpoint, out
-        self.client = make_client(endpoint, on_retry=out.retry)
-        self.api: ApiClients | None = None
+        self.api = ApiClients.open(endpoint.url, endpoint.key, on_retry=out.retry)
+        self.client = self.api.main
 
     @property
     def requests(self) -> int:
-        return self.client.stats.total + (self.api.requests if self.api else 0)
+        return self.api.requests
 
     async def read_needed(self, live: LiveState, needed: StatusesNeeded) -> LiveState:
         """`live` with every status `needed` names read (repeating until none is missing)."""
@@ -158,7 +159,6 @@ class _Session:
 
     async def run(self, plan: Plan) -> tuple[list[str], list[tuple[str, str]]]:
         """Runs `plan` through the executor: ids done, and (id, why) failed or skipped."""
-        from reconcile.apply.clients import ApiClients
         from reconcile.apply.executor import apply_plan
 
         if not plan.actions:
@@ -166,17 +166,11 @@ class _Session:
         self.out.prune_ids.update(
             {a.id: a.resource_id or "" for a in plan.actions if a.kind == "prune"}
         )
-        if self.api is None:
-            self.api = ApiClients.open(
-                self.endpoint.url, self.endpoint.key, on_retry=self.out.retry
-            )
         result = await apply_plan(plan, self.api, emit=self.out.sink)
         return list(result.done), [*result.failed, *result.skipped]
 
     async def aclose(self) -> None:
-        await self.client.aclose()
-        if self.api is not None:
-            await self.api.aclose()
+        await self.api.aclose()
 
 
 def _announce(plan: Plan, out: _Output) -> None:

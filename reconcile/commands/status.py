@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -89,12 +90,15 @@ def render_status(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(manifest_path: Path, conn: object, json_out: bool) -> int:
+def run(
+    manifest_path: Path, conn: object, json_out: bool, *, clock: Callable[[], datetime] = utc_now
+) -> int:
+    """Prints the status report; `clock` gives "now" for ages (tests pass the backend's)."""
     from reconcile.plan.planner import build_plan
 
     assert isinstance(conn, ConnectionSettings)
     loaded = load(manifest_path)
-    now = utc_now()
+    now = clock()
     with connect(conn, quiet=json_out) as endpoint:
 
         async def go() -> tuple[LiveState, Plan]:

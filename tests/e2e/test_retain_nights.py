@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from runloop_api_client import Runloop
 from test_retain_support import (
-    STACK,
     BackendClock,
     ProxyLog,
     events,
@@ -48,6 +47,7 @@ START = datetime(2031, 1, 27, 2, 0, tzinfo=UTC)  # a Monday, 02:00 UTC; 90 days 
 NIGHTS = 90
 ERROR_NIGHTS = frozenset({12, 13, 49})  # 49: the weekly series is due too
 FLAKY_NIGHTS = frozenset(range(5, NIGHTS, 9))
+HOSTILE_NIGHTS = frozenset({60, 61, 62})  # 60% of answers fail: some calls run out of retries
 POLICIES = {
     "golden": RetentionPolicy(last=3, daily=7, weekly=4, monthly=3),
     "weekly": RetentionPolicy(last=2),
@@ -80,7 +80,9 @@ class Nights:
     def run(self, *, dry_run: bool = False, json_out: bool = True) -> tuple[int, str]:
         """`retain.run` in-process with the backend's clock: (exit status, stdout)."""
         try:
-            code = retain.run(self.manifest, self.conn, dry_run, json_out, False, clock=self.clock.now)
+            code = retain.run(
+                self.manifest, self.conn, dry_run, json_out, False, clock=self.clock.now
+            )
         except RlstateError:
             code = 1
         return code, self.capsys.readouterr().out
@@ -136,6 +138,114 @@ def _check_series(n: Nights, name: str, code: int, pruned: set[str]) -> set[str]
     assert gone <= expected, f"{name}: deleted {gone - expected}, which the engine keeps"
     if code == 0:
         assert gone == expected, f"{name}: engine would also delete {expected - gone}"
-    assert gone == pruned & (gone | expected), f"{name}: events and live state disagree"
+    assert gone == pruned & set(known), f"{name}: the run's events and the live state disagree"
     n.alive[name] = {r.id: r for r in records if r.id in live}
     return expected
+
+
+def _check_requests(n: Nights, requests: list[tuple[str, str]], expected: set[str]) -> None:
+    """The run wrote only snapshots of the stack devbox and deletes the engine agrees with."""
+    for method, path in mutating(requests):
+        if (method, path) == ("POST", f"/v1/devboxes/{n.builder}/snapshot_disk_async"):
+            continue
+        parts = path.split("/")
+        is_delete = path.startswith("/v1/devboxes/disk_snapshots/") and parts[-1] == "delete"
+        assert method == "POST" and is_delete and parts[4] in expected, f"{method} {path}"
+
+
+def _check_status(n: Nights) -> None:
+    """`rlstate status` gives each series' newest complete snapshot and its age."""
+    import json
+
+    assert status.run(n.manifest, n.conn, True, clock=n.clock.now) == 0
+    report = json.loads(n.capsys.readouterr().out)
+    now = n.clock.now()
+    for name in SERIES:
+        newest = newest_complete(list(n.alive[name].values()))
+        assert newest is not None
+        info = report["series"][f"snapshot.{name}"]
+        assert info["newest_complete"] == newest.id
+        age = (now - newest.created).total_seconds()
+        assert abs(info["newest_complete_age_seconds"] - age) < 60
+
+
+def _second_run_does_nothing(n: Nights) -> None:
+    code, out = n.run(json_out=False)
+    assert (code, out) == (0, ""), out
+    assert mutating(n.log.take()) == []
+
+
+def _faults_for(n: Nights, night: int) -> None:
+    if night in ERROR_NIGHTS:
+        n.clock.faults(snapshot_error_rate=1.0)
+    if night in FLAKY_NIGHTS | HOSTILE_NIGHTS:
+        rate = 0.6 if night in HOSTILE_NIGHTS else 0.2
+        n.clock.faults(rate=rate, statuses=[429, 503], retry_after=0.02, seed=night)
+
+
+def _kind(night: int, code: int) -> str:
+    if night in ERROR_NIGHTS:
+        return "error"
+    if night in FLAKY_NIGHTS | HOSTILE_NIGHTS:
+        return f"{'flaky' if night in FLAKY_NIGHTS else 'hostile'} exit {code}"
+    return "clean"
+
+
+def _night(n: Nights, night: int) -> None:
+    n.clock.set_offset(n.base_offset + night * DAY)
+    planned_taken, planned_prunes = _dry_run(n)
+    _faults_for(n, night)
+    code, out = n.run()
+    n.clock.faults(rate=0.0, snapshot_error_rate=0.0)
+    evs = events(out)
+    summary = evs[-1]
+    assert summary["event"] == "summary" and summary["result"] in ("ok", "failed", "error")
+    assert code == (0 if summary["result"] == "ok" else 1)
+    pruned = _prunes(evs, "done")
+    expected: set[str] = set()
+    for name in SERIES:
+        expected |= _check_series(n, name, code, pruned)
+    _check_requests(n, n.log.take(), expected)
+    retries = sum(1 for e in evs if e["event"] in ("retry", "throttled"))
+    kind = _kind(night, code)
+    for key, amount in (("retries", retries), ("pruned", len(pruned)), (kind, 1)):
+        n.outcomes[key] = n.outcomes.get(key, 0) + amount
+    if night in ERROR_NIGHTS:
+        assert code == 1 and summary["failed"] >= 1 and summary["pruned"] == 0, out
+        assert all("ended in error" in f["reason"] for f in summary["failures"]), out
+        return
+    if night in FLAKY_NIGHTS | HOSTILE_NIGHTS:
+        return
+    assert code == 0, out
+    assert (_taken(evs, "done"), pruned) == (planned_taken, planned_prunes)
+    assert summary["taken"] == len(planned_taken) and summary["pruned"] == len(pruned)
+    _second_run_does_nothing(n)
+
+
+def test_ninety_nights_keep_exactly_what_the_engine_decides(
+    local_server: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = sdk(local_server)
+    clock = BackendClock(local_server)
+    base = (START - datetime.now(UTC)).total_seconds()
+    clock.set_offset(base)
+    builder = managed_builder(client)
+    _bystanders(client, builder)
+    manifest = write_manifest(tmp_path, SERIES, devboxes=True)
+    before = inventory(client)
+    with recording_proxy(local_server.url) as (url, log):
+        conn = ConnectionSettings.from_flags(
+            api_url=url, api_key=local_server.token, local_dir=tmp_path / "local"
+        )
+        n = Nights(client, clock, log, conn, manifest, capsys, builder, base)
+        for night in range(NIGHTS):
+            _night(n, night)
+            assert inventory(client) == before, f"night {night}: something else changed"
+            if night % 30 == 29:
+                _check_status(n)
+    clock.close()
+    print(f"\n90 nights: {n.outcomes}")
+    months = {r.created.strftime("%Y-%m") for r in n.alive["golden"].values()}
+    assert months == {"2031-02", "2031-03", "2031-04"}  # monthly 3 reaches back to February
+    assert n.outcomes["retries"] > 0 and n.outcomes["pruned"] > 60
+    assert n.outcomes["clean"] == NIGHTS - len(ERROR_NIGHTS | FLAKY_NIGHTS | HOSTILE_NIGHTS)

@@ -57,6 +57,7 @@ def mutating(requests: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _handler(upstream: httpx.Client, log: ProxyLog) -> type[BaseHTTPRequestHandler]:
     class Forward(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes
 
         def _forward(self) -> None:
             length = int(self.headers.get("content-length") or 0)
@@ -80,13 +81,17 @@ def _handler(upstream: httpx.Client, log: ProxyLog) -> type[BaseHTTPRequestHandl
     return Forward
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # status reads open 16 connections at once
+
+
 @contextmanager
 def recording_proxy(upstream_url: str) -> Iterator[tuple[str, ProxyLog]]:
     """A real HTTP proxy on a loopback port in front of `upstream_url`; yields (url, log)."""
     log = ProxyLog()
     with httpx.Client(base_url=upstream_url, timeout=120) as upstream:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(upstream, log))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _handler(upstream, log))
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
@@ -191,20 +196,6 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
     env["PYTHONPATH"] = str(REPO)
     return env
-
-
-def retain_command(url: str, token: str, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "reconcile",
-        "retain",
-        *args,
-        "--api-url",
-        url,
-        "--api-key",
-        token,
-    ]
 
 
 def rlstate(
