@@ -114,7 +114,7 @@ def _pattern_message(details: ErrorDetails, shown: str) -> str:
     if pattern.startswith("^(devbox|object|snapshot)"):
         return f"{_MOVED_ADDRESS} (got {shown})"
     if details["type"] == "string_type":
-        return f"a name must be a string (got {shown})"
+        return f"a name must be a string (got {shown}; quote it)"
     return f"{details['msg'][:1].lower()}{details['msg'][1:]} (got {shown})"
 
 

@@ -20,6 +20,7 @@ IGNORABLE_FIELDS = tuple(name for name in DevboxSpec.model_fields if name != "li
 MAX_KEEP_ALIVE_SECONDS = 48 * 3600
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_METADATA_PREFIX = "rlstate."
+REPLICA_NAME_RE = re.compile(r"^(.+)-(0|[1-9][0-9]*)$")
 KIND_SECTIONS = {"devbox": "devboxes", "object": "objects", "snapshot": "snapshots"}
 
 
@@ -57,6 +58,10 @@ def _replicas(spec: Any) -> int | None:
     return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
 
 
+def _listed(names: list[str], most: int = 8) -> str:
+    return ", ".join(names[:most]) + (f", … ({len(names)} in all)" if len(names) > most else "")
+
+
 def _declared(doc: dict[Any, Any], section: str) -> list[str]:
     return [name for name in as_map(doc.get(section)) if isinstance(name, str)]
 
@@ -65,7 +70,7 @@ def _undeclared(kind: str, ref: str, declared: list[str], id_prefix: str) -> str
     hint = suggest(ref, declared)
     if hint:
         return f"undeclared {kind} '{ref}' ({hint})"
-    known = f"declared: {', '.join(declared)}" if declared else "none are declared"
+    known = f"declared: {_listed(declared)}" if declared else "none are declared"
     return f"undeclared {kind} '{ref}' ({known}; or use an {id_prefix}… id)"
 
 
@@ -106,12 +111,19 @@ def check_references(doc: dict[Any, Any], report: Reporter) -> None:
         report.value(("snapshots", name, "devbox"), message)
 
 
+def _replica_of(name: Any, devboxes: dict[Any, Any]) -> tuple[str, int, int] | None:
+    """(devbox, index, replicas) when name is NAME-i of a devbox with replicas, else None."""
+    match = REPLICA_NAME_RE.match(name) if isinstance(name, str) else None
+    if match is None:
+        return None
+    base, index = match.group(1), int(match.group(2))
+    count = _replicas(devboxes.get(base))
+    return (base, index, count) if count is not None and index < count else None
+
+
 def _replica_owner(ref: str, devboxes: dict[Any, Any]) -> str | None:
-    for name, spec in devboxes.items():
-        count = _replicas(spec)
-        if isinstance(name, str) and count is not None and ref in replica_names(name, count):
-            return name
-    return None
+    found = _replica_of(ref, devboxes)
+    return found[0] if found else None
 
 
 def check_image_sources(doc: dict[Any, Any], report: Reporter) -> None:
@@ -189,17 +201,15 @@ def _check_positive(path: FieldPath, value: Any, report: Reporter) -> None:
 def check_replicas(doc: dict[Any, Any], report: Reporter) -> None:
     """NAME-0 … NAME-(n-1) of a devbox with replicas must not be the name of another devbox."""
     devboxes = as_map(doc.get("devboxes"))
-    plain = {name for name, spec in devboxes.items() if _replicas(spec) is None}
     for name, spec in devboxes.items():
-        count = _replicas(spec)
-        if count is None or not isinstance(name, str):
-            continue
-        for index, replica in enumerate(replica_names(name, count)):
-            if replica in plain:
-                message = f"collides with replica {index} of devbox '{name}' (replicas: {count})"
-                report.key(("devboxes", replica), message)
-        if len(f"{name}-{count - 1}") > 63:
-            message = f"replica names like '{name}-{count - 1}' are longer than 63 characters"
+        found = _replica_of(name, devboxes) if _replicas(spec) is None else None
+        if found is not None:
+            base, index, count = found
+            message = f"collides with replica {index} of devbox '{base}' (replicas: {count})"
+            report.key(("devboxes", name), message)
+        replicas = _replicas(spec)
+        if replicas is not None and isinstance(name, str) and len(f"{name}-{replicas - 1}") > 63:
+            message = f"replica names like '{name}-{replicas - 1}' are longer than 63 characters"
             report.value(("devboxes", name, "replicas"), message)
 
 
