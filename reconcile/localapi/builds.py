@@ -15,14 +15,14 @@ import asyncio
 import json
 import shlex
 
-from reconcile.localapi.backend import Backend
+from reconcile.localapi.backend import Backend, log
 from reconcile.localapi.disk import DiskError
 from reconcile.localapi.problems import Invalid
 from reconcile.localapi.records import Blueprint
 from reconcile.localapi.runner import Runner
 
 
-def dockerfile_steps(dockerfile: str, build_args: dict[str, str]) -> list[tuple[str, str]]:
+def dockerfile_steps(dockerfile: str) -> list[tuple[str, str]]:
     """The (instruction, argument) pairs of a Dockerfile, continuation lines joined."""
     steps: list[tuple[str, str]] = []
     pending = ""
@@ -43,7 +43,7 @@ def dockerfile_commands(dockerfile: str, build_args: dict[str, str]) -> list[str
     """Shell lines for the RUN instructions, prefixed with the ENV/ARG values seen so far."""
     env: dict[str, str] = {}
     commands: list[str] = []
-    for word, arg in dockerfile_steps(dockerfile, build_args):
+    for word, arg in dockerfile_steps(dockerfile):
         if word in ("ENV", "ARG"):
             env.update(_assignments(word, arg, build_args))
         elif word == "RUN":
@@ -140,6 +140,10 @@ class Builds:
             await asyncio.to_thread(self.b.disks.save_image, bpt.id, bpt.id)
         except (DiskError, OSError) as exc:
             self._fail(bpt, str(exc))
+            return
+        except Exception as exc:  # a bug must not leave the build running forever
+            log.exception("blueprint build %s failed unexpectedly", bpt.id)
+            self._fail(bpt, f"internal error: {type(exc).__name__}")
             return
         finally:
             await asyncio.to_thread(self.b.disks.delete_disk, bpt.id)

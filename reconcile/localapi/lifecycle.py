@@ -55,6 +55,9 @@ class Lifecycle:
         except (SetupFailed, DiskError, OSError) as exc:
             log.info("devbox %s failed: %s", dbx.id, exc)
             self.b.move_devbox(dbx, "failure", failure_reason="execution_failed")
+        except Exception:  # a bug must not leave the devbox between statuses forever
+            log.exception("devbox %s failed unexpectedly", dbx.id)
+            self.b.move_devbox(dbx, "failure", failure_reason="execution_failed")
         if dbx.status == "running" and dbx.entrypoint:
             await self._run_entrypoint(dbx)
 

@@ -87,12 +87,14 @@ class Runner:
 
     async def _collect(self, exn: Execution, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None and proc.stderr is not None
-        await asyncio.gather(
-            self._pump(proc.stdout, exn, "stdout"), self._pump(proc.stderr, exn, "stderr")
-        )
-        returncode = await proc.wait()
-        self.b.processes.pop(exn.id, None)
-        self._finish(exn, exit_status_of(returncode))
+        try:
+            await asyncio.gather(
+                self._pump(proc.stdout, exn, "stdout"), self._pump(proc.stderr, exn, "stderr")
+            )
+            await proc.wait()
+        finally:  # also on server stop or a failing pump: never left running
+            self.b.processes.pop(exn.id, None)
+            self._finish(exn, exit_status_of(proc.returncode))
 
     async def _pump(self, reader: asyncio.StreamReader, exn: Execution, stream: str) -> None:
         with open(self.b.store.output_path(exn.id, stream), "ab") as out:

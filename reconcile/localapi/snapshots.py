@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from reconcile.localapi.backend import Backend
+from reconcile.localapi.backend import Backend, log
 from reconcile.localapi.disk import DiskError
 from reconcile.localapi.problems import Conflict, Failed, WrongState
 from reconcile.localapi.records import Devbox, Snapshot
@@ -68,6 +68,9 @@ class Snapshots:
                 raise DiskError("injected fault: the snapshot failed")
         except (DiskError, OSError) as exc:
             self._end(snp, "error", error_message=str(exc) or type(exc).__name__)
+        except Exception as exc:  # a bug must not leave the snapshot in progress forever
+            log.exception("snapshot %s failed unexpectedly", snp.id)
+            self._end(snp, "error", error_message=f"internal error: {type(exc).__name__}")
         else:
             snp.size_bytes = size
             self._end(snp, "complete")
