@@ -3,6 +3,7 @@ idempotency, checked with a plain HTTP client over a real socket."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -312,3 +313,27 @@ def test_restore_from_a_snapshot_still_in_progress_waits_for_it(
         api.get(f"/v1/devboxes/disk_snapshots/{snap['id']}/status").json()["status"] == "complete"
     )
     assert run(api, restored["id"], "cat saved.txt")["stdout"] == "saved\n"
+
+
+def test_a_repeat_arriving_while_the_first_runs_gets_the_same_answer(
+    local_server: Any, api: httpx.Client
+) -> None:
+    devbox = running_devbox(api)
+    local_server.control("/_local/speed", {"snapshot_extra_seconds": 1})
+    path = f"/v1/devboxes/{devbox['id']}/snapshot_disk"
+    headers = {"x-request-id": "slow-retry"}
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda _n: api.post(path, json={}, headers=headers), range(2)))
+    assert [r.status_code for r in replies] == [200, 200]
+    assert replies[0].json()["id"] == replies[1].json()["id"]
+    listed = api.get("/v1/devboxes/disk_snapshots", params={"devbox_id": devbox["id"]}).json()
+    assert listed["total_count"] == 1
+
+
+def test_update_keeps_absent_fields_and_clears_with_empty_values(api: httpx.Client) -> None:
+    devbox = api.post("/v1/devboxes", json={"name": "n", "metadata": {"a": "1"}}).json()
+    path = f"/v1/devboxes/{devbox['id']}"
+    assert api.post(path, json={"metadata": {"b": "2"}}).json()["name"] == "n"
+    cleared = api.post(path, json={"name": "", "metadata": {}}).json()
+    assert "name" not in cleared and cleared["metadata"] == {}
+    assert api.post(path).json()["metadata"] == {}
