@@ -117,6 +117,9 @@ class BackendClock:
         reply.raise_for_status()
         return datetime.fromtimestamp(reply.json()["now_ms"] / 1000, UTC)
 
+    def speed(self, **settings: Any) -> None:
+        self.http.post("/_local/speed", json=settings).raise_for_status()
+
     def faults(self, **settings: Any) -> None:
         self.http.post("/_local/faults", json=settings).raise_for_status()
 
