@@ -301,10 +301,11 @@ def is_snapshot_due(
 ) -> bool:
     """Whether a series needs a new snapshot now.
 
-    Due when there is no complete snapshot, or the newest complete one is at least `every` old
-    (`every` None: only when none exists). Not due while a snapshot newer than the newest
-    complete one is in progress. `error`, `deleted` and `unknown` snapshots are ignored: an
-    unreadable status must not stop a series from ever being snapshotted again.
+    Due when there is no complete snapshot, or the newest complete one is at least `every` old,
+    less a small slack for cron jitter (`due_slack`; `every` None: only when none exists).
+    Not due while a snapshot newer than the newest complete one is in progress. `error`,
+    `deleted` and `unknown` snapshots are ignored: an unreadable status must not stop a series
+    from ever being snapshotted again.
     """
     _require_aware(now, "now")
     ordered = _sorted_newest_first(snapshots)
@@ -318,4 +319,13 @@ def is_snapshot_due(
         return True
     if every is None:
         return False
-    return now - newest_complete.created >= every
+    return now - newest_complete.created >= every - due_slack(every)
+
+
+def due_slack(every: timedelta) -> timedelta:
+    """How much earlier than `every` a snapshot counts as due: a tenth, at most an hour.
+
+    A nightly cron with `every: 24h` starts a little earlier each night than the snapshot it
+    took the night before was stamped; without slack every other night would be skipped.
+    """
+    return min(every / 10, timedelta(hours=1))

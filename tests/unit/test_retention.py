@@ -183,7 +183,10 @@ DUE_CASES = [
     ("only-deleted", [snap("11-24 09:00", "deleted")], None, True),
     ("only-unknown-is-ignored", [snap("11-24 09:00", "unknown")], None, True),
     ("one-complete-no-every", [snap("01-01 00:00")], None, False),
-    ("younger-than-every", [snap("11-23 13:00")], timedelta(hours=24), False),
+    ("younger-than-every-less-slack", [snap("11-23 14:00")], timedelta(hours=24), False),
+    ("cron-a-minute-early-is-due", [snap("11-23 12:01")], timedelta(hours=24), True),
+    ("slack-is-a-tenth-of-short-every", [snap("11-24 11:07")], timedelta(hours=1), False),
+    ("slack-is-a-tenth-of-short-every-due", [snap("11-24 11:06")], timedelta(hours=1), True),
     ("exactly-every-old", [snap("11-23 12:00")], timedelta(hours=24), True),
     ("older-than-every", [snap("11-23 11:59")], timedelta(hours=24), True),
     (
