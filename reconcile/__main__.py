@@ -1,5 +1,5 @@
 """`python -m reconcile` runs the rlstate command line."""
 
-from reconcile.cli import main
+from reconcile.entry import main
 
 main()

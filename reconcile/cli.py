@@ -76,11 +76,11 @@ def _root(
 
 
 @app.command()
-def validate(manifest: ManifestArg = DEFAULT_MANIFEST) -> None:
+def validate(manifest: ManifestArg = DEFAULT_MANIFEST, json_out: JsonOut = False) -> None:
     """Check a manifest (no API call); every problem as file:line:col: field: message."""
     from reconcile.commands import validate as cmd
 
-    raise typer.Exit(cmd.run(manifest))
+    raise typer.Exit(cmd.run(manifest, json_out))
 
 
 @app.command()

@@ -109,6 +109,8 @@ def merged_devbox(manifest: Manifest, spec: DevboxSpec) -> DevboxSpec:
     ):
         if getattr(spec, name) is None and getattr(d, name) is not None:
             updates[name] = getattr(d, name)
+    if spec.from_snapshot:
+        updates.pop("blueprint", None)  # one image source: the snapshot wins over a default
     updates["env"] = {**d.env, **spec.env}
     updates["metadata"] = {**d.metadata, **spec.metadata}
     return spec.model_copy(update=updates)

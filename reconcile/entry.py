@@ -1,0 +1,41 @@
+"""The console entry point: `rlstate validate` on a fast path, everything else through the CLI.
+
+Cron and editors run validate often; building the typer app costs more than validating a
+manifest, so a plain `validate [MANIFEST] [--json]` is parsed here without importing typer.
+Anything else (help, unknown flags) goes through the full CLI, which owns the messages.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def _fast_validate(args: list[str]) -> int | None:
+    """Run validate for simple arguments; None when the full CLI must handle them."""
+    json_out = False
+    paths: list[str] = []
+    for arg in args:
+        if arg == "--json":
+            json_out = True
+        elif arg.startswith("-"):
+            return None
+        else:
+            paths.append(arg)
+    if len(paths) > 1:
+        return None
+    from reconcile.commands import validate
+
+    return validate.run(Path(paths[0] if paths else "rlstate.yaml"), json_out)
+
+
+def main() -> None:
+    """`rlstate`: the fast validate path, or the typer app."""
+    argv = sys.argv[1:]
+    if argv[:1] == ["validate"]:
+        code = _fast_validate(argv[1:])
+        if code is not None:
+            raise SystemExit(code)
+    from reconcile.cli import main as cli_main
+
+    cli_main()
