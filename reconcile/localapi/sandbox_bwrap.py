@@ -50,6 +50,8 @@ def build_bwrap_argv(config: BwrapConfig, command: Sequence[str]) -> list[str]:
     argv = [config.bwrap, *_namespace_args(config.hostname)]
     argv += _system_args()
     argv += ["--proc", "/proc", "--dev", "/dev", "--dir", "/var", "--dir", "/home"]
+    # --dev's /dev/shm belongs to root (no user namespace): POSIX semaphores need a 1777 one.
+    argv += ["--perms", "1777", "--tmpfs", "/dev/shm"]
     argv += _hidden_args(config.hidden_paths)
     argv += ["--ro-bind", str(config.identity_dir / "passwd"), "/etc/passwd"]
     argv += ["--ro-bind", str(config.identity_dir / "group"), "/etc/group"]

@@ -185,6 +185,9 @@ def test_unpack_archive_writes_members_into_the_folder(
     assert os.readlink(base / "alias") == "tool.sh"
     assert (base / "hard").read_bytes() == b"read me"
     assert not (base / "hard").samefile(base / "readme"), "hard links become copies"
+    if os.geteuid() == 0:
+        owners = {p.lstat().st_uid for p in [base.parent, *base.parent.rglob("*")]}
+        assert owners == {DEVBOX_UID}
 
 
 def test_unpack_gzip_of_a_single_file_writes_that_file(store: DiskStore) -> None:
