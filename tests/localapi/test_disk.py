@@ -284,3 +284,12 @@ def test_an_image_whose_home_is_a_symlink_cannot_be_restored(
     with pytest.raises(DiskError, match="damaged"):
         store.create_disk("dbx_from_bad", "snp_bad")
     assert not store.disk_path("dbx_from_bad").exists()
+
+
+def test_file_names_that_are_not_utf8_survive(store: DiskStore) -> None:
+    disk = store.create_disk("dbx_names")
+    raw = os.fsencode(disk / "home/user") + b"/caf\xe9 \n\x01.txt"
+    with open(raw, "wb") as f:
+        f.write(b"latin-1 name")
+    store.save_image("dbx_names", "snp_names")
+    assert tree(store.create_disk("dbx_names2", "snp_names")) == tree(disk)
