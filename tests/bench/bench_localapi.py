@@ -248,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append(measure_bare_true(50))
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(f"cores={os.cpu_count()} python={sys.version.split()[0]} runs={args.runs}")
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"cores={os.cpu_count()} python={sys.version.split()[0]} runs={args.runs} load={load}")
     print_table(rows)
 
 
