@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,14 +18,30 @@ async def read_body(request: Request, allowed: Iterable[str] | None = None) -> B
     if not raw.strip():
         return Body({}, allowed)
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(raw, parse_constant=_not_json)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a number of 4,300+ digits
         raise Invalid(f"body: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise Invalid("body: not valid JSON (nested too deeply)") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise Invalid("body: must be a JSON object")
     return Body(data, allowed)
+
+
+def _not_json(constant: str) -> Any:
+    """Python's json reads NaN and Infinity; JSON has no such numbers."""
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _is_number(value: Any) -> bool:
+    """A number the API can hold: an int64, or a finite float (1e400 parses as infinity)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
 
 
 class Body:
@@ -91,7 +108,7 @@ class Body:
         value = self._get(field, False)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not _is_number(value):
             raise Invalid(f"{self._name(field)}: must be a number")
         return float(value)
 
@@ -99,7 +116,7 @@ class Body:
         value = self._get(field, False)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if not _is_number(value) or value != int(value):
             raise Invalid(f"{self._name(field)}: must be an integer")
         if minimum is not None and value < minimum:
             raise Invalid(f"{self._name(field)}: must be at least {minimum}")
@@ -149,6 +166,8 @@ def query_int(request: Request, name: str, *, minimum: int | None = None) -> int
         value = int(raw)
     except ValueError:
         raise Invalid(f"{name}: must be an integer") from None
+    if not _is_number(value):  # e.g. an offset past int64 would break the seek mid-stream
+        raise Invalid(f"{name}: must be a 64-bit integer")
     if minimum is not None and value < minimum:
         raise Invalid(f"{name}: must be at least {minimum}")
     return value
