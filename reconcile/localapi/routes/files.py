@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import PurePosixPath
+from urllib.parse import quote
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -98,12 +99,19 @@ async def download_file(request: Request) -> Response:
     body = await read_body(request, ("path",))
     path = body.req_text("path")
     data = await _read(request, dbx, "path", path)
-    name = PurePosixPath(path).name.replace('"', "") or "download"
     return Response(
         data,
         media_type="application/octet-stream",
-        headers={"content-disposition": f'attachment; filename="{name}"'},
+        headers={"content-disposition": _attachment(path)},
     )
+
+
+def _attachment(path: str) -> str:
+    """Content-Disposition for a file name: headers are latin-1 and one line, so a plain-ASCII
+    `filename` and the exact name percent-encoded in `filename*` (RFC 6266)."""
+    name = PurePosixPath(path).name or "download"
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 ROUTES = [
