@@ -240,7 +240,7 @@ async def _retain_with(
         report.failed.extend(failed)
         held.update({shots.action(i).params["series"]: HELD for i, _ in failed})
     needed: StatusesNeeded = lambda lv: r.prune_statuses_needed(manifest, lv)  # noqa: E731
-    if report.taken and not dry_run:
+    if shots.actions and not dry_run:  # list again: new snapshots, complete or failed
         now = clock()
         live = await session.discover(manifest, needed)
     else:
