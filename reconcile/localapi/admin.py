@@ -82,7 +82,7 @@ async def faults(request: Request) -> Response:
     if request.method == "POST":
         fields = [f.name for f in dataclasses.fields(current)]
         body = await read_body(request, fields)
-        for rate in ("rate", "drop_rate", "snapshot_error_rate"):
+        for rate in ("rate", "drop_rate", "lost_answer_rate", "snapshot_error_rate"):
             value = body.number(rate)
             if value is not None:
                 if not 0.0 <= value <= 1.0:

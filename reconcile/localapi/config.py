@@ -20,6 +20,9 @@ class FaultSettings:
     retry_after: float | None = None  # seconds, sent as `retry-after` on injected errors
     latency_ms: int = 0  # added before every /v1 request
     drop_rate: float = 0.0  # share of /v1 requests whose connection is closed without an answer
+    lost_answer_rate: float = (
+        0.0  # share of /v1 POSTs that are carried out, then dropped unanswered
+    )
     snapshot_error_rate: float = 0.0  # share of disk snapshots that end in `error`
     seed: int | None = None  # makes the fault dice reproducible
 

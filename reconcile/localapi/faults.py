@@ -1,5 +1,7 @@
-"""Fault injection for /v1/ requests (never /_local/ or signed storage URLs): latency, error answers
-and dropped connections, as set by LocalConfig or POST /_local/faults. Pure ASGI middleware."""
+"""Fault injection for /v1/ requests (never /_local/ or signed storage URLs): latency, error
+answers, dropped connections (before acting) and lost answers (after acting: the ambiguous
+failure a client must resolve by looking up what it made), as set by LocalConfig or
+POST /_local/faults. Pure ASGI middleware."""
 
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ class DropConnection(BaseException):
     BaseException so that no `except Exception` (Starlette's 500 handler) answers it."""
 
 
+async def _swallow(_message: object) -> None:
+    """A `send` that discards the answer (the request was carried out; nobody hears of it)."""
+
+
 class FaultMiddleware:
     def __init__(
         self, app: ASGIApp, settings: Callable[[], FaultSettings], dice: random.Random
@@ -36,6 +42,10 @@ class FaultMiddleware:
             await asyncio.sleep(faults.latency_ms / 1000)
         if faults.drop_rate > 0 and self.dice.random() < faults.drop_rate:
             raise DropConnection("injected fault: connection dropped")
+        lose = scope["method"] == "POST" and self.dice.random() < faults.lost_answer_rate
+        if lose:
+            await self.app(scope, receive, _swallow)
+            raise DropConnection("injected fault: carried out, answer lost")
         if faults.rate > 0 and faults.statuses and self.dice.random() < faults.rate:
             status = self.dice.choice(faults.statuses)
             headers = {}
