@@ -19,6 +19,7 @@ from reconcile.apply.events import (
     ApplyResult,
     Event,
     NoticeEvent,
+    SummaryEvent,
     ThrottledEvent,
 )
 
@@ -138,28 +139,33 @@ class LiveReporter:
         self.live.start()
 
     def __call__(self, event: Event) -> None:
+        # State changes under the lock; rich is called outside it (its refresh thread calls
+        # _render, which takes the lock too).
         with self.lock:
-            self._take(event)
+            printed = self._take(event)
+        if isinstance(event, SummaryEvent):
+            self.live.stop()
+        if printed is not None:
+            self.console.print(printed[0], style=printed[1], markup=False)
 
-    def _take(self, event: Event) -> None:
+    def _take(self, event: Event) -> tuple[str, str] | None:
         if isinstance(event, ActionEvent):
             if event.state in ("started", "waiting"):
                 row = self.rows.setdefault(event.id, _Row(event, self.clock()))
                 row.update(event)
-                return
+                return None
             self.rows.pop(event.id, None)
             self.counts[event.state] += 1
             style = {"done": "green", "failed": "red", "skipped": "yellow"}[event.state]
-            self.console.print(plain_line(event), style=style, markup=False)
-        elif isinstance(event, ThrottledEvent):
+            return plain_line(event), style
+        if isinstance(event, ThrottledEvent):
             if event.throttled:
                 self.throttled_total += 1
                 self.throttle = (self.clock(), f"{event.method} {event.path}: {event.message}")
-        elif isinstance(event, NoticeEvent):
-            self.console.print(event.message, style="bold", markup=False)
-        else:
-            self.live.stop()
-            self.console.print("\n".join(summary_lines(event.result, self.verb)), markup=False)
+            return None
+        if isinstance(event, NoticeEvent):
+            return event.message, "bold"
+        return "\n".join(summary_lines(event.result, self.verb)), ""
 
     def _render(self) -> RenderableType:
         from rich.table import Table
