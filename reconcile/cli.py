@@ -192,6 +192,10 @@ def local_serve(
     latency_ms: Annotated[int, typer.Option("--latency-ms")] = 0,
     drop_rate: Annotated[float, typer.Option("--drop-rate")] = 0.0,
     snapshot_error_rate: Annotated[float, typer.Option("--snapshot-error-rate")] = 0.0,
+    lost_answer_rate: Annotated[float, typer.Option("--lost-answer-rate")] = 0.0,
+    sandbox: Annotated[
+        str | None, typer.Option("--sandbox", help="bubblewrap or subprocess (default: best)")
+    ] = None,
 ) -> None:
     """Run the local Runloop-compatible API server (blocks)."""
     from reconcile.commands import local as cmd
@@ -208,6 +212,8 @@ def local_serve(
         latency_ms=latency_ms,
         drop_rate=drop_rate,
         snapshot_error_rate=snapshot_error_rate,
+        lost_answer_rate=lost_answer_rate,
+        sandbox=sandbox,
     )
 
 

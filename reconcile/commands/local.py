@@ -39,10 +39,15 @@ def serve(
     latency_ms: int,
     drop_rate: float,
     snapshot_error_rate: float,
+    lost_answer_rate: float = 0.0,
+    sandbox: str | None = None,
 ) -> None:
     """Build the server's config from flags and serve until interrupted."""
     from reconcile.localapi import LocalConfig
     from reconcile.localapi import serve as run_server
+
+    if sandbox not in (None, "bubblewrap", "subprocess"):
+        raise ConfigError(f"--sandbox is bubblewrap or subprocess (got {sandbox!r})")
 
     config = LocalConfig(
         data_dir=(data_dir or default_local_dir()).expanduser(),
@@ -56,6 +61,8 @@ def serve(
         fault_latency_ms=latency_ms,
         fault_drop_rate=_rate("drop-rate", drop_rate),
         fault_snapshot_error_rate=_rate("snapshot-error-rate", snapshot_error_rate),
+        fault_lost_answer_rate=_rate("lost-answer-rate", lost_answer_rate),
+        sandbox_mode=sandbox,
     )
     try:
         run_server(config)

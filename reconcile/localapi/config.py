@@ -43,6 +43,7 @@ class LocalConfig:
     fault_latency_ms: int = 0
     fault_drop_rate: float = 0.0
     fault_snapshot_error_rate: float = 0.0
+    fault_lost_answer_rate: float = 0.0
     sandbox_mode: str | None = None  # "bubblewrap" | "subprocess" | None (best available)
 
     def faults(self) -> FaultSettings:
@@ -54,6 +55,7 @@ class LocalConfig:
             latency_ms=self.fault_latency_ms,
             drop_rate=self.fault_drop_rate,
             snapshot_error_rate=self.fault_snapshot_error_rate,
+            lost_answer_rate=self.fault_lost_answer_rate,
         )
 
 
