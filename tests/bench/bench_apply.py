@@ -198,7 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     rows: list[Figures] = []
     with local_backend(args.boot) as url:
-        for scenario, manifest, made, sequential in (
+        scenarios: list[tuple[str, str, int, Callable[[], Figures]]] = [
             (
                 "independent",
                 independent_manifest(args.count),
@@ -211,7 +211,8 @@ def main() -> None:
                 args.replicas + 1,
                 lambda: sequential_fanout(url, args.replicas),
             ),
-        ):
+        ]
+        for scenario, manifest, made, sequential in scenarios:
             for parallelism in args.parallelism:
                 reset(url)
                 rows.append(run_rlstate(url, manifest, parallelism, scenario, made))

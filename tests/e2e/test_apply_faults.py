@@ -1,5 +1,5 @@
-"""Apply while a fifth of the API's answers fail (429/500/503/dropped connections): it still
-converges, makes nothing twice, and leaves what it does not own alone."""
+"""Apply while a fifth of the API's answers fail (429/500/503, dropped connections, lost
+answers): it still converges, makes nothing twice, and leaves what it does not own alone."""
 
 from __future__ import annotations
 
@@ -53,12 +53,13 @@ def test_a_fifth_of_answers_failing_still_converges_without_duplicates(
             "rate": 0.2,
             "statuses": [429, 500, 503],
             "drop_rate": 0.05,
+            "lost_answer_rate": 0.05,
             "retry_after": 0.05,
             "seed": 20,
         },
     )
     applied = rlstate(local_server, work, "apply", "combined.yaml", "--yes", "--json")
-    local_server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0})
+    local_server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0, "lost_answer_rate": 0.0})
 
     assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr
     assert summary(applied.stdout)["result"] == "converged"

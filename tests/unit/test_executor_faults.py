@@ -75,6 +75,23 @@ def test_a_create_dropped_by_the_server_is_looked_up_then_sent_again_once(
     assert run.by_route["POST /v1/devboxes"] == 2
 
 
+def test_a_create_the_server_carried_out_but_whose_answer_it_lost_is_found_by_token(
+    local_server: Any,
+) -> None:
+    local_server.control("/_local/faults", {"lost_answer_rate": 1.0})
+
+    def heal_after_the_loss(control: RunControl, event: Event) -> None:
+        if isinstance(event, ActionEvent) and "looking it up by token" in event.message:
+            local_server.control("/_local/faults", {"lost_answer_rate": 0.0})
+
+    run = run_plan(local_server, plan_of(devbox("lost")), control_hook=heal_after_the_loss)
+
+    assert run.result.outcome == "converged", run.result.failed
+    (box,) = stack_devboxes(local_server)
+    assert run.result.results["devbox:devbox.lost"] == box.id
+    assert run.by_route["POST /v1/devboxes"] == 1
+
+
 def test_a_snapshot_ending_in_error_fails_and_its_prunes_are_skipped(local_server: Any) -> None:
     local_server.control("/_local/faults", {"snapshot_error_rate": 1.0})
     plan = plan_of(
@@ -117,6 +134,7 @@ def test_a_fifth_of_calls_failing_every_way_still_converges_without_duplicates(
             "rate": 0.2,
             "statuses": [429, 500, 503],
             "drop_rate": 0.05,
+            "lost_answer_rate": 0.05,
             "retry_after": 0.01,
             "seed": 11,
         },
@@ -135,7 +153,7 @@ def test_a_fifth_of_calls_failing_every_way_still_converges_without_duplicates(
         ),
     )
     run = run_plan(local_server, plan)
-    local_server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0})
+    local_server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0, "lost_answer_rate": 0.0})
 
     assert run.result.outcome == "converged", run.result.failed
     names = Counter(b.metadata["rlstate.name"] for b in stack_devboxes(local_server))
