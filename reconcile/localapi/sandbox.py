@@ -22,6 +22,7 @@ it: call spawn from the event loop's thread, not from a short-lived worker threa
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import shutil
 import signal
@@ -118,16 +119,19 @@ class Sandbox:
         if self._as_user:
             user = {"user": DEVBOX_UID, "group": DEVBOX_GID, "extra_groups": []}
         # Environment values go through the process environment, never argv: argv is world-readable.
-        return await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=cwd,
-            env=self.environment(devbox_id, env),
-            start_new_session=True,
-            **user,  # type: ignore[arg-type]
-        )
+        try:
+            return await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+                env=self.environment(devbox_id, env),
+                start_new_session=True,
+                **user,  # type: ignore[arg-type]
+            )
+        except ValueError as exc:  # a NUL byte in the command or env, "=" in an env name
+            raise OSError(errno.EINVAL, f"cannot start the command: {exc}") from None
 
     async def kill(self, proc: asyncio.subprocess.Process, sig: int = signal.SIGKILL) -> None:
         """Signal the command's whole process group (bubblewrap: the whole PID namespace dies)."""
