@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from apply_support import by_name, converged, devboxes, rlstate, sdk, start, summary, workdir
 
 from reconcile.apply.lock import stack_lock
@@ -109,31 +110,56 @@ def test_a_held_lock_refuses_a_second_run_naming_its_holder(
     assert devboxes(sdk(local_server), "quickstart") == []
 
 
-def test_ctrl_c_finishes_what_is_in_flight_starts_nothing_new_and_releases_the_lock(
-    local_server: Any, tmp_path: Path
+INTERRUPTS = [
+    ([signal.SIGINT], (1, 0), "not started: the run was interrupted"),
+    ([signal.SIGTERM], (1, 0), "not started: the run was interrupted"),
+    ([signal.SIGINT, signal.SIGINT], (0, 1), "not run: 'create devbox.builder' failed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("signals", "done_failed", "skip_reason"),
+    INTERRUPTS,
+    ids=["ctrl-c-finishes-in-flight", "sigterm-finishes-in-flight", "second-ctrl-c-aborts"],
+)
+def test_an_interrupt_starts_nothing_new_reports_and_releases_the_lock(
+    local_server: Any,
+    tmp_path: Path,
+    signals: list[signal.Signals],
+    done_failed: tuple[int, int],
+    skip_reason: str,
 ) -> None:
     local_server.control("/_local/speed", {"transition_seconds": 0.3})
     work = workdir(tmp_path)
     proc = start(local_server, work, "apply", "snapshot-and-restore.yaml", "--yes", "--json")
     assert proc.stdout is not None
     lines = []
+    pending = list(signals)
     for line in proc.stdout:
         lines.append(line)
         event = json.loads(line)
-        if event.get("state") == "started" and event["id"] == "create devbox.builder":
-            proc.send_signal(signal.SIGINT)
+        builder_waits = event.get("state") == "waiting" and event["id"] == "create devbox.builder"
+        heard = event.get("event") == "notice"  # signals that arrive together coalesce
+        if (builder_waits and len(pending) == len(signals)) or (heard and pending):
+            proc.send_signal(pending.pop(0))
+        if not pending:
             break
     rest, _ = proc.communicate(timeout=120)
     out = "".join(lines) + rest
 
     assert proc.returncode == 1
     result = summary(out)
-    assert result["done"] == 1 and result["failed"] == 0  # the builder finished
-    assert {s["reason"] for s in result["skips"]} == {"not started: the run was interrupted"}
+    assert (result["done"], result["failed"]) == done_failed
+    assert {s["reason"] for s in result["skips"]} == {skip_reason}
     assert not (work / ".rlstate" / "snapshot-restore.lock").exists()
-    assert set(by_name(sdk(local_server), "snapshot-restore")) == {"builder"}
 
     assert (
         rlstate(local_server, work, "apply", "snapshot-and-restore.yaml", "--yes").returncode == 0
     )
     assert converged(local_server, work, "snapshot-and-restore.yaml")
+    assert set(by_name(sdk(local_server), "snapshot-restore")) == {
+        "builder",
+        "worker-0",
+        "worker-1",
+        "worker-2",
+    }
