@@ -194,3 +194,18 @@ def test_a_disk_whose_home_is_a_symlink_is_refused(
     with pytest.raises(DiskError, match="damaged"):
         run(sandbox, "touch planted")
     assert list((tmp_path / "victim").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "env"),
+    [
+        pytest.param("echo a\0b", {}, id="nul-in-command"),
+        pytest.param("true", {"K": "v\0w"}, id="nul-in-env-value"),
+        pytest.param("true", {"A=B": "v"}, id="equals-in-env-name"),
+    ],
+)
+def test_commands_that_cannot_be_started_raise_oserror(
+    sandbox: Sandbox, command: str, env: dict[str, str]
+) -> None:
+    with pytest.raises(OSError, match="cannot start"):
+        run(sandbox, command, env)
