@@ -146,7 +146,11 @@ class LiveReporter:
         if isinstance(event, SummaryEvent):
             self.live.stop()
         if printed is not None:
-            self.console.print(printed[0], style=printed[1], markup=False)
+            from rich.text import Text
+
+            self.live.refresh()  # so the finished action leaves the live area as it prints
+            # The style goes on the Text: a print(style=) would also colour the live area.
+            self.console.print(Text(printed[0], style=printed[1]))
 
     def _take(self, event: Event) -> tuple[str, str] | None:
         if isinstance(event, ActionEvent):
@@ -168,30 +172,32 @@ class LiveReporter:
         return "\n".join(summary_lines(event.result, self.verb)), ""
 
     def _render(self) -> RenderableType:
+        from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
         with self.lock:
             now = self.clock()
-            grid = Table.grid(padding=(0, 2))
-            grid.add_column(no_wrap=True, style="cyan")
-            grid.add_column(overflow="ellipsis", no_wrap=True)
-            grid.add_column(justify="right", no_wrap=True)
             rows = list(self.rows.values())
-            for row in rows[:LIVE_ROWS]:
-                grid.add_row(row.address, row.text, _seconds(now - row.since))
-            if len(rows) > LIVE_ROWS:
-                grid.add_row("…", f"{len(rows) - LIVE_ROWS} more in flight", "")
-            c = self.counts
-            status = (
-                f"{len(rows)} in flight, {c['done']} done, {c['failed']} failed, "
-                f"{c['skipped']} skipped"
-            )
-            grid.add_row(Text(status, style="bold"), "", "")
-            if self.throttle and now - self.throttle[0] < 10:
-                text = f"throttled ({self.throttled_total}× 429): {self.throttle[1]}"
-                grid.add_row(Text(text, style="yellow"), "", "")
-            return grid
+            counts = dict(self.counts)
+            throttle = self.throttle if self.throttle and now - self.throttle[0] < 10 else None
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(no_wrap=True, style="cyan", max_width=32)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        grid.add_column(justify="right", no_wrap=True, width=7)
+        for row in rows[:LIVE_ROWS]:
+            grid.add_row(row.address, row.text, _seconds(now - row.since))
+        if len(rows) > LIVE_ROWS:
+            grid.add_row("…", f"{len(rows) - LIVE_ROWS} more in flight", "")
+        status = (
+            f"{len(rows)} in flight, {counts['done']} done, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped"
+        )
+        parts: list[RenderableType] = [grid, Text(status, style="bold")]
+        if throttle is not None:
+            text = f"throttled ({self.throttled_total}× 429): {throttle[1]}"
+            parts.append(Text(text, style="yellow", no_wrap=True, overflow="ellipsis"))
+        return Group(*parts)
 
     def close(self) -> None:
         self.live.stop()
