@@ -179,6 +179,12 @@ def test_files(spec: OpenAPI, rec: Recorded) -> None:
     payload = bytes(range(256)) * 8
     sdk.devboxes.upload_file(box.id, path="blob.bin", file=("blob.bin", payload))
     assert sdk.devboxes.download_file(box.id, path="blob.bin").read() == payload
+    sdk.devboxes.write_file_contents(box.id, file_path="résumé ✓.txt", contents="cv")
+    named = rec.http.post(f"/v1/devboxes/{box.id}/download_file", json={"path": "résumé ✓.txt"})
+    assert named.content == b"cv"
+    assert (
+        "filename*=UTF-8''r%C3%A9sum%C3%A9%20%E2%9C%93.txt" in named.headers["content-disposition"]
+    )
     with pytest.raises(NotFoundError):
         sdk.devboxes.read_file_contents(box.id, file_path="missing.txt")
     assert_conformant(
