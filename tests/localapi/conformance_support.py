@@ -41,13 +41,61 @@ SPEC_ERRATA = (_number_is_a_number,)
 
 
 @functools.cache
+def spec_dict(path: Path) -> dict[str, Any]:
+    """The OpenAPI document at `path` as data, SPEC_ERRATA applied (cached; do not change it)."""
+    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for fix in SPEC_ERRATA:
+        fix(raw)
+    return raw
+
+
+@functools.cache
 def load_spec(path: Path) -> OpenAPI:
     """The OpenAPI spec at `path` with SPEC_ERRATA applied (cached per path)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    patched = copy.deepcopy(raw)
-    for fix in SPEC_ERRATA:
-        fix(patched)
-    return OpenAPI.from_dict(patched)
+    return OpenAPI.from_dict(copy.deepcopy(spec_dict(path)))
+
+
+@dataclass(frozen=True)
+class Field:
+    """A request field the spec declares: dotted name (one level of nesting) and JSON type."""
+
+    name: str
+    type: str  # string, integer, number, boolean, object, array, or "" when untyped
+
+
+def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _operation(doc: dict[str, Any], method: str, template: str) -> dict[str, Any] | None:
+    method, template = OFF_SPEC_ALIASES.get((method, template), (method, template))
+    op: dict[str, Any] | None = doc["paths"].get(template, {}).get(method.lower())
+    return op
+
+
+def request_fields(doc: dict[str, Any], method: str, template: str) -> list[Field]:
+    """The JSON body fields of an operation (path template as in the spec), nested objects'
+    own fields included as `outer.inner`."""
+    op = _operation(doc, method, template) or {}
+    content = (op.get("requestBody") or {}).get("content", {})
+    if "application/json" not in content:
+        return []
+    fields = []
+    top = _resolve(doc, content["application/json"]["schema"])
+    for name, prop in (top.get("properties") or {}).items():
+        schema = _resolve(doc, prop)
+        fields.append(Field(name, schema.get("type", "")))
+        for inner, inner_prop in (schema.get("properties") or {}).items():
+            fields.append(Field(f"{name}.{inner}", _resolve(doc, inner_prop).get("type", "")))
+    return fields
+
+
+def query_parameters(doc: dict[str, Any], method: str, template: str) -> list[str]:
+    """The query parameter names an operation declares."""
+    op = _operation(doc, method, template) or {}
+    return [p["name"] for p in op.get("parameters", []) if p.get("in") == "query"]
 
 
 @dataclass(frozen=True)
