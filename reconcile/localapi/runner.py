@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 from reconcile.localapi.backend import Backend
+from reconcile.localapi.disk import DiskError
 from reconcile.localapi.records import Devbox, Execution
 
 DEFAULT_LAST_N = 100
@@ -75,7 +76,7 @@ class Runner:
         self.b.save(exn)
         try:
             proc = await self.b.sandbox.spawn(dbx.id, command, dbx.environment_variables)
-        except OSError as exc:
+        except (OSError, DiskError) as exc:
             self.b.store.output_path(exn.id, "stderr").write_text(f"cannot start command: {exc}\n")
             self._finish(exn, 127)
             return exn
@@ -157,7 +158,7 @@ class Runner:
         for command in commands:
             try:
                 proc = await self.b.sandbox.spawn(box_id, command, env)
-            except OSError as exc:
+            except (OSError, DiskError) as exc:
                 return ScriptResult(False, command, 127, f"cannot start command: {exc}")
             try:
                 stdout, stderr = await _bounded_output(proc)
