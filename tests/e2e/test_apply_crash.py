@@ -79,3 +79,29 @@ def test_a_killed_apply_converges_on_the_next_run(
     }
     assert statuses == {"complete"}
     assert not (work / ".rlstate" / "combined.lock").exists()
+
+
+def test_a_replace_killed_between_new_ready_and_old_shut_down_converges(
+    local_server: Any, tmp_path: Path
+) -> None:
+    local_server.control("/_local/speed", {"snapshot_extra_seconds": 1.0})
+    work = workdir(tmp_path)
+    assert rlstate(local_server, work, "apply", "combined.yaml", "--yes").returncode == 0
+    old = by_name(sdk(local_server), "combined")["builder"].id
+    manifest = work / "combined.yaml"
+    manifest.write_text(manifest.read_text().replace("LOG_LEVEL: debug", "LOG_LEVEL: trace"))
+
+    # The replacement is ready; the old builder's final snapshot is being taken.
+    seen = _kill_at(
+        local_server,
+        work,
+        lambda e: e.get("id") == "replace devbox.builder" and old in e.get("message", ""),
+    )
+    assert any(e.get("id") == "replace devbox.builder" for e in seen)
+    again = rlstate(local_server, work, "apply", "combined.yaml", "--yes", "--json")
+
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    assert converged(local_server, work, "combined.yaml")
+    boxes = by_name(sdk(local_server), "combined")
+    assert set(boxes) == {"builder", "worker-0", "worker-1"}
+    assert boxes["builder"].id != old
