@@ -151,11 +151,13 @@ def main(argv: list[str] | None = None) -> None:
     runs = 3 if args.quick else args.runs
     base = Path(tempfile.mkdtemp(prefix="bench-server-"))
     rows: list[Row] = []
+    mode = "?"
     try:
         config = LocalConfig(data_dir=base / "data", port=0)
         with start_in_thread(config) as server:
             headers = {"Authorization": f"Bearer {server.token}"}
             with httpx.Client(base_url=server.url, headers=headers, timeout=60) as api:
+                mode = ok(api.get("/_local/info"))["sandbox_mode"]
                 rows += measure_boot(api, f"transitions {config.transition_seconds:g} s", runs)
                 ok(api.post("/_local/speed", json={"transition_seconds": 0}))
                 rows += measure_boot(api, "/_local/speed 0", runs)
@@ -168,7 +170,10 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"cores={os.cpu_count()} python={sys.version.split()[0]} runs={runs} load={load}")
+    print(
+        f"cores={os.cpu_count()} python={sys.version.split()[0]} runs={runs} load={load}"
+        f" server sandbox={mode}"
+    )
     print_table(rows)
 
 
