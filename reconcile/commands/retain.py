@@ -256,16 +256,16 @@ async def _retain_with(
         report.pruned = [a.resource_id or "" for a in pruning.actions]
         return
     done, failed = await session.run(pruning)
-    report.pruned = [pruning.action(i).resource_id or "" for i in done]
+    snapshot_of = {a.id: a.resource_id or "" for a in pruning.actions}  # Plan.action is linear
+    report.pruned = [snapshot_of[i] for i in done]
     report.failed.extend(failed)
-    report.plan = _mark_unpruned(pruning, dict(failed))
+    report.plan = _mark_unpruned(pruning, {snapshot_of[i]: why for i, why in failed})
 
 
-def _mark_unpruned(plan: Plan, failed: dict[str, str]) -> Plan:
-    """Rows whose prune failed or did not run say kept (they are still there), and why."""
-    if not failed:
+def _mark_unpruned(plan: Plan, still: dict[str, str]) -> Plan:
+    """Rows whose prune failed or did not run (snapshot id → why) say kept, and why."""
+    if not still:
         return plan
-    still = {plan.action(i).resource_id: why for i, why in failed.items()}
     rows = tuple(
         replace(row, keep=True, reasons=(*row.reasons, f"prune failed: {still[row.snapshot_id]}"))
         if not row.keep and row.snapshot_id in still
