@@ -30,7 +30,7 @@ def mask(value: Any) -> Any:
         return SENSITIVE if "${env:" in value else value
     if isinstance(value, dict):
         return {k: mask(v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [mask(v) for v in value]
     return value
 

@@ -46,7 +46,12 @@ def _by_id(live: LiveState) -> dict[str, str]:
 
 def plan_fingerprints(live: LiveState, touched: set[str]) -> dict[str, str]:
     """What apply will check: each touched resource's fingerprint, and the member sets."""
-    current = _by_id(live)
+    everything: list[LiveDevbox | LiveObject | LiveSnapshot] = [
+        *live.devboxes,
+        *live.objects,
+        *live.snapshots,
+    ]
+    current = {res.id: fingerprint(res) for res in everything if res.id in touched}
     prints = {rid: current[rid] for rid in sorted(touched) if rid in current}
     prints.update(_members(live))
     return prints

@@ -74,21 +74,19 @@ def series_devbox_ids(manifest: Manifest, live: LiveState) -> dict[str, str | No
 def series_views(manifest: Manifest, live: LiveState) -> list[SeriesView]:
     """Every series of the manifest with its live snapshots."""
     ids = series_devbox_ids(manifest, live)
+    by_series: dict[str | None, list[LiveSnapshot]] = {}
+    foreign: dict[str, list[LiveSnapshot]] = {}
+    for snap in live.snapshots:
+        if snap.metadata.get(KEY_STACK) == live.stack:
+            by_series.setdefault(snap.series, []).append(snap)
+        elif KEY_STACK not in snap.metadata:
+            foreign.setdefault(snap.source_devbox_id, []).append(snap)
     out = []
     for name, spec in manifest.snapshots.items():
-        managed = tuple(
-            s
-            for s in live.snapshots
-            if s.metadata.get(KEY_STACK) == live.stack and s.series == name
-        )
-        unmanaged: tuple[LiveSnapshot, ...] = ()
-        if spec.prune_unmanaged and ids[name]:
-            unmanaged = tuple(
-                s
-                for s in live.snapshots
-                if s.source_devbox_id == ids[name] and KEY_STACK not in s.metadata
-            )
-        out.append(SeriesView(name, spec, ids[name], managed, unmanaged))
+        devbox_id = ids[name]
+        unmanaged = foreign.get(devbox_id, []) if spec.prune_unmanaged and devbox_id else []
+        managed = by_series.get(name, [])
+        out.append(SeriesView(name, spec, devbox_id, tuple(managed), tuple(unmanaged)))
     return out
 
 
@@ -121,7 +119,9 @@ def decide_series(
 ) -> RetentionDecision:
     """Keep or prune each snapshot of the series; unread ones that matter refuse the prune,
     the others (which cannot change a removal) are assumed complete."""
-    needed = unread_that_matter(view, now, protected)
+    assumed, needed = _assumed(view, now, protected)
+    if not needed:
+        return assumed
     records = [to_record(s, assume_complete=s.id not in needed) for s in view.all]
     return decide_retention(records, policy_of(view.spec), now, protected)
 
@@ -140,21 +140,28 @@ def unread_that_matter(
     view: SeriesView, now: datetime, protected: Mapping[str, str]
 ) -> frozenset[str]:
     """Unread snapshots of one series whose status a decision of this plan depends on."""
-    unread = {s.id for s in view.all if s.status == "unread"}
-    if not unread:
-        return frozenset()
+    return _assumed(view, now, protected)[1]
+
+
+def _assumed(
+    view: SeriesView, now: datetime, protected: Mapping[str, str]
+) -> tuple[RetentionDecision, frozenset[str]]:
+    """The decision with every unread snapshot assumed complete, and the unread ones it
+    depends on: all of them if it removes anything, else the newest and the newest that may
+    be complete (what `every` and restores read)."""
     records = [to_record(s, assume_complete=True) for s in view.all]
     assumed = decide_retention(records, policy_of(view.spec), now, protected)
+    unread = {s.id for s in view.all if s.status == "unread"}
+    if not unread:
+        return assumed, frozenset()
     if assumed.to_delete:
-        return frozenset(unread)
-    needed: set[str] = set()
-    if view.managed:
-        newest = max(view.managed, key=lambda s: (s.create_time_ms, s.id))
-        complete = newest_complete(
-            s if s.status != "unread" else _as_complete(s) for s in view.managed
-        )
-        needed.update(s.id for s in (newest, complete) if s is not None and s.id in unread)
-    return frozenset(needed)
+        return assumed, frozenset(unread)
+    newest_first = sorted(view.managed, key=lambda s: (s.create_time_ms, s.id), reverse=True)
+    needed = {s.id for s in newest_first[:1] if s.id in unread}
+    maybe = next((s for s in newest_first if s.status in ("complete", "unread")), None)
+    if maybe is not None and maybe.id in unread:
+        needed.add(maybe.id)
+    return assumed, frozenset(needed)
 
 
 def statuses_needed(manifest: Manifest, live: LiveState, now: datetime) -> frozenset[str]:
@@ -164,19 +171,6 @@ def statuses_needed(manifest: Manifest, live: LiveState, now: datetime) -> froze
     for view in series_views(manifest, live):
         needed |= unread_that_matter(view, now, protected)
     return frozenset(needed)
-
-
-def _as_complete(snap: LiveSnapshot) -> LiveSnapshot:
-    return LiveSnapshot(
-        snap.id,
-        snap.create_time_ms,
-        snap.source_devbox_id,
-        snap.metadata,
-        snap.name,
-        snap.size_bytes,
-        "complete",
-        None,
-    )
 
 
 def orphan_series_snapshots(manifest: Manifest, live: LiveState) -> list[LiveSnapshot]:

@@ -1,0 +1,295 @@
+"""Benchmark: `rlstate plan` on a big converged stack and on a small one.
+
+Big: 1,000 devboxes (5 builders + 995 replicas), 200 objects (40 mounted by each builder),
+5,000 snapshots (5 series of 1,000, the newest an hour old, `every: 24h`), seeded into a local
+backend (its own process) through POST /_local/seed with exactly the metadata apply would
+have written, next to a matching manifest. Small: 10 resources (3 devboxes, 2 objects,
+5 snapshots). `--prune` makes each big series keep one fewer than it has (5 prunes), which
+needs every status of those series read.
+
+Prints, per stack: `rlstate plan` as a subprocess (wall time min/median/max over --runs, peak
+RSS), and the same plan in process by phase (discover, build_plan, render) with requests by
+route (RunloopClient.stats) and the tracemalloc peak. Target: the big plan under 3 s, with
+one request per 5,000 listed items per kind plus the status reads a decision needs.
+Not a test; run it by hand:
+    python tests/bench/bench_plan.py [--runs 3] [--prune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from reconcile.api.client import RunloopClient  # noqa: E402
+from reconcile.commands.common import discover  # noqa: E402
+from reconcile.manifest import LoadedManifest, load_manifest  # noqa: E402
+from reconcile.plan.desired import (  # noqa: E402
+    desired_devboxes,
+    desired_objects,
+    devbox_metadata,
+    object_metadata,
+    snapshot_metadata,
+)
+from reconcile.plan.planner import build_plan  # noqa: E402
+from reconcile.render import plan_to_json, render_plan_text  # noqa: E402
+
+TOKEN = "bench-token-not-secret"
+HOUR_MS = 3_600_000
+
+
+@contextmanager
+def local_backend() -> Iterator[str]:
+    """A local backend in its own process (so its work is not counted as the plan's)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tempfile.mkdtemp(prefix="rlstate-bench-plan-")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    args = [sys.executable, "-m", "reconcile", "local", "serve", "--port", str(port)]
+    args += ["--data-dir", data, "--token", TOKEN]
+    server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                control(url, "/_local/info")
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def control(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=300) as c:
+        resp = c.post(path, json=body) if body is not None else c.get(path)
+        resp.raise_for_status()
+        return resp.json()
+
+
+def big_manifest(folder: Path, keep: int) -> Path:
+    """5 builders mounting 40 objects each, a worker group of 995, 5 series of the builders."""
+    lines = ["version: 1", "stack: bench", "objects:"]
+    for n in range(200):
+        (folder / f"o{n:03d}.txt").write_text(f"object {n}\n")
+        lines.append(f"  o{n:03d}: {{path: ./o{n:03d}.txt}}")
+    lines.append("devboxes:")
+    for b in range(5):
+        mounts = ", ".join(
+            f"{{object: o{n:03d}, path: /home/user/o{n:03d}}}" for n in range(b * 40, b * 40 + 40)
+        )
+        lines += [f"  builder-{b}:", "    resource_size: SMALL", f"    mounts: [{mounts}]"]
+    lines += ["  worker:", "    replicas: 995", "    env: {ROLE: worker}"]
+    lines.append("snapshots:")
+    for b in range(5):
+        lines += [f"  s{b}:", f"    devbox: builder-{b}", "    every: 24h"]
+        lines.append(f"    keep: {{last: {keep}}}")
+    return _write(folder, lines)
+
+
+def small_manifest(folder: Path) -> Path:
+    lines = ["version: 1", "stack: bench", "objects:"]
+    for n in range(2):
+        (folder / f"o{n}.txt").write_text(f"small {n}\n")
+        lines.append(f"  o{n}: {{path: ./o{n}.txt}}")
+    lines += ["devboxes:", "  builder:", "    mounts: [{object: o0, path: /home/user/o0}]"]
+    lines += ["  web:", "    replicas: 2"]
+    lines += ["snapshots:", "  nightly:", "    devbox: builder", "    every: 24h"]
+    lines.append("    keep: {last: 5}")
+    return _write(folder, lines)
+
+
+def _write(folder: Path, lines: list[str]) -> Path:
+    path = folder / "rlstate.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def seed(url: str, loaded: LoadedManifest, per_series: int) -> dict[str, int]:
+    """The stack as apply would have left it: every resource with its ownership metadata."""
+    stack = loaded.manifest.stack
+    now_ms = int(control(url, "/_local/clock")["now_ms"])
+    wanted = desired_devboxes(loaded)
+    devboxes = [
+        {
+            "name": w.name,
+            "status": "running",
+            "metadata": devbox_metadata(stack, w, ready=True),
+            "create_time_ms": now_ms - 48 * HOUR_MS,
+        }
+        for w in wanted
+    ]
+    ids = dict(
+        zip(
+            [w.name for w in wanted],
+            control(url, "/_local/seed", {"devboxes": devboxes})["devboxes"],
+            strict=True,
+        )
+    )
+    objects = [
+        {
+            "name": o.name,
+            "content_type": o.content_type,
+            "metadata": object_metadata(stack, o),
+            "create_time_ms": now_ms - 48 * HOUR_MS,
+        }
+        for o in desired_objects(loaded)
+    ]
+    snapshots = []
+    for name, spec in loaded.manifest.snapshots.items():
+        for k in range(per_series):
+            snapshots.append(
+                {
+                    "source_devbox_id": ids[spec.devbox],
+                    "name": f"{name}-{k}",
+                    "metadata": snapshot_metadata(stack, name, protect=False),
+                    "create_time_ms": now_ms - HOUR_MS - k * 60_000,
+                }
+            )
+    control(url, "/_local/seed", {"objects": objects, "snapshots": snapshots})
+    return {"devboxes": len(devboxes), "objects": len(objects), "snapshots": len(snapshots)}
+
+
+# The child reports its own high-water RSS: wait4's ru_maxrss would include this (big) parent's,
+# which a child inherits at exec.
+WRAPPER = """
+import atexit, sys
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            sys.stderr.write("BENCH-VMHWM " + line.split()[1] + "\\n")
+atexit.register(hwm)
+from reconcile.cli import main
+sys.argv = ["rlstate", *sys.argv[1:]]
+main()
+"""
+
+
+def subprocess_runs(url: str, manifest: Path, runs: int) -> tuple[list[float], int, int]:
+    """Wall seconds of each `rlstate plan`, its exit code, and the peak RSS (KiB) of any run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
+    env["PYTHONPATH"] = str(REPO)
+    args = [sys.executable, "-c", WRAPPER, "plan", str(manifest), "--detailed-exitcode"]
+    args += ["--api-url", url, "--api-key", TOKEN, "--out", str(manifest.parent / "plan.json")]
+    times, peak, code = [], 0, 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+        times.append(time.perf_counter() - start)
+        code = done.returncode
+        if code not in (0, 2):
+            raise SystemExit(f"rlstate plan failed ({code}): {done.stderr}")
+        marks = [x for x in done.stderr.splitlines() if x.startswith("BENCH-VMHWM ")]
+        peak = max(peak, int(marks[-1].split()[1]))
+    return times, code, peak
+
+
+def in_process(url: str, loaded: LoadedManifest) -> dict[str, Any]:
+    """The same plan in this process, timed by phase (then once more under tracemalloc for
+    the memory peak, which slows Python down too much to time it), with requests by route."""
+    figures = _phases(url, loaded)
+    tracemalloc.start()
+    _phases(url, loaded)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    figures["peak_mib"] = peak / 2**20
+    return figures
+
+
+def _phases(url: str, loaded: LoadedManifest) -> dict[str, Any]:
+    now = datetime.now(UTC)
+
+    async def go() -> tuple[Any, float, dict[str, int]]:
+        async with RunloopClient(url, TOKEN) as client:
+            t0 = time.perf_counter()
+            live = await discover(client, loaded, now)
+            return live, time.perf_counter() - t0, dict(client.stats.by_route)
+
+    live, discover_s, routes = asyncio.run(go())
+    t1 = time.perf_counter()
+    plan = build_plan(loaded, live, now)
+    t2 = time.perf_counter()
+    render_plan_text(plan)
+    plan_to_json(plan)
+    t3 = time.perf_counter()
+    return {
+        "discover": discover_s,
+        "build_plan": t2 - t1,
+        "render": t3 - t2,
+        "routes": routes,
+        "actions": plan.counts(),
+    }
+
+
+def report(
+    title: str,
+    counts: dict[str, int],
+    times: list[float],
+    code: int,
+    rss: int,
+    inner: dict[str, Any],
+) -> None:
+    print(f"\n== {title}: {counts}")
+    print(
+        f"rlstate plan (subprocess): min {min(times):.2f} s,"
+        f" median {statistics.median(times):.2f} s, max {max(times):.2f} s;"
+        f" exit {code}; peak RSS {rss / 1024:.0f} MiB"
+    )
+    print(
+        f"in process: discover {inner['discover']:.2f} s, build_plan {inner['build_plan']:.2f} s,"
+        f" render {inner['render']:.2f} s; tracemalloc peak {inner['peak_mib']:.0f} MiB"
+    )
+    print(f"actions: {inner['actions'] or 'none (converged)'}")
+    total = sum(inner["routes"].values())
+    print(f"requests: {total}")
+    for route, n in sorted(inner["routes"].items()):
+        print(f"  {n:6d}  {route}")
+
+
+def scenario(url: str, title: str, manifest: Path, per_series: int, runs: int) -> None:
+    control(url, "/_local/reset", {})
+    loaded = load_manifest(manifest)
+    counts = seed(url, loaded, per_series)
+    times, code, rss = subprocess_runs(url, manifest, runs)
+    report(title, counts, times, code, rss, in_process(url, loaded))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--prune", action="store_true", help="big series keep one fewer")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="rlstate-bench-manifests-"))
+    (folder / "big").mkdir()
+    (folder / "small").mkdir()
+    with local_backend() as url:
+        keep = 999 if args.prune else 1000
+        big = big_manifest(folder / "big", keep)
+        title = "big stack" + (" (5 prunes)" if args.prune else " (converged)")
+        scenario(url, title, big, 1000, args.runs)
+        scenario(url, "small stack (converged)", small_manifest(folder / "small"), 5, args.runs)
+
+
+if __name__ == "__main__":
+    main()
