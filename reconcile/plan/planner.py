@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from reconcile.live.model import KEY_PROTECT, KEY_STACK, LiveDevbox, LiveSnapshot, LiveState
+from reconcile.live.model import (
+    KEY_GROUP,
+    KEY_PROTECT,
+    KEY_STACK,
+    LiveDevbox,
+    LiveSnapshot,
+    LiveState,
+)
 from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import DesiredDevbox, desired_devboxes, snapshot_metadata
 from reconcile.plan.devboxes import delete_devbox, owned_devboxes, plan_devbox
@@ -55,12 +62,20 @@ def build_plan(
         if name not in desired_names:
             for box in boxes:
                 if box.active:
-                    delete_devbox(ctx, box, f"devbox.{name}", "not in manifest")
+                    delete_devbox(ctx, box, f"devbox.{name}", _why_gone(loaded, box))
     named = {w.source_snapshot: f"from_snapshot of {w.address}" for w in tree.wanted}
     keep = {**{k: v for k, v in named.items() if k}, **restores}
     _plan_orphan_snapshots(ctx, orphan_series_snapshots(loaded.manifest, live), keep)
     plan_replaced_object_deletes(ctx)
     return _finish(ctx, targets)
+
+
+def _why_gone(loaded: LoadedManifest, box: LiveDevbox) -> str:
+    """ "not in manifest", or which `replicas` count left a replica out."""
+    group = loaded.manifest.devboxes.get(box.metadata.get(KEY_GROUP) or "")
+    if group is not None and group.replicas is not None:
+        return f"beyond replicas: {group.replicas}"
+    return "not in manifest"
 
 
 def _resolve_series_sources(ctx: PlanContext, views: dict[str, SeriesView]) -> None:

@@ -225,6 +225,13 @@ moved:
   - {from: devbox.api, to: devbox.web}
 """
 
+MOVED_OBJECT_BEFORE = BASE.replace("toolchain: {path", "tools: {path").replace(
+    "object: toolchain", "object: tools"
+)
+MOVED_OBJECT_AFTER = BASE + "moved:\n  - {from: object.tools, to: object.toolchain}\n"
+FINAL_WORKERS = BASE_WORKERS.replace(
+    "replicas: 2\n", "replicas: 2\n    lifecycle: {snapshot_before_destroy: true}\n"
+)
 PROTECTED = BASE.replace(
     "blueprint: py311", "blueprint: py311\n    lifecycle: {prevent_destroy: true}"
 )
@@ -301,6 +308,18 @@ def _two_series(world: World) -> None:
     converged(world)
     world.snapshot("golden", "snp_golden_0", ago(days=3))
     world.snapshot("gone", "snp_gone_1", ago(days=3), protect=True)
+
+
+def _moved_object(world: World) -> None:
+    world.object("tools")
+    world.devbox("builder")
+    world.snapshot("golden", "snp_golden_1", ago(hours=2))
+
+
+def _converged_final_workers(world: World) -> None:
+    converged(world)
+    world.devbox("worker-0", snapshot_id="snp_golden_1")
+    world.devbox("worker-1", snapshot_id="snp_golden_1")
 
 
 CASES: list[Case] = [
@@ -461,5 +480,23 @@ CASES: list[Case] = [
         "restore-from-a-snapshot-id",
         EMPTY + "devboxes:\n  clone:\n    from_snapshot: snp_external\n",
         nothing,
+    ),
+    Case("target-a-replica-group-by-address", BASE_WORKERS, nothing, targets=("devbox.worker",)),
+    Case(
+        "moved-object-keeps-the-live-object", MOVED_OBJECT_AFTER, _moved_object, MOVED_OBJECT_BEFORE
+    ),
+    Case(
+        "object-metadata-change-replaces-the-object-only",
+        BASE.replace(
+            "toolchain: {path: ./tool.txt}", "toolchain: {path: ./tool.txt, metadata: {v: '2'}}"
+        ),
+        converged,
+        before=BASE,
+    ),
+    Case(
+        "snapshot-before-destroy-on-scale-down",
+        FINAL_WORKERS.replace("replicas: 2", "replicas: 1"),
+        _converged_final_workers,
+        before=FINAL_WORKERS,
     ),
 ]
