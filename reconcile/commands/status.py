@@ -22,25 +22,24 @@ def _age(created_ms: int | None, now: datetime) -> float | None:
 
 def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
     """A JSON-able report: each owned resource with state and drift, each series' newest age."""
-    drift = {a.resource_id or a.address: a.kind for a in plan.actions}
-    drift_addr = {a.address: a.kind for a in plan.actions}
+    kinds: dict[str, list[str]] = {}
+    for action in plan.actions:
+        if action.resource_id:
+            kinds.setdefault(action.resource_id, []).append(action.kind)
+    drift = {rid: ", ".join(dict.fromkeys(found)) for rid, found in kinds.items()}
+    replaced = {a.address for a in plan.actions if a.kind == "replace"}
     resources = []
     for box in live.devboxes:
         if box.active:
             address = f"devbox.{box.logical_name}"
             resources.append(
-                {
-                    "address": address,
-                    "id": box.id,
-                    "state": box.status,
-                    "drift": drift.get(box.id) or drift_addr.get(address),
-                }
+                {"address": address, "id": box.id, "state": box.status, "drift": drift.get(box.id)}
             )
     for obj in live.objects:
         address = f"object.{obj.logical_name}"
-        resources.append(
-            {"address": address, "id": obj.id, "state": obj.state, "drift": drift.get(obj.id)}
-        )
+        # A replaced object's old copy is deleted by id; the object itself is replaced.
+        kind = "replace" if address in replaced else drift.get(obj.id)
+        resources.append({"address": address, "id": obj.id, "state": obj.state, "drift": kind})
     missing = [a.address for a in plan.actions if a.kind in ("create", "restore")]
     series = {}
     for name, info in plan.desired.items():

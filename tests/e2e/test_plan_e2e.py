@@ -171,3 +171,21 @@ def test_sdk_built_stack_is_converged_and_status_shows_it(
     nightly = report["series"]["snapshot.nightly"]
     assert nightly["newest_complete"] == shop.ids["snapshot.nightly"]
     assert 0 <= nightly["newest_complete_age_seconds"] < 600
+
+
+def test_status_marks_drift(local_server: Any, drifted: dict[str, Any]) -> None:
+    path: Path = drifted["path"]
+    status = run(local_server, path.parent, "status")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0] == f"Stack {STACK}: drifted"
+
+    def line(address: str) -> str:
+        return next(x for x in lines if x.strip().startswith(address + " "))
+
+    assert drifted["old"] in line("devbox.old") and line("devbox.old").endswith("(drift: delete)")
+    assert line("devbox.web").endswith("absent  (drift: create)")
+    assert "drift" not in line("devbox.api") and "drift" not in line("object.tool")
+    assert "3 snapshots, newest complete" in line("snapshot.nightly")
+    for stranger in drifted["strangers"].ids:
+        assert stranger not in status.stdout
