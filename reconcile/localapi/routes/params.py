@@ -112,7 +112,9 @@ class Body:
             raise Invalid(f"{self._name(field)}: must be a number")
         return float(value)
 
-    def integer(self, field: str, *, minimum: int | None = None) -> int | None:
+    def integer(
+        self, field: str, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int | None:
         value = self._get(field, False)
         if value is None:
             return None
@@ -120,6 +122,8 @@ class Body:
             raise Invalid(f"{self._name(field)}: must be an integer")
         if minimum is not None and value < minimum:
             raise Invalid(f"{self._name(field)}: must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise Invalid(f"{self._name(field)}: must be at most {maximum}")
         return int(value)
 
     def boolean(self, field: str) -> bool | None:
