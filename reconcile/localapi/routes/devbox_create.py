@@ -34,6 +34,8 @@ NOT_EMULATED = ("secrets", "repo_connection_id", "code_mounts", "tunnel", "gatew
 RESOURCE_SIZES = ("X_SMALL", "SMALL", "MEDIUM", "LARGE", "X_LARGE", "XX_LARGE", "CUSTOM_SIZE")
 ARCHITECTURES = ("x86_64", "arm64")
 IDLE_ACTIONS = ("shutdown", "suspend")
+LIFECYCLE_FIELDS = ("after_idle", "resume_triggers", "lifecycle_hooks")
+INT32 = 2**31 - 1  # the spec's int32 fields echo back; a larger value would break the view
 
 
 def devbox_from_body(body: Body, svc: Services) -> Devbox:
@@ -102,29 +104,70 @@ def parse_launch_parameters(body: Body | None) -> dict[str, Any]:
         "keep_alive_time_seconds": body.integer("keep_alive_time_seconds", minimum=0),
         "architecture": body.enum("architecture", ARCHITECTURES),
         "custom_cpu_cores": body.number("custom_cpu_cores"),
-        "custom_gb_memory": body.integer("custom_gb_memory", minimum=0),
-        "custom_disk_size": body.integer("custom_disk_size", minimum=0),
+        "custom_gb_memory": body.integer("custom_gb_memory", minimum=0, maximum=INT32),
+        "custom_disk_size": body.integer("custom_disk_size", minimum=0, maximum=INT32),
         "required_services": body.str_list("required_services"),
         "network_policy_id": body.text("network_policy_id"),
     }
     if (idle := body.obj("after_idle")) is not None:
         checked["after_idle"] = _after_idle(idle)
-    for name in ("user_parameters", "lifecycle", "available_ports"):
-        if body.has(name):
-            checked[name] = body.raw(name)
+    if (user := body.obj("user_parameters", ("username", "uid"))) is not None:
+        checked["user_parameters"] = _user(user)
+    if (life := body.obj("lifecycle", LIFECYCLE_FIELDS)) is not None:
+        checked["lifecycle"] = _lifecycle(life)
+    checked["available_ports"] = _ports(body)
     if isinstance(cores := checked["custom_cpu_cores"], float) and cores.is_integer():
         checked["custom_cpu_cores"] = int(cores)
     return {k: v for k, v in checked.items() if v is not None}
 
 
 def _after_idle(idle: Body) -> dict[str, Any]:
-    seconds = idle.integer("idle_time_seconds", minimum=0)
+    seconds = idle.integer("idle_time_seconds", minimum=0, maximum=INT32)
     if seconds is None:
-        raise Invalid("launch_parameters.after_idle.idle_time_seconds: required")
+        raise Invalid(f"{idle.where}.idle_time_seconds: required")
     return {
         "idle_time_seconds": seconds,
         "on_idle": idle.enum("on_idle", IDLE_ACTIONS, required=True),
     }
+
+
+# The fields below are echoed back but not emulated; checked so the echo keeps the spec's shape.
+
+
+def _user(user: Body) -> dict[str, Any]:
+    uid = user.integer("uid", minimum=0, maximum=INT32)
+    if uid is None:
+        raise Invalid(f"{user.where}.uid: required")
+    return {"username": user.req_text("username"), "uid": uid}
+
+
+def _lifecycle(life: Body) -> dict[str, Any]:
+    """Spec: after_idle, resume_triggers; SDK 3.0 adds lifecycle_hooks."""
+    checked: dict[str, Any] = {}
+    if (idle := life.obj("after_idle")) is not None:
+        checked["after_idle"] = _after_idle(idle)
+    if (triggers := life.obj("resume_triggers", ("http", "axon_event"))) is not None:
+        flags = {k: triggers.boolean(k) for k in ("http", "axon_event")}
+        checked["resume_triggers"] = {k: v for k, v in flags.items() if v is not None}
+    hooks = life.obj("lifecycle_hooks", ("suspend_commands", "suspend_deadline_ms"))
+    if hooks is not None:
+        given = {
+            "suspend_commands": hooks.str_list("suspend_commands"),
+            "suspend_deadline_ms": hooks.integer("suspend_deadline_ms", minimum=0, maximum=INT32),
+        }
+        checked["lifecycle_hooks"] = {k: v for k, v in given.items() if v is not None}
+    return checked
+
+
+def _ports(body: Body) -> list[int] | None:
+    ports = body.raw("available_ports")
+    if ports is None:
+        return None
+    if not isinstance(ports, list) or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 65535 for p in ports
+    ):
+        raise Invalid(f"{body.where}.available_ports: must be a list of port numbers")
+    return ports
 
 
 def _mounts(items: list[Body], svc: Services) -> list[dict[str, Any]]:
