@@ -197,8 +197,13 @@ def _in_place(ctx: PlanContext, want: DesiredDevbox, box: LiveDevbox) -> None:
             changes=changes,
             params={"name": want.name, "metadata": desired_meta},
         )
+    # What else uses the devbox (its series' snapshot) waits for the state change, so a
+    # snapshot never meets a devbox that is suspending or resuming.
     if want.spec.state == "suspended" and box.status in ("running", "resuming"):
-        ctx.add("suspend", "devbox", want.address, reasons=["state: suspended"], resource_id=box.id)
+        action = ctx.add(
+            "suspend", "devbox", want.address, reasons=["state: suspended"], resource_id=box.id
+        )
+        ctx.devbox_action[want.address] = action.id
     elif want.spec.state == "running" and box.status in ("suspended", "suspending"):
         action = ctx.add(
             "resume", "devbox", want.address, reasons=["state: running"], resource_id=box.id

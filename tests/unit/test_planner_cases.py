@@ -481,6 +481,12 @@ CASES: list[Case] = [
         EMPTY + "devboxes:\n  clone:\n    from_snapshot: snp_external\n",
         nothing,
     ),
+    Case(
+        "due-snapshot-waits-for-the-suspend",
+        BASE.replace("resource_size: SMALL", "resource_size: SMALL\n    state: suspended"),
+        _due,
+        before=BASE,
+    ),
     Case("target-a-replica-group-by-address", BASE_WORKERS, nothing, targets=("devbox.worker",)),
     Case(
         "moved-object-keeps-the-live-object", MOVED_OBJECT_AFTER, _moved_object, MOVED_OBJECT_BEFORE
