@@ -36,8 +36,17 @@ def _number_is_a_number(spec: dict[str, Any]) -> None:
     spec["components"]["schemas"]["Number"] = {"type": "number"}
 
 
+def _cpu_cores_may_be_fractional(spec: dict[str, Any]) -> None:
+    """LaunchParameters.custom_cpu_cores is typed int32 while its own description allows 0.5
+    cores; SDK 3.0 types it float."""
+    spec["components"]["schemas"]["LaunchParameters"]["properties"]["custom_cpu_cores"] = {
+        "type": "number",
+        "nullable": True,
+    }
+
+
 # Defects of the published spec itself (not of the server), each with why it is patched.
-SPEC_ERRATA = (_number_is_a_number,)
+SPEC_ERRATA = (_number_is_a_number, _cpu_cores_may_be_fractional)
 
 
 @functools.cache
@@ -119,6 +128,21 @@ class Exchange:
         return json.loads(self.body)
 
 
+def exchange_of(request: httpx.Request, response: httpx.Response) -> Exchange:
+    """The record of an httpx request and its (read) response."""
+    return Exchange(
+        method=request.method,
+        path=request.url.path,
+        query=list(request.url.params.multi_items()),
+        request_body=request.content,
+        request_content_type=request.headers.get("content-type", ""),
+        status=response.status_code,
+        content_type=response.headers.get("content-type", ""),
+        headers=dict(response.headers),
+        body=response.content,
+    )
+
+
 @dataclass
 class RecordingTransport(httpx.BaseTransport):
     """An httpx transport that forwards to a real one and keeps every exchange (bodies read)."""
@@ -130,19 +154,7 @@ class RecordingTransport(httpx.BaseTransport):
         request.read()  # multipart uploads stream; keep their bytes for the record
         response = self.inner.handle_request(request)
         response.read()
-        self.exchanges.append(
-            Exchange(
-                method=request.method,
-                path=request.url.path,
-                query=list(request.url.params.multi_items()),
-                request_body=request.content,
-                request_content_type=request.headers.get("content-type", ""),
-                status=response.status_code,
-                content_type=response.headers.get("content-type", ""),
-                headers=dict(response.headers),
-                body=response.content,
-            )
-        )
+        self.exchanges.append(exchange_of(request, response))
         return response
 
     def close(self) -> None:
