@@ -64,8 +64,11 @@ def plan_objects(ctx: PlanContext) -> None:
             _delete_leftovers(ctx, want, [o for o in live if o is not good[0]], "duplicate")
             continue
         _create_object(ctx, want, live)
+    # An object the manifest no longer declares but a devbox still mounts by its obj_ id stays.
+    by_id = {m.object for d in ctx.loaded.manifest.devboxes.values() for m in d.mounts}
     for name, leftovers in owned.items():
-        _delete_leftovers(ctx, None, leftovers, "not in manifest", address=f"object.{name}")
+        gone = [o for o in leftovers if o.id not in by_id]
+        _delete_leftovers(ctx, None, gone, "not in manifest", address=f"object.{name}")
 
 
 def _create_object(ctx: PlanContext, want: DesiredObject, live: list[LiveObject]) -> None:

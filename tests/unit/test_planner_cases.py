@@ -487,6 +487,14 @@ CASES: list[Case] = [
         _due,
         before=BASE,
     ),
+    Case(
+        "object-mounted-by-id-is-not-deleted",
+        BASE.replace("objects:\n  toolchain: {path: ./tool.txt}\n", "").replace(
+            "object: toolchain", "object: obj_toolchain"
+        ),
+        converged,
+        before=BASE,
+    ),
     Case("target-a-replica-group-by-address", BASE_WORKERS, nothing, targets=("devbox.worker",)),
     Case(
         "moved-object-keeps-the-live-object", MOVED_OBJECT_AFTER, _moved_object, MOVED_OBJECT_BEFORE
