@@ -1,31 +1,31 @@
 """The one error tree of rlstate; raising only — the CLI alone prints errors and picks exit codes.
 
-    RlstateError                      base: every error rlstate means to report (exit 1)
-    ├── UserError                     the user's input is wrong; one clear line, no traceback
-    │   ├── ManifestError             one or more problems in a manifest (file:line:col: path: msg)
-    │   ├── PlanFileError             a saved plan cannot be read or is of another format
-    │   ├── StalePlanError            a saved plan no longer matches the manifest or live state
-    │   ├── ProtectedResourceError    the plan would delete/replace a prevent_destroy resource
-    │   ├── ConfirmationRequired      apply/destroy needs --yes (no terminal to ask on)
-    │   └── ConfigError               bad flags/environment (API URL, key, data dir)
-    ├── LockError                     another rlstate run holds the stack's lock
-    ├── ApiError                      the Runloop API failed us
-    │   ├── RetryableApiError         worth trying again (the client already did, with backoff)
-    │   │   ├── ApiConnectionError    could not connect, or the connection dropped
-    │   │   ├── ApiTimeoutError       no answer in time (client timeout or HTTP 408)
-    │   │   ├── ApiRateLimitError     HTTP 429
-    │   │   └── ApiServerError        HTTP 5xx
-    │   └── TerminalApiError          trying again will not help
-    │       ├── ApiAuthError          HTTP 401/403 (bad or missing key)
-    │       ├── ApiNotFoundError      HTTP 404
-    │       ├── ApiConflictError      HTTP 409 (wrong state for the operation)
-    │       ├── ApiBadRequestError    HTTP 400/422 (the server rejected the request)
-    │       └── ApiProtocolError      an answer we cannot understand (bad JSON, wrong shape)
-    ├── OperationError                an apply/retain step failed for a reason of its own
-    │   ├── SnapshotFailedError       a disk snapshot ended in `error`
-    │   ├── DevboxFailedError         a devbox ended in `failure`/`shutdown` while we waited
-    │   └── SetupCommandError         a `setup` command exited non-zero
-    └── LocalBackendError             the embedded local backend could not start
+RlstateError                      base: every error rlstate means to report (exit 1)
+├── UserError                     the user's input is wrong; one clear line, no traceback
+│   ├── ManifestError             one or more problems in a manifest (file:line:col: path: msg)
+│   ├── PlanFileError             a saved plan cannot be read or is of another format
+│   ├── StalePlanError            a saved plan no longer matches the manifest or live state
+│   ├── ProtectedResourceError    the plan would delete/replace a prevent_destroy resource
+│   ├── ConfirmationRequired      apply/destroy needs --yes (no terminal to ask on)
+│   └── ConfigError               bad flags/environment (API URL, key, data dir)
+├── LockError                     another rlstate run holds the stack's lock
+├── ApiError                      the Runloop API failed us
+│   ├── RetryableApiError         worth trying again (the client already did, with backoff)
+│   │   ├── ApiConnectionError    could not connect, or the connection dropped
+│   │   ├── ApiTimeoutError       no answer in time (client timeout or HTTP 408)
+│   │   ├── ApiRateLimitError     HTTP 429
+│   │   └── ApiServerError        HTTP 5xx
+│   └── TerminalApiError          trying again will not help
+│       ├── ApiAuthError          HTTP 401/403 (bad or missing key)
+│       ├── ApiNotFoundError      HTTP 404
+│       ├── ApiConflictError      HTTP 409 (wrong state for the operation)
+│       ├── ApiBadRequestError    HTTP 400/422 (the server rejected the request)
+│       └── ApiProtocolError      an answer we cannot understand (bad JSON, wrong shape)
+├── OperationError                an apply/retain step failed for a reason of its own
+│   ├── SnapshotFailedError       a disk snapshot ended in `error`
+│   ├── DevboxFailedError         a devbox ended in `failure`/`shutdown` while we waited
+│   └── SetupCommandError         a `setup` command exited non-zero
+└── LocalBackendError             the embedded local backend could not start
 """
 
 from __future__ import annotations

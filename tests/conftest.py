@@ -39,8 +39,16 @@ class LocalServer:
 
     def reset(self) -> None:
         self.control("/_local/reset", {})
-        self.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0, "latency_ms": 0,
-                                         "snapshot_error_rate": 0.0})
+        self.control(
+            "/_local/faults",
+            {
+                "rate": 0.0,
+                "drop_rate": 0.0,
+                "lost_answer_rate": 0.0,
+                "latency_ms": 0,
+                "snapshot_error_rate": 0.0,
+            },
+        )
         self.control("/_local/clock", {"offset_seconds": 0})
 
 
@@ -49,8 +57,9 @@ def local_server_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     from reconcile.localapi import LocalConfig, start_in_thread
 
     data_dir = tmp_path_factory.mktemp("localapi-data")
-    config = LocalConfig(data_dir=data_dir, port=0, token="test-token-not-secret",
-                         transition_seconds=0.05)
+    config = LocalConfig(
+        data_dir=data_dir, port=0, token="test-token-not-secret", transition_seconds=0.05
+    )
     server = start_in_thread(config)
     try:
         yield LocalServer(url=server.url, token=server.token, data_dir=data_dir)

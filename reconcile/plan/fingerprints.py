@@ -19,6 +19,7 @@ from reconcile.live.model import (
 )
 
 MEMBERS = ("devbox", "object", "snapshot")
+_PLURAL = {"devbox": "devboxes", "object": "objects", "snapshot": "snapshots"}
 
 
 def _members(live: LiveState) -> dict[str, str]:
@@ -65,7 +66,7 @@ def stale_reasons(saved: dict[str, str], live: LiveState) -> list[str]:
     for key, value in saved.items():
         if key.startswith("members:"):
             if members.get(key) != value:
-                reasons.append(f"the stack's {key.split(':')[1]}s were added or removed")
+                reasons.append(f"the stack's {_PLURAL[key.split(':')[1]]} were added or removed")
         elif key not in current:
             reasons.append(f"{key} no longer exists")
         elif current[key] != value:
