@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from reconcile.api.client import RunloopClient
 from reconcile.api.models import Devbox, Snapshot, StorageObject
 from reconcile.errors import ApiNotFoundError
 from reconcile.live.model import (
     KEY_STACK,
+    KEY_STATE,
     LiveDevbox,
     LiveObject,
     LiveSnapshot,
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 
 StatusesNeeded = Callable[[LiveState], frozenset[str]]
 STATUS_CONCURRENCY = 16
+LOOPBACK_CONCURRENCY = 4
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _devbox(d: Devbox) -> LiveDevbox:
@@ -44,8 +48,17 @@ def _object(o: StorageObject) -> LiveObject:
 
 
 def _snapshot(s: Snapshot) -> LiveSnapshot:
+    # A complete snapshot stays complete: rlstate's own record of having seen it so saves a
+    # status read per snapshot (the list endpoint carries no status).
+    known = "complete" if s.metadata.get(KEY_STATE) == "complete" else "unread"
     return LiveSnapshot(
-        s.id, s.create_time_ms, s.source_devbox_id or "", dict(s.metadata), s.name, s.size_bytes
+        s.id,
+        s.create_time_ms,
+        s.source_devbox_id or "",
+        dict(s.metadata),
+        s.name,
+        s.size_bytes,
+        known,
     )
 
 
@@ -91,21 +104,41 @@ async def list_stack(client: RunloopClient, manifest: Manifest) -> LiveState:
     )
 
 
+def status_concurrency(base_url: str) -> int:
+    """Status reads in flight: enough to hide a remote API's latency; few on a loopback server,
+    where more only adds contention in httpx's connection pool (≈ 1,500 reads/s with 4 in
+    flight, ≈ 850 with 16, on the local backend)."""
+    host = urlsplit(base_url).hostname or ""
+    return LOOPBACK_CONCURRENCY if host in LOOPBACK else STATUS_CONCURRENCY
+
+
 async def read_statuses(
     client: RunloopClient, ids: frozenset[str]
 ) -> dict[str, tuple[str, str | None]]:
     """Status of each snapshot id (404 → deleted); any other failure propagates."""
-    gate = asyncio.Semaphore(STATUS_CONCURRENCY)
+    found: dict[str, tuple[str, str | None]] = {}
+    todo = iter(sorted(ids))
 
-    async def one(snapshot_id: str) -> tuple[str, tuple[str, str | None]]:
-        async with gate:
+    async def worker() -> None:
+        for snapshot_id in todo:
             try:
                 status = await client.get_snapshot_status(snapshot_id)
             except ApiNotFoundError:
-                return snapshot_id, ("deleted", None)
-            return snapshot_id, (status.status, status.error_message)
+                found[snapshot_id] = ("deleted", None)
+            else:
+                found[snapshot_id] = (status.status, status.error_message)
 
-    return dict(await asyncio.gather(*(one(i) for i in sorted(ids))))
+    count = min(status_concurrency(client.base_url), len(ids))
+    tasks = [asyncio.create_task(worker()) for _ in range(count)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        # One read failed: the discovery fails, and no other read is left running.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return found
 
 
 async def discover_live_state(

@@ -14,11 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cassette_support import CASSETTE_ROOT, make_vcr, no_sleep, recording
 from test_plan_support import MANIFEST, SECRET, Shop, load_shop, make_strangers, sdk, write_shop
 
 from reconcile.api.client import RunloopClient
+from reconcile.api.retry import RetryPolicy
+from reconcile.errors import ApiServerError
 from reconcile.live.discovery import discover_live_state
 from reconcile.live.model import LiveState
 from reconcile.plan.planner import build_plan
@@ -106,3 +109,66 @@ def test_the_cassette_holds_no_secret() -> None:
     for secret in ("test-token-not-secret", SECRET, "Bearer", "127.0.0.1"):
         assert secret not in text
     assert "authorization" not in text.lower()
+
+
+# ---------------------------------------------------------------- status reads that fail
+
+STACK_SNAPSHOTS = [
+    {
+        "id": f"snp_{n}",
+        "create_time_ms": 1_700_000_000_000 + n * 60_000,
+        "source_devbox_id": "dbx_a",
+    }
+    for n in range(6)
+]
+
+
+def fake_api(statuses: dict[str, int]) -> httpx.MockTransport:
+    """Lists one stack's six snapshots (keep last 2 prunes four); each status answers with
+    the HTTP code in `statuses` (200 → complete)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/devboxes":
+            return httpx.Response(200, json={"devboxes": [], "has_more": False})
+        if path == "/v1/objects":
+            return httpx.Response(200, json={"objects": [], "has_more": False})
+        if path == "/v1/devboxes/disk_snapshots":
+            marks = {"rlstate.stack": "shop", "rlstate.series": "nightly"}
+            snaps = [{**s, "metadata": marks} for s in STACK_SNAPSHOTS]
+            return httpx.Response(200, json={"snapshots": snaps, "has_more": False})
+        snap_id = path.split("/")[-2]
+        code = statuses.get(snap_id, 200)
+        if code == 200:
+            return httpx.Response(200, json={"status": "complete"})
+        return httpx.Response(code, json={"message": "no"})
+
+    return httpx.MockTransport(handler)
+
+
+def discover_with(statuses: dict[str, int], tmp_path: Path) -> LiveState:
+    path = write_shop(tmp_path, MANIFEST.replace("devbox: api", "devbox: dbx_a"))
+    manifest = load_shop(path).manifest
+    now = datetime.fromtimestamp(1_700_000_000 + 3600, UTC)
+
+    async def go() -> LiveState:
+        retry = RetryPolicy(max_attempts=1)
+        async with RunloopClient(PLACEHOLDER, "k", transport=fake_api(statuses), retry=retry) as c:
+            return await discover_live_state(
+                c, manifest, lambda live: statuses_needed(manifest, live, now)
+            )
+
+    return asyncio.run(go())
+
+
+def test_a_status_read_that_fails_fails_the_discovery(tmp_path: Path) -> None:
+    with pytest.raises(ApiServerError):
+        discover_with({"snp_2": 503}, tmp_path)
+
+
+def test_a_snapshot_gone_between_list_and_status_counts_as_deleted(tmp_path: Path) -> None:
+    live = discover_with({"snp_1": 404}, tmp_path)
+    assert {s.id: s.status for s in live.snapshots} == {
+        **{f"snp_{n}": "complete" for n in range(6)},
+        "snp_1": "deleted",
+    }
