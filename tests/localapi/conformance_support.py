@@ -1,5 +1,6 @@
 """Helpers for the local server's conformance tests: the Runloop OpenAPI spec (with its known
-errata), a recording httpx transport, response validation, and staging the Arazzo workflows.
+errata), a recording httpx transport, response validation, a world of live resources for the
+fuzzing, and staging the Arazzo workflows.
 
 Plain functions and small classes over real HTTP traffic; nothing here starts a server.
 """
@@ -10,6 +11,7 @@ import copy
 import functools
 import json
 import shutil
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -257,6 +259,96 @@ def error_body_problem(exchange: Exchange) -> str | None:
     if not isinstance(body, dict) or not isinstance(body.get("message"), str):
         return f"no string 'message' in {body!r}"
     return None
+
+
+# -- a world of live resources ------------------------------------------------------------------
+
+SNAPSHOTS = "/v1/devboxes/disk_snapshots"
+BUILDING = ("queued", "provisioning", "building")
+
+
+class World:
+    """Live resources on a local server by role (running devbox, suspended devbox, execution,
+    complete snapshot, READ_ONLY or UPLOADING object, built blueprint, signed storage URLs);
+    `id(role)` first replaces one that earlier requests used up (shut down, deleted, completed)."""
+
+    def __init__(self, api: httpx.Client) -> None:
+        self.api = api
+        self._ids: dict[str, str] = {}
+        self.signed: dict[str, dict[str, str]] = {}  # role → query of its signed storage URL
+        self._execution_of: str | None = None
+
+    def id(self, role: str) -> str:
+        if role == "key":
+            return "k"
+        current = self._ids.get(role)
+        if current is None or not self._usable(role, current):
+            self._ids[role] = self._make(role)
+        return self._ids[role]
+
+    def _get(self, path: str) -> dict[str, Any]:
+        reply = self.api.get(path)
+        return reply.json() if reply.status_code == 200 else {}
+
+    def _usable(self, role: str, rid: str) -> bool:
+        if role in ("devbox", "exec_devbox", "suspended"):
+            wanted = "suspended" if role == "suspended" else "running"
+            return self._get(f"/v1/devboxes/{rid}").get("status") == wanted
+        if role == "execution":
+            return self._execution_of == self.id("exec_devbox")
+        if role == "snapshot":
+            return self._get(f"{SNAPSHOTS}/{rid}/status").get("status") == "complete"
+        if role in ("object", "signed_get", "uploading", "signed_put"):
+            wanted = "UPLOADING" if role in ("uploading", "signed_put") else "READ_ONLY"
+            return self._get(f"/v1/objects/{rid}").get("state") == wanted
+        assert role == "blueprint", role
+        view = self._get(f"/v1/blueprints/{rid}")
+        return (view.get("status"), view.get("state")) == ("build_complete", "created")
+
+    def _ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        reply = self.api.request(method, path, **kwargs)
+        assert reply.status_code == 200, f"world: {method} {path}: {reply.text}"
+        data: dict[str, Any] = reply.json() if reply.content else {}
+        return data
+
+    def _make(self, role: str) -> str:
+        if role in ("devbox", "exec_devbox", "suspended"):
+            rid = self._ok("POST", "/v1/devboxes/create_and_await_running", json={})["id"]
+            body = {"file_path": "probe.txt", "contents": "probe"}
+            self._ok("POST", f"/v1/devboxes/{rid}/write_file_contents", json=body)
+            if role == "suspended":
+                self._ok("POST", f"/v1/devboxes/{rid}/suspend")
+                wait = {"statuses": ["suspended"], "timeout_seconds": 30}
+                self._ok("POST", f"/v1/devboxes/{rid}/wait_for_status", json=wait)
+            return rid
+        if role == "execution":
+            self._execution_of = self.id("exec_devbox")
+            path = f"/v1/devboxes/{self._execution_of}/execute"
+            return str(
+                self._ok("POST", path, json={"command": "echo out; echo err >&2"})["execution_id"]
+            )
+        if role == "snapshot":
+            path = f"/v1/devboxes/{self.id('devbox')}/snapshot_disk"
+            return str(self._ok("POST", path, json={"metadata": {"k": "v"}})["id"])
+        if role == "blueprint":
+            return self._blueprint()
+        created = self._ok("POST", "/v1/objects", json={"name": "w.txt", "content_type": "text"})
+        if role == "signed_put":
+            self.signed[role] = dict(httpx.URL(created["upload_url"]).params)
+        if role in ("object", "signed_get"):
+            httpx.put(created["upload_url"], content=b"stored bytes").raise_for_status()
+            self._ok("POST", f"/v1/objects/{created['id']}/complete")
+            url = self._ok("GET", f"/v1/objects/{created['id']}/download")["download_url"]
+            self.signed[role] = dict(httpx.URL(url).params)
+        return str(created["id"])
+
+    def _blueprint(self) -> str:
+        rid = str(self._ok("POST", "/v1/blueprints", json={"name": "world-bp"})["id"])
+        for _ in range(3000):
+            if self._get(f"/v1/blueprints/{rid}").get("status") not in BUILDING:
+                return rid
+            time.sleep(0.01)
+        raise AssertionError("world: the blueprint did not build")
 
 
 # -- Arazzo staging ------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,7 +21,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conformance_support import (
+    SNAPSHOTS,
     Field,
+    World,
     exchange_of,
     load_spec,
     query_parameters,
@@ -67,7 +68,7 @@ class Endpoint:
 
 D, DX, EX = {"id": "devbox"}, {"devbox_id": "exec_devbox"}, {"execution_id": "execution"}
 SNP, OBJ, BPT = {"id": "snapshot"}, {"id": "object"}, {"id": "blueprint"}
-SNAPSHOTS, EXN = "/v1/devboxes/disk_snapshots", "/v1/devboxes/{devbox_id}/executions/{execution_id}"
+EXN = "/v1/devboxes/{devbox_id}/executions/{execution_id}"
 ENDPOINTS = [
     Endpoint("POST", "/v1/devboxes", body={"name": "fuzz"}),
     Endpoint("POST", "/v1/devboxes/create_and_await_running", body={"name": "fuzz"}),
@@ -129,95 +130,6 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/blueprints/{id}/delete", BPT, body={}),
     Endpoint("GET", "/v1/blueprints/{id}/logs", BPT),
 ]
-
-
-# -- the world the requests point at ------------------------------------------------------------
-
-
-class World:
-    """Live resources by role; `id(role)` replaces one that an earlier example used up."""
-
-    def __init__(self, api: httpx.Client) -> None:
-        self.api = api
-        self._ids: dict[str, str] = {}
-        self.signed: dict[str, dict[str, str]] = {}  # role → query of its signed storage URL
-        self._execution_of: str | None = None
-
-    def id(self, role: str) -> str:
-        if role == "key":
-            return "k"
-        current = self._ids.get(role)
-        if current is None or not self._usable(role, current):
-            self._ids[role] = self._make(role)
-        return self._ids[role]
-
-    def _get(self, path: str) -> dict[str, Any]:
-        reply = self.api.get(path)
-        return reply.json() if reply.status_code == 200 else {}
-
-    def _usable(self, role: str, rid: str) -> bool:
-        if role in ("devbox", "exec_devbox", "suspended"):
-            wanted = "suspended" if role == "suspended" else "running"
-            return self._get(f"/v1/devboxes/{rid}").get("status") == wanted
-        if role == "execution":
-            return self._execution_of == self.id("exec_devbox")
-        if role == "snapshot":
-            return self._get(f"{SNAPSHOTS}/{rid}/status").get("status") == "complete"
-        if role in ("object", "signed_get", "uploading", "signed_put"):
-            wanted = "UPLOADING" if role in ("uploading", "signed_put") else "READ_ONLY"
-            return self._get(f"/v1/objects/{rid}").get("state") == wanted
-        assert role == "blueprint", role
-        view = self._get(f"/v1/blueprints/{rid}")
-        return (view.get("status"), view.get("state")) == ("build_complete", "created")
-
-    def _ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        reply = self.api.request(method, path, **kwargs)
-        assert reply.status_code == 200, f"world: {method} {path}: {reply.text}"
-        data: dict[str, Any] = reply.json() if reply.content else {}
-        return data
-
-    def _make(self, role: str) -> str:
-        if role in ("devbox", "exec_devbox", "suspended"):
-            rid = self._ok("POST", "/v1/devboxes/create_and_await_running", json={})["id"]
-            body = {"file_path": "probe.txt", "contents": "probe"}
-            self._ok("POST", f"/v1/devboxes/{rid}/write_file_contents", json=body)
-            if role == "suspended":
-                self._ok("POST", f"/v1/devboxes/{rid}/suspend")
-                wait = {"statuses": ["suspended"], "timeout_seconds": 30}
-                self._ok("POST", f"/v1/devboxes/{rid}/wait_for_status", json=wait)
-            return rid
-        if role == "execution":
-            self._execution_of = self.id("exec_devbox")
-            path = f"/v1/devboxes/{self._execution_of}/execute"
-            return str(
-                self._ok("POST", path, json={"command": "echo out; echo err >&2"})["execution_id"]
-            )
-        if role == "snapshot":
-            path = f"/v1/devboxes/{self.id('devbox')}/snapshot_disk"
-            return str(self._ok("POST", path, json={"metadata": {"k": "v"}})["id"])
-        if role == "blueprint":
-            return self._blueprint()
-        created = self._ok("POST", "/v1/objects", json={"name": "w.txt", "content_type": "text"})
-        if role == "signed_put":
-            self.signed[role] = dict(httpx.URL(created["upload_url"]).params)
-        if role in ("object", "signed_get"):
-            httpx.put(created["upload_url"], content=b"stored bytes").raise_for_status()
-            self._ok("POST", f"/v1/objects/{created['id']}/complete")
-            url = self._ok("GET", f"/v1/objects/{created['id']}/download")["download_url"]
-            self.signed[role] = dict(httpx.URL(url).params)
-        return str(created["id"])
-
-    def _blueprint(self) -> str:
-        rid = str(self._ok("POST", "/v1/blueprints", json={"name": "world-bp"})["id"])
-        for _ in range(3000):
-            if self._get(f"/v1/blueprints/{rid}").get("status") not in (
-                "queued",
-                "provisioning",
-                "building",
-            ):
-                return rid
-            time.sleep(0.01)
-        raise AssertionError("world: the blueprint did not build")
 
 
 # -- the broken requests ------------------------------------------------------------------------
