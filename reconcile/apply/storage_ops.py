@@ -17,11 +17,12 @@ from reconcile.apply.creating import create_exactly_once, new_token
 from reconcile.apply.placeholders import result_key
 from reconcile.errors import (
     ApiConflictError,
+    ApiError,
     ApiNotFoundError,
     OperationError,
     SnapshotFailedError,
 )
-from reconcile.live.model import KEY_TOKEN
+from reconcile.live.model import KEY_STATE, KEY_TOKEN
 
 ORPHAN_ROUNDS = 3
 
@@ -145,7 +146,19 @@ async def take_snapshot(
         raise SnapshotFailedError(
             f"snapshot {snapshot_id} of devbox {devbox_id} ended in {status.status}{why}"
         )
+    await _mark_complete(ctx, snapshot_id, tagged)
     return snapshot_id
+
+
+async def _mark_complete(ctx: OpContext, snapshot_id: str, metadata: dict[str, str]) -> None:
+    """Record in the snapshot's metadata that it completed, so later runs need not ask.
+
+    Only an optimisation: if the update fails, discovery reads the status instead.
+    """
+    with contextlib.suppress(ApiError):
+        await ctx.api.main.update_snapshot(
+            snapshot_id, metadata={**metadata, KEY_STATE: "complete"}
+        )
 
 
 async def snapshot(ctx: OpContext) -> Done:

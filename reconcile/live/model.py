@@ -27,6 +27,7 @@ KEY_TOKEN = "rlstate.token"
 KEY_SOURCE = "rlstate.snapshot"
 KEY_READY = "rlstate.ready"
 KEY_SHA256 = "rlstate.sha256"
+KEY_STATE = "rlstate.state"  # "complete" once rlstate saw the snapshot complete (it never reverts)
 OWNERSHIP_PREFIX = "rlstate."
 
 ACTIVE_DEVBOX = frozenset(

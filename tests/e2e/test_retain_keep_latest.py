@@ -85,7 +85,11 @@ def test_foreign_snapshots_are_untouched_without_prune_unmanaged(
     live = _live(client, devbox)
     assert foreign <= set(live)
     (taken,) = _ours(live)  # its own first snapshot of the series
-    assert writes == [("POST", f"/v1/devboxes/{devbox}/snapshot_disk_async")]
+    # the snapshot, then rlstate's "seen complete" mark on its own snapshot's metadata
+    assert writes == [
+        ("POST", f"/v1/devboxes/{devbox}/snapshot_disk_async"),
+        ("POST", f"/v1/devboxes/disk_snapshots/{taken}"),
+    ]
     rows = [e for e in events(out) if e["event"] == "retention"]
     assert [(r["snapshot"], r["keep"]) for r in rows] == [(taken, True)]
     assert summary(out)["pruned"] == 0
