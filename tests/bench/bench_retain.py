@@ -1,6 +1,10 @@
 """Benchmark of `rlstate retain` on a series of 5,000 snapshots; prints a table, asserts little.
 
-    python tests/bench/bench_retain.py [--snapshots 5000] [--keep 100]
+    python tests/bench/bench_retain.py [--snapshots 5000] [--keep 100] [--unmarked]
+
+By default the snapshots carry `rlstate.state=complete`, as the ones rlstate takes do once it saw
+them complete, so no status needs reading; `--unmarked` seeds them without it (as snapshots of
+an interrupted run or of another tool), so every status is read before pruning.
 
 A local backend runs in its own process; a recording proxy in front of it counts every request.
 The series (metadata of stack `bench`, series `big`) is seeded through POST /_local/seed: the
@@ -36,6 +40,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from test_retain_support import recording_proxy  # noqa: E402
 
 TOKEN = "bench-token-not-secret"
+MARKED = "--unmarked" not in sys.argv  # seed as rlstate's own (status known) or not
 HOUR_MS = 3_600_000
 
 SDK_LOOP = """
@@ -129,6 +134,8 @@ def seed(control: httpx.Client, count: int) -> str:
         time.sleep(0.02)
     now = int(control.get("/_local/clock").json()["now_ms"])
     meta = {"rlstate.stack": "bench", "rlstate.kind": "snapshot", "rlstate.series": "big"}
+    if MARKED:
+        meta["rlstate.state"] = "complete"  # as rlstate leaves the snapshots it saw complete
     items = [
         {"source_devbox_id": devbox, "create_time_ms": now - (n + 1) * HOUR_MS, "metadata": meta}
         for n in range(count)
@@ -203,6 +210,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--snapshots", type=int, default=5000)
     parser.add_argument("--keep", type=int, default=100)
+    parser.add_argument("--unmarked", action="store_true", help="seed without rlstate.state")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-retain-") as folder:
         rows = measure(args.snapshots, args.keep, Path(folder))
