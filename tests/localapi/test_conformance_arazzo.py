@@ -194,7 +194,7 @@ def test_a_slow_snapshot_is_reported_in_progress_and_the_restore_still_waits_for
     """The first poll must tell the truth: a capture that cannot be done yet says in_progress."""
     source = running_devbox(api)
     run(api, source["id"], "echo slow > state.txt")
-    local_server.control("/_local/speed", {"snapshot_extra_seconds": 1.5})
+    local_server.control("/_local/speed", {"snapshot_extra_seconds": 2.5})
     try:
         steps = run_workflow(
             staged,
