@@ -5,14 +5,15 @@ Big: 1,000 devboxes (5 builders + 995 replicas), 200 objects (40 mounted by each
 backend (its own process) through POST /_local/seed with exactly the metadata apply would
 have written, next to a matching manifest. Small: 10 resources (3 devboxes, 2 objects,
 5 snapshots). `--prune` makes each big series keep one fewer than it has (5 prunes), which
-needs every status of those series read.
+needs every status of those series read unless the snapshots carry rlstate.state=complete
+(apply's mark once it saw one finish; seeded by default, `--unmarked` leaves it off).
 
 Prints, per stack: `rlstate plan` as a subprocess (wall time min/median/max over --runs, peak
 RSS), and the same plan in process by phase (discover, build_plan, render) with requests by
 route (RunloopClient.stats) and the tracemalloc peak. Target: the big plan under 3 s, with
 one request per 5,000 listed items per kind plus the status reads a decision needs.
 Not a test; run it by hand:
-    python tests/bench/bench_plan.py [--runs 3] [--prune]
+    python tests/bench/bench_plan.py [--runs 3] [--prune] [--unmarked]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from reconcile.api.client import RunloopClient  # noqa: E402
 from reconcile.commands.common import discover  # noqa: E402
+from reconcile.live.model import KEY_STATE  # noqa: E402
 from reconcile.manifest import LoadedManifest, load_manifest  # noqa: E402
 from reconcile.plan.desired import (  # noqa: E402
     desired_devboxes,
@@ -126,8 +128,10 @@ def _write(folder: Path, lines: list[str]) -> Path:
     return path
 
 
-def seed(url: str, loaded: LoadedManifest, per_series: int) -> dict[str, int]:
-    """The stack as apply would have left it: every resource with its ownership metadata."""
+def seed(url: str, loaded: LoadedManifest, per_series: int, marked: bool) -> dict[str, int]:
+    """The stack as apply would have left it: every resource with its ownership metadata
+    (snapshots with rlstate.state=complete, the mark apply leaves once it saw one finish,
+    unless not `marked`: then every status must be read)."""
     stack = loaded.manifest.stack
     now_ms = int(control(url, "/_local/clock")["now_ms"])
     wanted = desired_devboxes(loaded)
@@ -157,13 +161,14 @@ def seed(url: str, loaded: LoadedManifest, per_series: int) -> dict[str, int]:
         for o in desired_objects(loaded)
     ]
     snapshots = []
+    mark = {KEY_STATE: "complete"} if marked else {}
     for name, spec in loaded.manifest.snapshots.items():
         for k in range(per_series):
             snapshots.append(
                 {
                     "source_devbox_id": ids[spec.devbox],
                     "name": f"{name}-{k}",
-                    "metadata": snapshot_metadata(stack, name, protect=False),
+                    "metadata": {**snapshot_metadata(stack, name, protect=False), **mark},
                     "create_time_ms": now_ms - HOUR_MS - k * 60_000,
                 }
             )
@@ -267,10 +272,12 @@ def report(
         print(f"  {n:6d}  {route}")
 
 
-def scenario(url: str, title: str, manifest: Path, per_series: int, runs: int) -> None:
+def scenario(
+    url: str, title: str, manifest: Path, per_series: int, runs: int, marked: bool
+) -> None:
     control(url, "/_local/reset", {})
     loaded = load_manifest(manifest)
-    counts = seed(url, loaded, per_series)
+    counts = seed(url, loaded, per_series, marked)
     times, code, rss = subprocess_runs(url, manifest, runs)
     report(title, counts, times, code, rss, in_process(url, loaded))
 
@@ -279,6 +286,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--prune", action="store_true", help="big series keep one fewer")
+    parser.add_argument(
+        "--unmarked", action="store_true", help="snapshots without rlstate.state=complete"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="rlstate-bench-manifests-"))
     (folder / "big").mkdir()
@@ -287,8 +297,11 @@ def main() -> None:
         keep = 999 if args.prune else 1000
         big = big_manifest(folder / "big", keep)
         title = "big stack" + (" (5 prunes)" if args.prune else " (converged)")
-        scenario(url, title, big, 1000, args.runs)
-        scenario(url, "small stack (converged)", small_manifest(folder / "small"), 5, args.runs)
+        title += ", snapshots unmarked" if args.unmarked else ""
+        marked = not args.unmarked
+        scenario(url, title, big, 1000, args.runs, marked)
+        small = small_manifest(folder / "small")
+        scenario(url, "small stack (converged)", small, 5, args.runs, marked)
 
 
 if __name__ == "__main__":
