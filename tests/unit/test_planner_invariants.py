@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_planner_cases import BASE_WORKERS, CASES, EMPTY, FILES, SCRATCH, Case
+from test_planner_cases import CASES, Case
 from test_planner_support import (
     NOW,
     OTHER_SECRET,
@@ -29,6 +29,7 @@ from test_planner_support import (
     plan_problems,
     write_manifest,
 )
+from test_planner_worlds import BASE_WORKERS, EMPTY, FILES, SCRATCH
 
 from reconcile.live.model import KEY_PROTECT, LiveState
 from reconcile.manifest import LoadedManifest
