@@ -219,17 +219,24 @@ def _plan_orphan_snapshots(
     for snap in sorted(orphans, key=lambda s: (s.create_time_ms, s.id)):
         if snap.id in needed:
             continue  # a devbox of the manifest is (or may again be) created from it
-        address = f"snapshot.{snap.series or snap.id}"
-        action = ctx.add(
-            "delete",
-            "snapshot",
-            address,
-            reasons=["series not in manifest"],
-            resource_id=snap.id,
-            depends_on=devbox_deletes,
-        )
-        if snap.metadata.get(KEY_PROTECT) == "true":
-            ctx.refuse(action, f"{address} has prevent_destroy; deleting {snap.id} is refused")
+        _delete_snapshot(ctx, snap, "series not in manifest", devbox_deletes)
+
+
+def _delete_snapshot(
+    ctx: PlanContext, snap: LiveSnapshot, reason: str, depends_on: list[str]
+) -> None:
+    """Delete one snapshot of the stack after `depends_on`; refused if it is protected."""
+    address = f"snapshot.{snap.series or snap.id}"
+    action = ctx.add(
+        "delete",
+        "snapshot",
+        address,
+        reasons=[reason],
+        resource_id=snap.id,
+        depends_on=depends_on,
+    )
+    if snap.metadata.get(KEY_PROTECT) == "true":
+        ctx.refuse(action, f"{address} has prevent_destroy; deleting {snap.id} is refused")
 
 
 def build_destroy_plan(loaded: LoadedManifest, live: LiveState, now: datetime) -> Plan:
@@ -242,17 +249,7 @@ def build_destroy_plan(loaded: LoadedManifest, live: LiveState, now: datetime) -
     devbox_deletes = [a.id for a in ctx.actions]
     for snap in live.snapshots:
         if snap.metadata.get(KEY_STACK) == live.stack and snap.status != "deleted":
-            address = f"snapshot.{snap.series or snap.id}"
-            action = ctx.add(
-                "delete",
-                "snapshot",
-                address,
-                reasons=["destroy"],
-                resource_id=snap.id,
-                depends_on=devbox_deletes,
-            )
-            if snap.metadata.get(KEY_PROTECT) == "true":
-                ctx.refuse(action, f"{address} has prevent_destroy; deleting it is refused")
+            _delete_snapshot(ctx, snap, "destroy", devbox_deletes)
     for obj in live.objects:
         if obj.metadata.get(KEY_STACK) == live.stack and obj.state != "DELETED":
             ctx.add(
