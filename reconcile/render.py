@@ -59,6 +59,13 @@ def _detail_lines(action: Action) -> list[str]:
     return [f"      {line}" for line in lines]
 
 
+def where(api_url: str) -> str:
+    """The API a plan was made against, as people say it (the local backend's port is noise)."""
+    if not api_url or api_url.startswith(("http://127.0.0.1:", "http://localhost:")):
+        return "local backend"
+    return api_url
+
+
 def summary_line(plan: Plan) -> str:
     counts = plan.counts()
     if not counts:
@@ -69,7 +76,7 @@ def summary_line(plan: Plan) -> str:
 
 def render_plan_text(plan: Plan, *, details: bool = True) -> str:
     """The human plan: one line per action (with details), refusals, then the summary."""
-    lines = [f"Stack {plan.stack} ({plan.api_url or 'local'})"]
+    lines = [f"Stack {plan.stack} ({where(plan.api_url)})"]
     if not plan.actions:
         lines.append("No changes. The live state matches the manifest.")
         return "\n".join(lines)
