@@ -46,7 +46,20 @@ def run(
     else:
         sys.stdout.write(render_plan_text(plan) + "\n")
         if plan.has_changes:
-            sys.stdout.write(f"Saved the plan to {path}; run `rlstate apply` to apply it.\n")
+            sys.stdout.write(
+                f"Saved the plan to {path}; run `{_apply_command(path)}` to apply it.\n"
+            )
     if detailed_exitcode and plan.has_changes:
         return 2
     return 0
+
+
+def _apply_command(path: Path) -> str:
+    """The shortest command that applies this saved plan from the current folder."""
+    if path.resolve() == default_plan_path(Path("rlstate.yaml")):
+        return "rlstate apply"
+    try:
+        shown = path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        shown = path.resolve()
+    return f"rlstate apply {shown}"
