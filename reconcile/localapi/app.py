@@ -24,6 +24,7 @@ from reconcile.localapi.idempotency import IdempotencyMiddleware
 from reconcile.localapi.problems import Problem
 from reconcile.localapi.routes import (
     blueprints,
+    devbox_logs,
     devboxes,
     disk_snapshots,
     executions,
@@ -108,6 +109,7 @@ def create_app(config: LocalConfig) -> Starlette:
         *executions.ROUTES,
         *files.ROUTES,
         *devboxes.ROUTES,
+        *devbox_logs.ROUTES,
         *objects.ROUTES,
         *objects.STORAGE_ROUTES,
         *blueprints.ROUTES,

@@ -120,18 +120,15 @@ class Lifecycle:
             await asyncio.to_thread(self.b.disks.write_file, dbx.id, path, data)
 
     async def _launch_commands(self, dbx: Devbox) -> None:
-        commands = [str(c) for c in dbx.launch_parameters.get("launch_commands") or []]
-        if commands:
-            result = await self.runner.run_script(dbx.id, commands, dbx.environment_variables)
-            if not result.ok:
-                raise SetupFailed(
-                    f"launch command {result.failed_command!r} exited {result.exit_status}"
-                )
+        """Run one by one as executions (so the devbox logs show them); stop at a failing one."""
+        for command in [str(c) for c in dbx.launch_parameters.get("launch_commands") or []]:
+            exn = await self.runner.run_to_end(dbx, command, "setup_commands")
+            if exn.exit_status != 0:
+                raise SetupFailed(f"launch command {command!r} exited {exn.exit_status}")
 
     async def _run_entrypoint(self, dbx: Devbox) -> None:
         assert dbx.entrypoint is not None
-        exn = await self.runner.start(dbx, dbx.entrypoint)
-        await self.b.notifier.wait_until(exn.id, lambda: exn.status == "completed", None)
+        await self.runner.run_to_end(dbx, dbx.entrypoint, "entrypoint")
         if dbx.status == "running":
             self.b.move_devbox(dbx, "shutdown", shutdown_reason="entrypoint_exit")
             self._drop_disk_later(dbx)

@@ -93,6 +93,7 @@ class Execution:
     exit_status: int | None = None
     end_time_ms: int | None = None
     shell_name: str | None = None
+    source: str = "exec"  # devbox log source: exec, setup_commands or entrypoint
 
 
 @dataclass

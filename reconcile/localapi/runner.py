@@ -16,13 +16,13 @@ from reconcile.localapi.records import Devbox, Execution
 
 DEFAULT_LAST_N = 100
 TAIL_WINDOW = 1 << 20  # bytes of output read back for a view
-SCRIPT_KEEP = 64 << 10  # bytes of launch/build command output kept in memory
+SCRIPT_KEEP = 64 << 10  # bytes of build command output kept in memory
 STREAMS = ("stdout", "stderr")
 
 
 @dataclass(frozen=True)
 class ScriptResult:
-    """Outcome of commands run for the server itself (launch commands, blueprint builds)."""
+    """Outcome of commands run for the server itself (blueprint builds)."""
 
     ok: bool
     failed_command: str | None
@@ -59,8 +59,10 @@ class Runner:
         command: str,
         command_id: str | None = None,
         shell_name: str | None = None,
+        source: str = "exec",
     ) -> Execution:
-        """Start `command` in the devbox; the execution is `running` when this returns."""
+        """Start `command` in the devbox; the execution is `running` when this returns.
+        `source` says who ran it (exec: the API; setup_commands, entrypoint: the devbox itself)."""
         exn = Execution(
             id=self.b.new_id("execution"),
             devbox_id=dbx.id,
@@ -68,6 +70,7 @@ class Runner:
             create_time_ms=self.b.now_ms(),
             command_id=command_id,
             shell_name=shell_name,
+            source=source,
         )
         if command_id:
             self._by_command_id[(dbx.id, command_id)] = exn.id
@@ -122,6 +125,12 @@ class Runner:
             self._finish(exn, 137)
         return exn
 
+    async def run_to_end(self, dbx: Devbox, command: str, source: str) -> Execution:
+        """Start a command of the devbox's own (launch command, entrypoint) and wait for its end."""
+        exn = await self.start(dbx, command, source=source)
+        await self.b.notifier.wait_until(exn.id, lambda: exn.status == "completed", None)
+        return exn
+
     async def kill_all(self, devbox_id: str) -> None:
         running = [
             e
@@ -153,7 +162,7 @@ class Runner:
     async def run_script(
         self, box_id: str, commands: list[str], env: dict[str, str]
     ) -> ScriptResult:
-        """Run commands one by one (launch commands, builds); stop at the first failing one."""
+        """Run commands one by one (blueprint builds); stop at the first failing one."""
         output = bytearray()
         for command in commands:
             try:

@@ -132,3 +132,51 @@ def blueprint_view(bpt: Blueprint) -> JSON:
             "metadata": bpt.metadata,
         }
     )
+
+
+# vCPUs, memory GiB, disk GiB of each ResourceSize (CUSTOM_SIZE takes the custom_* fields).
+RESOURCE_SIZES: dict[str, tuple[float, int, int]] = {
+    "X_SMALL": (0.5, 1, 4),
+    "SMALL": (1, 2, 4),
+    "MEDIUM": (2, 4, 8),
+    "LARGE": (2, 8, 16),
+    "X_LARGE": (4, 16, 16),
+    "XX_LARGE": (8, 32, 16),
+}
+
+
+def _resources(launch: JSON) -> tuple[float, int, int]:
+    size = str(launch.get("resource_size_request") or "SMALL")
+    cpu, memory, disk = RESOURCE_SIZES.get(size, RESOURCE_SIZES["SMALL"])
+    if size == "CUSTOM_SIZE":
+        cpu = float(launch.get("custom_cpu_cores") or cpu)
+        memory = int(launch.get("custom_gb_memory") or memory)
+        disk = int(launch.get("custom_disk_size") or disk)
+    return cpu, memory, disk
+
+
+def usage_view(dbx: Devbox, now_ms: int) -> JSON:
+    """DevboxResourceUsageView: elapsed time from creation to the end (or now); active time
+    leaves out the time spent suspended; CPU and memory count active time, disk all of it."""
+    end_ms = dbx.end_time_ms if dbx.end_time_ms is not None else max(now_ms, dbx.create_time_ms)
+    suspended_ms = 0
+    moves = [(t["status"], int(t["transition_time_ms"])) for t in dbx.state_transitions]
+    for (status, start), (_, stop) in zip(moves, [*moves[1:], ("", end_ms)], strict=True):
+        if status == "suspended":
+            suspended_ms += max(0, min(stop, end_ms) - start)
+    elapsed = max(0, end_ms - dbx.create_time_ms) // 1000
+    active = max(0, end_ms - dbx.create_time_ms - suspended_ms) // 1000
+    cpu, memory, disk = _resources(dbx.launch_parameters)
+    return compact(
+        {
+            "id": dbx.id,
+            "status": dbx.status,
+            "start_time_ms": dbx.create_time_ms,
+            "end_time_ms": dbx.end_time_ms,
+            "total_elapsed_seconds": elapsed,
+            "total_active_seconds": active,
+            "vcpu_seconds": int(active * cpu),
+            "memory_gb_seconds": active * memory,
+            "disk_gb_seconds": elapsed * disk,
+        }
+    )
