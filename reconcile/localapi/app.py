@@ -30,6 +30,7 @@ from reconcile.localapi.routes import (
     executions,
     files,
     objects,
+    public,
 )
 from reconcile.localapi.services import Services
 from reconcile.localapi.signing import STORAGE_PREFIX
@@ -105,6 +106,7 @@ def create_app(config: LocalConfig) -> Starlette:
             await svc.stop()
 
     routes = [
+        *public.ROUTES,  # first: /v1/objects/list_public and the like are not ids
         *disk_snapshots.ROUTES,  # before devboxes: /v1/devboxes/disk_snapshots is not a devbox id
         *executions.ROUTES,
         *files.ROUTES,

@@ -1,7 +1,9 @@
-"""What every route module needs: the server's Services, JSON answers and the long-poll wait."""
+"""What every route module needs: the server's Services, JSON answers, the long-poll timeout and
+the metadata key/value listings."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -22,3 +24,13 @@ def ok(payload: Any) -> JSONResponse:
 
 def timed_out(what: str, seconds: float) -> TimedOut:
     return TimedOut(f"{what} did not reach a requested status within {seconds:g} s")
+
+
+def metadata_keys(maps: Iterable[Mapping[str, str] | None]) -> JSONResponse:
+    """MetadataKeysView: every key used in the given metadata maps, sorted."""
+    return ok({"keys": sorted({k for m in maps for k in (m or {})})})
+
+
+def metadata_values(maps: Iterable[Mapping[str, str] | None], key: str) -> JSONResponse:
+    """MetadataValuesView: every value `key` has in the given metadata maps, sorted."""
+    return ok({"key": key, "values": sorted({m[key] for m in maps if m and key in m})})

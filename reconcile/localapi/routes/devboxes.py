@@ -9,7 +9,13 @@ from starlette.routing import Route
 from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import Invalid, NotFound
 from reconcile.localapi.records import DEVBOX_FINAL, DEVBOX_STATUSES, Devbox
-from reconcile.localapi.routes.common import ok, services, timed_out
+from reconcile.localapi.routes.common import (
+    metadata_keys,
+    metadata_values,
+    ok,
+    services,
+    timed_out,
+)
 from reconcile.localapi.routes.devbox_create import CREATE_FIELDS, devbox_from_body
 from reconcile.localapi.routes.params import (
     clamp_timeout,
@@ -149,25 +155,21 @@ async def _hold(request: Request, dbx: Devbox, statuses: set[str], seconds: floa
     return reached
 
 
-async def metadata_keys(request: Request) -> Response:
-    keys = {k for d in services(request).backend.devboxes.values() for k in d.metadata}
-    return ok({"keys": sorted(keys)})
+async def list_metadata_keys(request: Request) -> Response:
+    return metadata_keys(d.metadata for d in services(request).backend.devboxes.values())
 
 
-async def metadata_values(request: Request) -> Response:
-    key = request.path_params["key"]
-    values = {
-        d.metadata[key] for d in services(request).backend.devboxes.values() if key in d.metadata
-    }
-    return ok({"key": key, "values": sorted(values)})
+async def list_metadata_values(request: Request) -> Response:
+    maps = (d.metadata for d in services(request).backend.devboxes.values())
+    return metadata_values(maps, request.path_params["key"])
 
 
 ROUTES = [
     Route("/v1/devboxes", create, methods=["POST"]),
     Route("/v1/devboxes", list_devboxes, methods=["GET"]),
     Route("/v1/devboxes/create_and_await_running", create_and_await_running, methods=["POST"]),
-    Route("/v1/devboxes/metadata/keys", metadata_keys, methods=["GET"]),
-    Route("/v1/devboxes/metadata/keys/{key}/values", metadata_values, methods=["GET"]),
+    Route("/v1/devboxes/metadata/keys", list_metadata_keys, methods=["GET"]),
+    Route("/v1/devboxes/metadata/keys/{key}/values", list_metadata_values, methods=["GET"]),
     Route("/v1/devboxes/{id}", retrieve, methods=["GET"]),
     Route("/v1/devboxes/{id}", update, methods=["POST"]),
     Route("/v1/devboxes/{id}/shutdown", shutdown, methods=["POST"]),

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import NotFound
 from reconcile.localapi.records import Snapshot
-from reconcile.localapi.routes.common import ok, services
+from reconcile.localapi.routes.common import metadata_keys, metadata_values, ok, services
 from reconcile.localapi.routes.params import query_bool, query_int, query_str, read_body
 from reconcile.localapi.views import snapshot_status_view, snapshot_view
 
@@ -118,19 +118,17 @@ async def status(request: Request) -> Response:
     return ok(snapshot_status_view(snp))
 
 
-async def metadata_keys(request: Request) -> Response:
-    snaps = [s for s in services(request).backend.snapshots.values() if s.status != "deleted"]
-    return ok({"keys": sorted({k for s in snaps for k in s.metadata})})
+def _live_metadata(request: Request) -> list[dict[str, str]]:
+    snaps = services(request).backend.snapshots.values()
+    return [s.metadata for s in snaps if s.status != "deleted"]
 
 
-async def metadata_values(request: Request) -> Response:
-    key = request.path_params["key"]
-    snaps = [s for s in services(request).backend.snapshots.values() if s.status != "deleted"]
-    return ok({"key": key, "values": sorted({s.metadata[key] for s in snaps if key in s.metadata})})
+async def list_metadata_keys(request: Request) -> Response:
+    return metadata_keys(_live_metadata(request))
 
 
-async def list_public(request: Request) -> Response:
-    return ok({"snapshots": [], "has_more": False, "total_count": 0})
+async def list_metadata_values(request: Request) -> Response:
+    return metadata_values(_live_metadata(request), request.path_params["key"])
 
 
 _SNP = "/v1/devboxes/disk_snapshots"
@@ -138,9 +136,8 @@ ROUTES = [
     Route("/v1/devboxes/{id}/snapshot_disk", snapshot_disk, methods=["POST"]),
     Route("/v1/devboxes/{id}/snapshot_disk_async", snapshot_disk_async, methods=["POST"]),
     Route(_SNP, list_snapshots, methods=["GET"]),
-    Route(f"{_SNP}/list_public", list_public, methods=["GET"]),
-    Route(f"{_SNP}/metadata/keys", metadata_keys, methods=["GET"]),
-    Route(f"{_SNP}/metadata/keys/{{key}}/values", metadata_values, methods=["GET"]),
+    Route(f"{_SNP}/metadata/keys", list_metadata_keys, methods=["GET"]),
+    Route(f"{_SNP}/metadata/keys/{{key}}/values", list_metadata_values, methods=["GET"]),
     Route(f"{_SNP}/{{id}}", update, methods=["POST"]),
     Route(f"{_SNP}/{{id}}/delete", delete, methods=["POST"]),
     Route(f"{_SNP}/{{id}}/status", status, methods=["GET"]),

@@ -1,5 +1,6 @@
-"""Routes for /v1/objects (create, list, retrieve, complete, download URL, delete) and the signed
-/_storage/ URLs that take the bytes (PUT) and give them back (GET) without an API key."""
+"""Routes for /v1/objects (create, list, retrieve, complete, download URL, delete, metadata keys)
+and the signed /_storage/ URLs that take the bytes (PUT) and give them back (GET) without an API
+key."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.routing import Route
 from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import Conflict, Invalid, NotFound, Problem
 from reconcile.localapi.records import OBJECT_CONTENT_TYPES, StoredObject
-from reconcile.localapi.routes.common import ok, services
+from reconcile.localapi.routes.common import metadata_keys, metadata_values, ok, services
 from reconcile.localapi.routes.params import query_bool, query_int, query_str, read_body
 from reconcile.localapi.signing import STORAGE_PREFIX
 from reconcile.localapi.views import object_view
@@ -129,8 +130,17 @@ async def delete(request: Request) -> Response:
     return ok(object_view(obj))
 
 
-async def list_public(request: Request) -> Response:
-    return ok({"objects": [], "has_more": False, "total_count": 0})
+def _live_metadata(request: Request) -> list[dict[str, str]]:
+    objects = services(request).backend.objects.values()
+    return [o.metadata for o in objects if o.state != "DELETED"]
+
+
+async def list_metadata_keys(request: Request) -> Response:
+    return metadata_keys(_live_metadata(request))
+
+
+async def list_metadata_values(request: Request) -> Response:
+    return metadata_values(_live_metadata(request), request.path_params["key"])
 
 
 def _signed_object(request: Request, method: str) -> StoredObject:
@@ -181,7 +191,8 @@ async def storage_get(request: Request) -> Response:
 ROUTES = [
     Route("/v1/objects", create, methods=["POST"]),
     Route("/v1/objects", list_objects, methods=["GET"]),
-    Route("/v1/objects/list_public", list_public, methods=["GET"]),
+    Route("/v1/objects/metadata/keys", list_metadata_keys, methods=["GET"]),
+    Route("/v1/objects/metadata/keys/{key}/values", list_metadata_values, methods=["GET"]),
     Route("/v1/objects/{id}", retrieve, methods=["GET"]),
     Route("/v1/objects/{id}/complete", complete, methods=["POST"]),
     Route("/v1/objects/{id}/download", download, methods=["GET"]),
