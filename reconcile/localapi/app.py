@@ -31,6 +31,7 @@ from reconcile.localapi.routes import (
     files,
     objects,
     public,
+    unsupported,
 )
 from reconcile.localapi.services import Services
 from reconcile.localapi.signing import STORAGE_PREFIX
@@ -107,6 +108,7 @@ def create_app(config: LocalConfig) -> Starlette:
 
     routes = [
         *public.ROUTES,  # first: /v1/objects/list_public and the like are not ids
+        *unsupported.ROUTES,
         *disk_snapshots.ROUTES,  # before devboxes: /v1/devboxes/disk_snapshots is not a devbox id
         *executions.ROUTES,
         *files.ROUTES,

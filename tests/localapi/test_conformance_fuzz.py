@@ -38,11 +38,13 @@ from openapi_core import OpenAPI
 from reconcile.localapi import LocalConfig, start_in_thread
 from reconcile.localapi.routes import (
     blueprints,
+    devbox_logs,
     devboxes,
     disk_snapshots,
     executions,
     files,
     objects,
+    public,
 )
 from tests.conftest import shared_path
 
@@ -81,6 +83,8 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/devboxes/{id}/suspend", D),
     Endpoint("POST", "/v1/devboxes/{id}/resume", {"id": "suspended"}),
     Endpoint("POST", "/v1/devboxes/{id}/keep_alive", D),
+    Endpoint("GET", "/v1/devboxes/{id}/logs", D, query={"execution_id": "exn_x"}),
+    Endpoint("GET", "/v1/devboxes/{id}/usage", D),
     Endpoint(
         "POST",
         "/v1/devboxes/{id}/wait_for_status",
@@ -111,12 +115,16 @@ ENDPOINTS = [
     Endpoint("GET", f"{SNAPSHOTS}/list_public"),
     Endpoint("GET", f"{SNAPSHOTS}/metadata/keys"),
     Endpoint("GET", f"{SNAPSHOTS}/metadata/keys/{{key}}/values", {"key": "key"}),
+    Endpoint("GET", f"{SNAPSHOTS}/public/metadata/keys"),
+    Endpoint("GET", f"{SNAPSHOTS}/public/metadata/keys/{{key}}/values", {"key": "key"}),
     Endpoint("POST", f"{SNAPSHOTS}/{{id}}", SNP, body={"name": "n", "metadata": {"k": "v"}}),
     Endpoint("POST", f"{SNAPSHOTS}/{{id}}/delete", SNP),
     Endpoint("GET", f"{SNAPSHOTS}/{{id}}/status", SNP),
     Endpoint("POST", "/v1/objects", body={"name": "fuzz.txt", "content_type": "text"}),
     Endpoint("GET", "/v1/objects", query={"limit": "5"}),
     Endpoint("GET", "/v1/objects/list_public"),
+    Endpoint("GET", "/v1/objects/metadata/keys"),
+    Endpoint("GET", "/v1/objects/metadata/keys/{key}/values", {"key": "key"}),
     Endpoint("GET", "/v1/objects/{id}", OBJ),
     Endpoint("POST", "/v1/objects/{id}/complete", {"id": "uploading"}, body={}),
     Endpoint("GET", "/v1/objects/{id}/download", OBJ, query={"duration_seconds": "60"}),
@@ -126,6 +134,11 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/blueprints", body={"name": "fuzz-bp"}),
     Endpoint("GET", "/v1/blueprints", query={"limit": "5"}),
     Endpoint("GET", "/v1/blueprints/list_public"),
+    Endpoint("POST", "/v1/blueprints/preview", body={"name": "p", "dockerfile": "RUN true"}),
+    Endpoint("GET", "/v1/blueprints/metadata/keys"),
+    Endpoint("GET", "/v1/blueprints/metadata/keys/{key}/values", {"key": "key"}),
+    Endpoint("GET", "/v1/blueprints/public/metadata/keys"),
+    Endpoint("GET", "/v1/blueprints/public/metadata/keys/{key}/values", {"key": "key"}),
     Endpoint("GET", "/v1/blueprints/{id}", BPT),
     Endpoint("POST", "/v1/blueprints/{id}/delete", BPT, body={}),
     Endpoint("GET", "/v1/blueprints/{id}/logs", BPT),
@@ -358,8 +371,8 @@ def world(fuzz_server: httpx.Client) -> World:
 
 
 def test_the_table_covers_every_route_of_the_server() -> None:
-    modules = (blueprints, devboxes, disk_snapshots, executions, files, objects)
-    routes = [r for m in modules for r in m.ROUTES] + list(objects.STORAGE_ROUTES)
+    mods = (blueprints, devbox_logs, devboxes, disk_snapshots, executions, files, objects, public)
+    routes = [r for m in mods for r in m.ROUTES] + list(objects.STORAGE_ROUTES)
     served = {(method, r.path) for r in routes for method in r.methods or () if method != "HEAD"}
     assert served == {(ep.method, ep.path) for ep in ENDPOINTS}
 

@@ -1,5 +1,5 @@
-"""Routes for /v1/blueprints: create (starts an emulated build, see builds.py), list, retrieve,
-delete and logs."""
+"""Routes for /v1/blueprints: create (starts an emulated build, see builds.py), preview, list,
+retrieve, delete, logs and metadata keys."""
 
 from __future__ import annotations
 
@@ -140,6 +140,16 @@ async def logs(request: Request) -> Response:
     return ok({"blueprint_id": bpt.id, "logs": bpt.logs})
 
 
+async def preview(request: Request) -> Response:
+    """The Dockerfile the build would run: the given one, then each setup command as a RUN line
+    (what the local build runs; see builds.py for which instructions it honours)."""
+    params = _parameters(await read_body(request, BUILD_FIELDS))
+    base = params.get("base_blueprint_name") or params.get("base_blueprint_id")
+    lines = [str(params.get("dockerfile") or (f"FROM {base}" if base else "")).strip()]
+    lines += [f"RUN {command}" for command in params.get("system_setup_commands") or []]
+    return ok({"dockerfile": "\n".join(line for line in lines if line) + "\n"})
+
+
 def _live_metadata(request: Request) -> list[dict[str, str] | None]:
     blueprints = services(request).backend.blueprints.values()
     return [bp.metadata for bp in blueprints if bp.state != "deleted"]
@@ -156,6 +166,7 @@ async def list_metadata_values(request: Request) -> Response:
 ROUTES = [
     Route("/v1/blueprints", create, methods=["POST"]),
     Route("/v1/blueprints", list_blueprints, methods=["GET"]),
+    Route("/v1/blueprints/preview", preview, methods=["POST"]),
     Route("/v1/blueprints/metadata/keys", list_metadata_keys, methods=["GET"]),
     Route("/v1/blueprints/metadata/keys/{key}/values", list_metadata_values, methods=["GET"]),
     Route("/v1/blueprints/{id}", retrieve, methods=["GET"]),
