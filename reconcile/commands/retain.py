@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 StatusesNeeded = Callable[["LiveState"], frozenset[str]]
 HELD = "not pruned: this run's snapshot of the series failed"
+HELD_OTHER = "not pruned: a snapshot this run took (of another series) failed"
 
 
 @dataclass
@@ -238,7 +239,9 @@ async def _retain_with(
     else:
         report.taken, failed = await session.run(shots)
         report.failed.extend(failed)
-        held.update({shots.action(i).params["series"]: HELD for i, _ in failed})
+        if failed:  # the manifest's rule: a run whose own snapshot failed prunes nothing
+            lost = {shots.action(i).params["series"] for i, _ in failed}
+            held.update({name: HELD if name in lost else HELD_OTHER for name in manifest.snapshots})
     needed: StatusesNeeded = lambda lv: r.prune_statuses_needed(manifest, lv)  # noqa: E731
     if shots.actions and not dry_run:  # list again: new snapshots, complete or failed
         now = clock()

@@ -55,8 +55,11 @@ def build_plan(
         tree.plan_series(view)
     # Prunes come after every restore is planned, so none prunes a snapshot a restore uses.
     restores = _planned_restores(ctx)
+    # A run whose own snapshot failed prunes nothing (manifest contract): every prune waits
+    # for every series snapshot of the run, and is skipped if any of them fails.
+    snapshots = sorted(ctx.series_action.values())
     for view in views.values():
-        _plan_prunes(ctx, view, ctx.series_action.get(view.name), restores)
+        _plan_prunes(ctx, view, snapshots, restores)
     desired_names = {w.name for w in tree.wanted}
     for name, boxes in tree.owned.items():
         if name not in desired_names:
@@ -177,7 +180,7 @@ def _fmt(seconds: float) -> str:
 
 
 def _plan_prunes(
-    ctx: PlanContext, view: SeriesView, snapshot_action: str | None, restores: dict[str, str]
+    ctx: PlanContext, view: SeriesView, snapshot_actions: list[str], restores: dict[str, str]
 ) -> None:
     if not view.all:
         return
@@ -208,7 +211,7 @@ def _plan_prunes(
             f"snapshot.{view.name}",
             reasons=verdict.reasons,
             resource_id=verdict.snapshot.id,
-            depends_on=[snapshot_action] if snapshot_action else [],
+            depends_on=snapshot_actions,
         )
 
 

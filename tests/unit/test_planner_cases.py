@@ -24,6 +24,7 @@ from test_planner_worlds import (
     MOVED_BEFORE,
     MOVED_OBJECT_AFTER,
     MOVED_OBJECT_BEFORE,
+    OTHER_SERIES,
     PROTECTED,
     SCRATCH,
     api,
@@ -39,6 +40,7 @@ from test_planner_worlds import (
     no_snapshots,
     nothing,
     only_an_error,
+    other_series_due,
     protected_builder,
     pruning,
     renamed_by_hand,
@@ -156,6 +158,7 @@ CASES: list[Case] = [
         uploading,
     ),
     Case("snapshot-due-then-prune", BASE, due),
+    Case("prunes-wait-for-every-snapshot-of-the-run", OTHER_SERIES, other_series_due),
     Case(
         "first-snapshot-after-an-error",
         BASE,

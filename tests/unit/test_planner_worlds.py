@@ -304,3 +304,24 @@ def converged_final_workers(world: World) -> None:
     converged(world)
     world.devbox("worker-0", snapshot_id="snp_golden_1")
     world.devbox("worker-1", snapshot_id="snp_golden_1")
+
+
+OTHER_SERIES = (
+    BASE
+    + """\
+  weekly:
+    devbox: builder
+    every: 7d
+    keep: {last: 1}
+"""
+)
+
+
+def other_series_due(world: World) -> None:
+    """golden is fresh but over its `keep`; weekly is due: golden's prunes wait for weekly's
+    snapshot (a run whose own snapshot failed prunes nothing)."""
+    world.object("toolchain")
+    world.devbox("builder")
+    for n in range(5, 0, -1):
+        world.snapshot("golden", f"snp_golden_{n}", ago(hours=n))
+    world.snapshot("weekly", "snp_weekly_1", ago(days=8))
