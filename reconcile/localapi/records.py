@@ -21,6 +21,9 @@ DEVBOX_TRANSITIONS: dict[str, frozenset[str]] = {
     "shutdown": frozenset(),
 }
 DEVBOX_STATUSES = tuple(DEVBOX_TRANSITIONS)
+# Also valid in list filters and waits, as the SDK allows them, but never reached here: `queued`
+# (flex tier, waiting for a node) and the deprecated `scheduled`.
+DEVBOX_KNOWN_STATUSES = ("scheduled", "queued", *DEVBOX_STATUSES)
 DEVBOX_FINAL = frozenset(s for s, nxt in DEVBOX_TRANSITIONS.items() if not nxt)
 DEVBOX_BOOTING = frozenset({"provisioning", "initializing", "resuming", "suspending"})
 

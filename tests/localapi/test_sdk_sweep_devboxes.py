@@ -33,6 +33,12 @@ def test_create_retrieve_update_and_list_by_status(sdk: Runloop) -> None:
     assert len(page.devboxes) == 1 and page.has_more and page.total_count is None
 
 
+@pytest.mark.parametrize("status", ["queued", "scheduled"])
+def test_statuses_only_the_sdk_knows_are_valid_filters(sdk: Runloop, status: Any) -> None:
+    sdk.devboxes.create_and_await_running()
+    assert list(sdk.devboxes.list(status=status)) == []  # the local server never queues
+
+
 def test_suspend_resume_keep_alive_and_shutdown(sdk: Runloop) -> None:
     box = sdk.devboxes.create_and_await_running(name="lifecycle")
     assert sdk.devboxes.keep_alive(box.id) == {}

@@ -8,6 +8,7 @@ stdout at level info, stderr at level error) and, once it ended, one with its `e
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -59,8 +60,12 @@ async def logs(request: Request) -> Response:
         ),
         key=lambda e: (e.create_time_ms, e.id),
     )
-    entries = [entry for exn in chosen for entry in execution_log(svc.runner, exn)]
-    return ok({"logs": entries})
+    return ok({"logs": await asyncio.to_thread(_entries, svc.runner, chosen)})
+
+
+def _entries(runner: Runner, executions: list[Execution]) -> list[dict[str, Any]]:
+    """Reads output files: run in a worker thread, off the event loop."""
+    return [entry for exn in executions for entry in execution_log(runner, exn)]
 
 
 async def usage(request: Request) -> Response:

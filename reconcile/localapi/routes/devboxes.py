@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import Invalid, NotFound
-from reconcile.localapi.records import DEVBOX_FINAL, DEVBOX_STATUSES, Devbox
+from reconcile.localapi.records import DEVBOX_FINAL, DEVBOX_KNOWN_STATUSES, Devbox
 from reconcile.localapi.routes.common import (
     metadata_keys,
     metadata_values,
@@ -49,8 +49,8 @@ async def create_and_await_running(request: Request) -> Response:
 async def list_devboxes(request: Request) -> Response:
     svc = services(request)
     status = query_str(request, "status")
-    if status is not None and status not in DEVBOX_STATUSES:
-        raise Invalid(f"status: must be one of {', '.join(DEVBOX_STATUSES)}")
+    if status is not None and status not in DEVBOX_KNOWN_STATUSES:
+        raise Invalid(f"status: must be one of {', '.join(DEVBOX_KNOWN_STATUSES)}")
     name = query_str(request, "name")
     search = query_str(request, "search")
 
@@ -131,8 +131,8 @@ async def wait_for_status(request: Request) -> Response:
     if not statuses:
         raise Invalid("statuses: give at least one status")
     for status in statuses:
-        if status not in DEVBOX_STATUSES:
-            raise Invalid(f"statuses: {status!r} is not one of {', '.join(DEVBOX_STATUSES)}")
+        if status not in DEVBOX_KNOWN_STATUSES:
+            raise Invalid(f"statuses: {status!r} is not one of {', '.join(DEVBOX_KNOWN_STATUSES)}")
     hold = clamp_timeout(body.number("timeout_seconds"), WAIT_DEFAULT, WAIT_MAX)
     if not await _hold(request, dbx, set(statuses), hold):
         raise timed_out(f"devbox {dbx.id}", hold)
