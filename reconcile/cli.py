@@ -8,13 +8,14 @@ module that prints errors or picks exit codes.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
-from reconcile.errors import RlstateError, UserError
+from reconcile.errors import Interrupted, RlstateError, UserError
 
 app = typer.Typer(
     name="rlstate",
@@ -223,6 +224,9 @@ def main() -> None:
         app()
     except RlstateError as error:
         _fail(error)
+    except Interrupted as stopped:
+        sys.stderr.write(f"{stopped}\n")
+        raise SystemExit(128 + stopped.signum) from None
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        raise SystemExit(130) from None
+        raise SystemExit(128 + signal.SIGINT) from None

@@ -26,10 +26,14 @@ RlstateError                      base: every error rlstate means to report (exi
 │   ├── DevboxFailedError         a devbox ended in `failure`/`shutdown` while we waited
 │   └── SetupCommandError         a `setup` command exited non-zero
 └── LocalBackendError             the embedded local backend could not start
+
+Interrupted (a BaseException, not an RlstateError): SIGINT or SIGTERM ended the command; the
+CLI says so in one line and exits 128 + the signal's number.
 """
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 
@@ -172,3 +176,20 @@ class SetupCommandError(OperationError):
 
 class LocalBackendError(RlstateError):
     """The embedded local backend could not be started."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM ended the command (its cleanup ran); exit status 128 + `signum`.
+
+    A BaseException, so that no `except Exception` swallows it on its way out (and not a
+    KeyboardInterrupt, which the CLI framework would turn into a silent exit 130)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        try:
+            return f"interrupted by {signal.Signals(self.signum).name}"
+        except ValueError:
+            return f"interrupted by signal {self.signum}"

@@ -49,6 +49,7 @@ class RunControl:
 
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     abort: asyncio.Event = field(default_factory=asyncio.Event)
+    abort_reason: str = "aborted by a second interrupt while in flight"
 
     def interrupt(self) -> str:
         """First call: stop; later calls: abort. Returns which it was."""
@@ -57,6 +58,13 @@ class RunControl:
             return "stop"
         self.abort.set()
         return "abort"
+
+    def expire(self, reason: str) -> None:
+        """Abort what is in flight for `reason` (e.g. a stop's grace period ran out)."""
+        self.stop.set()
+        if not self.abort.is_set():
+            self.abort_reason = reason
+            self.abort.set()
 
 
 @dataclass(frozen=True)
@@ -239,7 +247,7 @@ class _Walk:
             return
         reason = scrub(_one_line(error), self.secrets.get(action.id, set()))
         if isinstance(error, asyncio.CancelledError):
-            reason = "aborted by a second interrupt while in flight"
+            reason = self.control.abort_reason
         self.failed.append((action.id, reason))
         self.errors[action.id] = error
         self._event(action, "failed", f"{action.address}: {reason}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconcile.errors import LockError
+from reconcile.errors import Interrupted, LockError
 
 GUARD_NAME = ".lock-guard"
 
@@ -139,12 +139,13 @@ def release(folder: Path, stack: str, me: LockHolder) -> None:
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+    raise Interrupted(signum)
 
 
 @contextmanager
 def _sigterm_unwinds() -> Iterator[None]:
-    """While held, SIGTERM (if nobody handles it) unwinds the stack so `finally` blocks run."""
+    """While held, SIGTERM (if nobody handles it) raises Interrupted, which unwinds the stack so
+    `finally` blocks run, as Ctrl-C does."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -162,7 +163,7 @@ def _sigterm_unwinds() -> Iterator[None]:
 @contextmanager
 def stack_lock(folder: Path, stack: str, command: str = "") -> Iterator[LockHolder]:
     """Holds the stack's lock for the `with` block; released however the block ends
-    (exceptions, Ctrl-C, and SIGTERM, which is turned into SystemExit while the lock is held)."""
+    (exceptions, Ctrl-C, and SIGTERM, which is turned into Interrupted while the lock is held)."""
     with _sigterm_unwinds():
         me = acquire(folder, stack, command)
         try:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,11 +24,10 @@ from reconcile.commands.common import (
     utc_now,
 )
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
+from reconcile.commands.interrupts import grace_seconds, graceful, run_async
 from reconcile.errors import ConfigError, ConfirmationRequired, PlanFileError, StalePlanError
 
 if TYPE_CHECKING:
-    from reconcile.apply.events import Event
-    from reconcile.apply.executor import RunControl
     from reconcile.live.model import LiveState
     from reconcile.manifest import LoadedManifest
     from reconcile.plan.model import Plan
@@ -157,6 +154,7 @@ class Session:
     ) -> None:
         self.loaded, self.conn, self.json_out = loaded, conn, json_out
         self.parallelism, self.verb = parallelism, verb
+        self.grace = grace_seconds()  # a bad setting fails here, before anything changes
 
     def run(self, make: MakePlan, *, ask: bool, question: str) -> int:
         from reconcile.apply.executor import refuse_protected
@@ -168,7 +166,7 @@ class Session:
             stack_lock(folder, stack, self.verb.lower()),
             connect(self.conn, quiet=self.json_out) as endpoint,
         ):
-            plan, requests = asyncio.run(self._plan(endpoint, make))
+            plan, requests = run_async(self._plan(endpoint, make))
             refuse_protected(plan)
             if not plan.has_changes:
                 return self._nothing_to_do(plan, requests)
@@ -223,8 +221,7 @@ class Session:
 
         reporter = make_reporter(sys.stdout, json_out=self.json_out, verb=self.verb)
         try:
-            with _signals_restored():
-                result = asyncio.run(self._apply(plan, endpoint, reporter, planned_requests))
+            result = asyncio.run(self._apply(plan, endpoint, reporter, planned_requests))
         finally:
             reporter.close()
         return result
@@ -237,50 +234,12 @@ class Session:
         from reconcile.apply.executor import ExecutorOptions, RunControl, apply_plan
 
         control = RunControl()
-        api = ApiClients.open(endpoint.url, endpoint.key, on_retry=RetryRelay(reporter))
-        api.earlier = planned_requests
-        with _interrupts(control, reporter):
+        with graceful(control, reporter, self.grace):
+            api = ApiClients.open(endpoint.url, endpoint.key, on_retry=RetryRelay(reporter))
+            api.earlier = planned_requests
             async with api:
                 options = ExecutorOptions(parallelism=self.parallelism)
                 result = await apply_plan(
                     plan, api, options=options, emit=reporter, control=control
                 )
         return result.exit_code
-
-
-@contextmanager
-def _signals_restored() -> Iterator[None]:
-    """asyncio resets SIGINT/SIGTERM to their defaults when its handlers go; put ours back."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-
-
-@contextmanager
-def _interrupts(control: RunControl, sink: Callable[[Event], None]) -> Iterator[None]:
-    """First Ctrl-C/SIGTERM: start nothing new, let in-flight work finish; second: abort."""
-    from reconcile.apply.events import NoticeEvent
-
-    loop = asyncio.get_running_loop()
-
-    def on_signal() -> None:
-        if control.interrupt() == "stop":
-            sink(
-                NoticeEvent(
-                    "interrupted: starting nothing new, letting operations in flight finish "
-                    "(interrupt again to abort them)"
-                )
-            )
-        else:
-            sink(NoticeEvent("interrupted again: aborting operations in flight"))
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
-    try:
-        yield
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from reconcile.commands.common import (
     utc_now,
 )
 from reconcile.commands.connection import ConnectionSettings, connect
+from reconcile.commands.interrupts import run_async
 from reconcile.plan.model import Plan
 
 
@@ -38,7 +38,7 @@ def run(
             async with make_client(endpoint) as client:
                 return await make_plan(client, loaded, now, tuple(targets))
 
-        plan = asyncio.run(go())
+        plan = run_async(go())
     path = out or default_plan_path(manifest_path)
     save_plan(plan, path)
     if json_out:

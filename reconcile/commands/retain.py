@@ -10,7 +10,6 @@ and what to prune come from `reconcile.plan.retaining`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -22,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from reconcile.commands.common import load, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
-from reconcile.errors import RlstateError
+from reconcile.commands.interrupts import run_async
+from reconcile.errors import Interrupted, RlstateError
 from reconcile.plan.model import Plan, RetentionRow
 
 if TYPE_CHECKING:
@@ -373,8 +373,8 @@ def run(
         loaded = load(manifest_path)
         folder = manifest_path.resolve().parent / ".rlstate"
         with stack_lock(folder, loaded.manifest.stack, "retain"), connect(conn, quiet=True) as ep:
-            asyncio.run(_retain(ep, loaded, clock, dry_run, out, report))
-    except RlstateError as error:
+            run_async(_retain(ep, loaded, clock, dry_run, out, report))
+    except (RlstateError, Interrupted) as error:
         if json_out:
             report.error = " ".join(str(error).split()) or type(error).__name__
             out.event(report.summary(dry_run))

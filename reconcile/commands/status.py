@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import Any
 
 from reconcile.commands.common import discover, load, make_client, utc_now
 from reconcile.commands.connection import ConnectionSettings, connect
+from reconcile.commands.interrupts import run_async
 from reconcile.live.model import KEY_STACK, LiveState
 from reconcile.plan.model import Plan
 
@@ -105,7 +105,7 @@ def run(
                 live = await discover(client, loaded, now)
                 return live, build_plan(loaded, live, now)
 
-        live, plan = asyncio.run(go())
+        live, plan = run_async(go())
     report = build_status(live, plan, now)
     out = json.dumps(report, indent=2) if json_out else render_status(report)
     sys.stdout.write(out + "\n")
