@@ -184,7 +184,10 @@ class DiskStore:
         self._trash.empty_now()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Stop the workers: queued chunk and file jobs are dropped, so a snapshot or restore
+        still running fails at its next job instead of holding the server's exit (for minutes
+        on a big disk); what it left half-done is cleaned up at the next start."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     # -- files of a devbox ---------------------------------------------------------------------
 
