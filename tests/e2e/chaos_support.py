@@ -1,0 +1,320 @@
+"""Helpers for the chaos tests: a `rlstate local serve` subprocess that can be killed and
+restarted on its data dir, `rlstate` runs started in the background and struck at seeded
+random moments, and the seeded rounds themselves (which stack, command, edit, faults, delay)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos_world import TOKEN, Api, Expected, Foreign, World, problems
+
+REPO = Path(__file__).resolve().parents[2]
+FAULTS_OFF: dict[str, object] = {
+    "rate": 0.0,
+    "drop_rate": 0.0,
+    "lost_answer_rate": 0.0,
+    "latency_ms": 0,
+    "snapshot_error_rate": 0.0,
+}
+
+
+def env() -> dict[str, str]:
+    """The environment a `rlstate` subprocess runs in: this checkout, no API settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
+    clean["PYTHONPATH"] = str(REPO)
+    return clean
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    """`rlstate local serve` in a subprocess on a fixed port and data dir (restartable)."""
+
+    data_dir: Path
+    transition_seconds: float = 0.05
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api(self) -> Api:
+        return Api(f"http://127.0.0.1:{self.port}")
+
+    def start(self, timeout: float = 30) -> Api:
+        args = ["local", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
+        args += ["--token", TOKEN, "--transition-seconds", str(self.transition_seconds)]
+        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reconcile", *args],
+            env=env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+        log.close()
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        assert "rlstate local API at" in line, f"the server did not start: {line!r}"
+        return self.api
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown of any kind (its devboxes' processes die with it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait(timeout=30)
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+        self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=20)
+        self.kill()
+
+
+def cli_args(api: Api, *args: str) -> list[str]:
+    return [sys.executable, "-m", "reconcile", *args, "--api-url", api.url, "--api-key", api.token]
+
+
+def rlstate(
+    api: Api, cwd: Path, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Runs `rlstate ARGS` to its end (a hang fails the test with the command's output)."""
+    return subprocess.run(
+        cli_args(api, *args),
+        cwd=cwd,
+        env=env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass
+class Run:
+    """A `rlstate` run in the background: its stdout read line by line as it comes (JSON events
+    with --json), its stderr in a file (never a full pipe)."""
+
+    proc: subprocess.Popen[str]
+    stderr: Path
+    lines: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, argv: list[str], cwd: Path, environ: dict[str, str] | None = None) -> Run:
+        err = cwd / ".chaos-stderr"
+        with open(err, "w") as handle:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=environ or env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=handle,
+                text=True,
+            )
+        return cls(proc, err)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines if line.startswith("{")]
+
+    def read_until(self, count: int = 1, match: Callable[[str], bool] | None = None) -> bool:
+        """Reads until `count` more lines have come (or one `match`es); False if the run ended."""
+        assert self.proc.stdout is not None
+        for seen, line in enumerate(self.proc.stdout, start=1):
+            self.lines.append(line)
+            if match(line) if match is not None else seen >= count:
+                return True
+        return False
+
+    def strike(self, delay: float, *signals: int) -> bool:
+        """After `delay` s sends each signal (0.3 s apart) unless the run ended; True if it ran."""
+        try:
+            self.proc.wait(timeout=delay)
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+        for index, sig in enumerate(signals):
+            if index:
+                time.sleep(0.3)
+            self.proc.send_signal(sig)
+        return True
+
+    def finish(self, timeout: float = 120) -> int:
+        """Waits for the end (a run that outlives `timeout` is a hang: killed, test fails)."""
+        try:
+            rest, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rest, _ = self.proc.communicate()
+            self.lines.append(rest)
+            hung = f"the run hung for {timeout}s:\n{self.output()[-3000:]}"
+            raise AssertionError(hung) from None
+        self.lines.append(rest)
+        return self.proc.returncode
+
+    def output(self) -> str:
+        return "".join(self.lines) + self.stderr.read_text()
+
+
+def random_faults(rng: random.Random) -> dict[str, object]:
+    """A seeded mix of error answers, dropped connections, lost answers and latency."""
+    return {
+        "rate": round(rng.uniform(0.1, 0.3), 2),
+        "statuses": [429, 500, 503],
+        "retry_after": 0.05,
+        "drop_rate": round(rng.uniform(0.0, 0.1), 2),
+        "lost_answer_rate": round(rng.uniform(0.0, 0.1), 2),
+        "latency_ms": rng.choice([0, 0, 20, 80]),
+        "seed": rng.randrange(1 << 30),
+    }
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """An example manifest, what it converges to, and an edit that forces replacements."""
+
+    manifest: str
+    expected: Expected
+    edit: tuple[str, str, str]  # (file, text, other text): toggled between runs
+
+    def toggle(self, work: Path) -> None:
+        """Swap the edit's two texts (a changed env/setup/file means replacements)."""
+        path = work / self.edit[0]
+        text = path.read_text()
+        a, b = self.edit[1], self.edit[2]
+        path.write_text(text.replace(a, b) if a in text else text.replace(b, a))
+
+
+SCENARIOS = (
+    Scenario(
+        "combined.yaml",
+        Expected(
+            "combined",
+            frozenset({"builder", "worker-0", "worker-1"}),
+            frozenset({"app-config", "tools"}),
+            frozenset({"golden"}),
+        ),
+        ("combined.yaml", "LOG_LEVEL: debug", "LOG_LEVEL: trace"),
+    ),
+    Scenario(
+        "snapshot-and-restore.yaml",
+        Expected(
+            "snapshot-restore",
+            frozenset({"builder", "worker-0", "worker-1", "worker-2"}),
+            series=frozenset({"golden"}),
+        ),
+        ("snapshot-and-restore.yaml", 'echo "built by setup"', 'echo "built again"'),
+    ),
+    Scenario(
+        "retention.yaml",
+        Expected("retention", frozenset({"database"}), series=frozenset({"nightly"})),
+        ("retention.yaml", "mkdir -p /home/user/db", "mkdir -p /home/user/db /home/user/x"),
+    ),
+    Scenario(
+        "object-bootstrap.yaml",
+        Expected("object-bootstrap", frozenset({"app"}), frozenset({"app-config"})),
+        ("files/app-config.json", '"workers": 2', '"workers": 3'),
+    ),
+)
+VERBS = ("apply", "apply", "apply", "destroy", "retain")
+
+
+@dataclass(frozen=True)
+class Round:
+    """One seeded round: which stack and command, an edit or not, the faults, and when to
+    strike: after `lines` lines of the run's output (0: from its start) and `delay` s more."""
+
+    seed: int
+    scenario: Scenario
+    verb: str
+    edit: bool
+    faults: dict[str, object]
+    lines: int
+    delay: float
+
+    @classmethod
+    def from_seed(cls, seed: int) -> Round:
+        rng = random.Random(seed)
+        scenario, verb = rng.choice(SCENARIOS), rng.choice(VERBS)
+        # retain writes its lines at the end of each action only: strike it by the clock
+        lines = rng.choice([0, 0, 1] if verb == "retain" else [0, *range(1, 11)])
+        return cls(
+            seed=seed,
+            scenario=scenario,
+            verb=verb,
+            edit=rng.random() < 0.5,
+            faults=random_faults(rng),
+            lines=lines,
+            delay=round(rng.uniform(0.0, 0.15) if lines else rng.uniform(0.3, 2.0), 2),
+        )
+
+    def args(self) -> list[str]:
+        if self.verb == "retain":
+            return ["retain", self.scenario.manifest, "--json"]
+        return [self.verb, self.scenario.manifest, "--yes", "--json"]
+
+    def strike(self, run: Run, *signals: int) -> bool:
+        """Signals the run at this round's moment; False when it ended before."""
+        if self.lines and not run.read_until(self.lines):
+            return False
+        return run.strike(self.delay, *signals)
+
+    def prepare(self, api: Api, work: Path) -> None:
+        """Faults off, make sure the command has work to do: an apply meets an edited stack or
+        none at all, a destroy or retain meets the stack (retain one day later, so a snapshot
+        is due)."""
+        api.control("/_local/faults", FAULTS_OFF)
+        manifest = self.scenario.manifest
+        exists = bool(World.read(api).of(self.scenario.expected.stack).devboxes_up())
+        if self.verb == "apply" and exists:
+            if self.edit:
+                self.scenario.toggle(work)
+            else:
+                assert rlstate(api, work, "destroy", manifest, "--yes").returncode == 0
+        elif self.verb != "apply" and not exists:
+            assert rlstate(api, work, "apply", manifest, "--yes").returncode == 0
+        if self.verb == "retain":
+            api.control("/_local/clock", {"advance_seconds": 25 * 3600})
+
+    def __str__(self) -> str:
+        edit = " (edited first)" if self.edit and self.verb == "apply" else ""
+        when = f"after {self.lines} lines and {self.delay}s" if self.lines else f"at {self.delay}s"
+        return f"seed {self.seed}: {' '.join(self.args())}{edit}, struck {when}"
+
+
+def converge(api: Api, work: Path, scenario: Scenario, foreign: Foreign | None) -> list[str]:
+    """Apply with faults off, then check: nothing left to plan, and the invariants hold."""
+    api.control("/_local/faults", FAULTS_OFF)
+    manifest = scenario.manifest
+    applied = rlstate(api, work, "apply", manifest, "--yes", "--json")
+    if applied.returncode != 0:
+        return [f"apply failed ({applied.returncode}): {applied.stdout[-2000:]}{applied.stderr}"]
+    plan = rlstate(api, work, "plan", manifest, "--detailed-exitcode")
+    found = [] if plan.returncode == 0 else [f"not converged: {plan.stdout[-2000:]}"]
+    found += problems(World.read(api), scenario.expected)
+    if foreign is not None:
+        found += foreign.changes(api)
+    return found
