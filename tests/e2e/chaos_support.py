@@ -278,9 +278,22 @@ class Round:
 
     def strike(self, run: Run, *signals: int) -> bool:
         """Signals the run at this round's moment; False when it ended before."""
+        return self.moment(run) and run.strike(0.0, *signals)
+
+    def moment(self, run: Run) -> bool:
+        """Waits for this round's moment in the run; False when the run ended before."""
         if self.lines and not run.read_until(self.lines):
             return False
-        return run.strike(self.delay, *signals)
+        try:
+            run.proc.wait(timeout=self.delay)
+        except subprocess.TimeoutExpired:
+            return True
+        return False
+
+    @property
+    def pause(self) -> float:
+        """How long a killed server stays down in this round (0 to 2 s)."""
+        return random.Random(self.seed + 1).uniform(0.0, 2.0)
 
     def prepare(self, api: Api, work: Path) -> None:
         """Faults off, make sure the command has work to do: an apply meets an edited stack or

@@ -1,0 +1,68 @@
+"""Chaos: the local server (`rlstate local serve`, a subprocess with its own data dir) SIGKILLed at
+a seeded random moment of an apply, destroy or retain against it, and started again on the same
+data dir after a random pause (0 to 2 s). The run ends by itself (done or failed, never hung);
+the next apply converges; no snapshot is left in progress and no devbox between statuses.
+
+Every round is one seed (`seed-N`); CHAOS_ROUNDS and CHAOS_SEED choose how many and from where
+(default 3 from seed 5000)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from chaos_support import REPO, Round, Run, ServerProcess, cli_args, converge
+from chaos_world import Foreign
+
+ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "3"))
+FIRST_SEED = int(os.environ.get("CHAOS_SEED", "5000"))
+SEEDS = [FIRST_SEED + n for n in range(ROUNDS)]
+SLOW_SNAPSHOTS = {"snapshot_extra_seconds": 0.5}  # widens the moments a snapshot is in progress
+
+
+@dataclass
+class Chaos:
+    server: ServerProcess
+    work: Path
+    foreign: Foreign
+
+
+@pytest.fixture(scope="module")
+def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
+    base = tmp_path_factory.mktemp("chaos-server")
+    server = ServerProcess(base / "data")
+    api = server.start()
+    work = base / "work"
+    shutil.copytree(REPO / "manifests", work)
+    try:
+        yield Chaos(server, work, Foreign.make(api))
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+def test_a_server_killed_mid_run_and_restarted_on_its_data_loses_nothing(
+    chaos: Chaos, seed: int
+) -> None:
+    plan = Round.from_seed(seed)
+    api = chaos.server.api
+    plan.prepare(api, chaos.work)
+    api.control("/_local/speed", SLOW_SNAPSHOTS)
+    run = Run.start(cli_args(api, *plan.args()), chaos.work)
+    try:
+        if plan.moment(run):
+            chaos.server.kill()
+            time.sleep(plan.pause)
+            chaos.server.start()
+    finally:
+        run.finish(timeout=180)
+
+    problems = converge(api, chaos.work, plan.scenario, chaos.foreign)
+
+    assert not problems, f"{plan}, server down {plan.pause:.1f}s:\n" + "\n".join(problems)
