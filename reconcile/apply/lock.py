@@ -138,33 +138,37 @@ def release(folder: Path, stack: str, me: LockHolder) -> None:
             raise
 
 
-def _exit_on_sigterm(signum: int, _frame: object) -> None:
+def _raise_interrupted(signum: int, _frame: object) -> None:
     raise Interrupted(signum)
 
 
+# The handlers a signal has when nobody took it over: only those are replaced.
+_UNHANDLED = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+
+
 @contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """While held, SIGTERM (if nobody handles it) raises Interrupted, which unwinds the stack so
-    `finally` blocks run, as Ctrl-C does."""
+def _signals_unwind() -> Iterator[None]:
+    """While held, SIGTERM and SIGINT (unless someone else handles them) raise Interrupted,
+    which unwinds the stack so `finally` blocks run and the CLI can say what happened."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is not signal.SIG_DFL:
-        yield
-        return
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    previous = {sig: signal.getsignal(sig) for sig in _UNHANDLED}
+    mine = [sig for sig, handler in previous.items() if handler is _UNHANDLED[sig]]
+    for sig in mine:
+        signal.signal(sig, _raise_interrupted)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig in mine:
+            signal.signal(sig, previous[sig])
 
 
 @contextmanager
 def stack_lock(folder: Path, stack: str, command: str = "") -> Iterator[LockHolder]:
     """Holds the stack's lock for the `with` block; released however the block ends
-    (exceptions, Ctrl-C, and SIGTERM, which is turned into Interrupted while the lock is held)."""
-    with _sigterm_unwinds():
+    (exceptions, and Ctrl-C or SIGTERM, which raise Interrupted while the lock is held)."""
+    with _signals_unwind():
         me = acquire(folder, stack, command)
         try:
             yield me

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,13 @@ from reconcile.commands.common import (
 )
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import grace_seconds, graceful, run_async
-from reconcile.errors import ConfigError, ConfirmationRequired, PlanFileError, StalePlanError
+from reconcile.errors import (
+    ConfigError,
+    ConfirmationRequired,
+    Interrupted,
+    PlanFileError,
+    StalePlanError,
+)
 
 if TYPE_CHECKING:
     from reconcile.live.model import LiveState
@@ -212,7 +219,10 @@ class Session:
         sys.stderr.flush()
         try:
             answer = sys.stdin.readline()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Interrupted) as stop:
+            if getattr(stop, "signum", signal.SIGINT) != signal.SIGINT:
+                raise
+            sys.stderr.write("\n")  # Ctrl-C at the question means no
             return False
         return answer.strip().lower() in ("y", "yes")
 

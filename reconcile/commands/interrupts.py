@@ -71,7 +71,12 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
     unwound, raises Interrupted (never a traceback from the middle of the event loop)."""
     heard: list[int] = []
     box: list[T] = []
-    asyncio.run(_until_signal(main, heard, box))
+    guarded = _until_signal(main, heard, box)
+    try:
+        asyncio.run(guarded)
+    finally:  # a signal before the loop ran them: close both (no "never awaited" warnings)
+        guarded.close()
+        main.close()
     if heard:
         raise Interrupted(heard[0])
     return box[0]
