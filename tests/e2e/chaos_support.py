@@ -169,10 +169,10 @@ class Run:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rest, _ = self.proc.communicate()
-            self.lines.append(rest)
+            self.lines.extend(rest.splitlines(keepends=True))
             hung = f"the run hung for {timeout}s:\n{self.output()[-3000:]}"
             raise AssertionError(hung) from None
-        self.lines.append(rest)
+        self.lines.extend(rest.splitlines(keepends=True))
         return self.proc.returncode
 
     def output(self) -> str:
@@ -240,6 +240,7 @@ SCENARIOS = (
     ),
 )
 VERBS = ("apply", "apply", "apply", "destroy", "retain")
+DAY = 25 * 3600  # a day and an hour: a daily snapshot taken this long ago is due
 
 
 @dataclass(frozen=True)
@@ -297,20 +298,21 @@ class Round:
 
     def prepare(self, api: Api, work: Path) -> None:
         """Faults off, make sure the command has work to do: an apply meets an edited stack or
-        none at all, a destroy or retain meets the stack (retain one day later, so a snapshot
+        none at all, a destroy meets the stack, a retain meets it made a day ago (a snapshot
         is due)."""
         api.control("/_local/faults", FAULTS_OFF)
         manifest = self.scenario.manifest
         exists = bool(World.read(api).of(self.scenario.expected.stack).devboxes_up())
-        if self.verb == "apply" and exists:
-            if self.edit:
-                self.scenario.toggle(work)
-            else:
-                assert rlstate(api, work, "destroy", manifest, "--yes").returncode == 0
-        elif self.verb != "apply" and not exists:
+        if exists and (self.verb == "retain" or (self.verb == "apply" and not self.edit)):
+            assert rlstate(api, work, "destroy", manifest, "--yes").returncode == 0
+        elif exists and self.verb == "apply":
+            self.scenario.toggle(work)
+        if self.verb == "destroy" and not exists:
             assert rlstate(api, work, "apply", manifest, "--yes").returncode == 0
         if self.verb == "retain":
-            api.control("/_local/clock", {"advance_seconds": 25 * 3600})
+            api.control("/_local/clock", {"offset_seconds": -DAY})
+            assert rlstate(api, work, "apply", manifest, "--yes").returncode == 0
+            api.control("/_local/clock", {"offset_seconds": 0})
 
     def __str__(self) -> str:
         edit = " (edited first)" if self.edit and self.verb == "apply" else ""

@@ -173,3 +173,17 @@ def _running(c: httpx.Client, body: dict[str, Any]) -> str:
         if view.status_code == 200 and view.json()["status"] == "running":
             return devbox_id
     raise AssertionError(f"devbox {devbox_id} did not start")
+
+
+def settle(api: Api, timeout: float = 60) -> World:
+    """The world once no snapshot is in progress and no devbox between statuses (e.g. after an
+    aborted run left its last snapshot running on the server)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        world = World.read(api)
+        busy = [s for s in world.snapshots if s["status"] == "in_progress"]
+        busy += [d for d in world.devboxes if d["status"] in BOOTING]
+        if not busy:
+            return world
+        assert time.monotonic() < deadline, f"still busy after {timeout}s: {busy}"
+        time.sleep(0.2)
