@@ -114,10 +114,14 @@ def acquire(folder: Path, stack: str, command: str = "") -> LockHolder:
                 ) from None
             path.unlink(missing_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(me.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(me.to_json())
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)  # never leave a half-written lock behind
+            raise
     return me
 
 
@@ -138,8 +142,32 @@ def release(folder: Path, stack: str, me: LockHolder) -> None:
             raise
 
 
-def _raise_interrupted(signum: int, _frame: object) -> None:
-    raise Interrupted(signum)
+class _SignalGate:
+    """SIGINT/SIGTERM handling while a stack's lock is taken, held and let go: they raise
+    Interrupted, except during taking and letting go, which they wait for (a lock file is
+    never left half-written, nor left behind by a signal that came as it was removed)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.pending: int | None = None
+
+    def handle(self, signum: int, _frame: object) -> None:
+        if self.closed:
+            self.pending = self.pending or signum
+            return
+        raise Interrupted(signum)
+
+    @contextmanager
+    def shut(self) -> Iterator[None]:
+        """Signals that arrive in the block are raised after it."""
+        self.closed = True
+        try:
+            yield
+        finally:
+            self.closed = False
+            if self.pending is not None:
+                signum, self.pending = self.pending, None
+                raise Interrupted(signum)
 
 
 # The handlers a signal has when nobody took it over: only those are replaced.
@@ -147,18 +175,19 @@ _UNHANDLED = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_
 
 
 @contextmanager
-def _signals_unwind() -> Iterator[None]:
+def _signals_unwind() -> Iterator[_SignalGate]:
     """While held, SIGTERM and SIGINT (unless someone else handles them) raise Interrupted,
     which unwinds the stack so `finally` blocks run and the CLI can say what happened."""
+    gate = _SignalGate()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield gate
         return
     previous = {sig: signal.getsignal(sig) for sig in _UNHANDLED}
     mine = [sig for sig, handler in previous.items() if handler is _UNHANDLED[sig]]
     for sig in mine:
-        signal.signal(sig, _raise_interrupted)
+        signal.signal(sig, gate.handle)
     try:
-        yield
+        yield gate
     finally:
         for sig in mine:
             signal.signal(sig, previous[sig])
@@ -168,9 +197,13 @@ def _signals_unwind() -> Iterator[None]:
 def stack_lock(folder: Path, stack: str, command: str = "") -> Iterator[LockHolder]:
     """Holds the stack's lock for the `with` block; released however the block ends
     (exceptions, and Ctrl-C or SIGTERM, which raise Interrupted while the lock is held)."""
-    with _signals_unwind():
-        me = acquire(folder, stack, command)
+    with _signals_unwind() as gate:
+        me: LockHolder | None = None
         try:
+            with gate.shut():  # a signal while taking it is raised once it is ours: let go
+                me = acquire(folder, stack, command)
             yield me
         finally:
-            release(folder, stack, me)
+            if me is not None:
+                with gate.shut():
+                    release(folder, stack, me)

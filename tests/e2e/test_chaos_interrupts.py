@@ -4,9 +4,12 @@ grace (RLSTATE_INTERRUPT_GRACE) and then aborted, and a second run afterwards wo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -161,3 +164,42 @@ def test_destroy_aborted_by_a_second_ctrl_c_during_its_final_snapshot_can_run_ag
     settle(api)
     assert rlstate(api, work, "destroy", "combined.yaml", "--yes").returncode == 0
     assert World.read(api).of("combined").devboxes_up() == []
+
+
+TAKER = """
+import sys
+from pathlib import Path
+from reconcile.apply.lock import stack_lock
+from reconcile.errors import Interrupted
+try:
+    with stack_lock(Path(sys.argv[1]), "demo", "apply"):
+        print("held", flush=True)
+except Interrupted as stop:
+    print(stop, flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs /proc/PID/wchan")
+def test_a_signal_while_the_lock_is_being_taken_lets_it_go_once_taken(tmp_path: Path) -> None:
+    # A signal while the lock file was being written left it behind (seen under load); now
+    # a signal during taking (or letting go) waits for that step, then interrupts the run.
+    folder = tmp_path / ".rlstate"
+    folder.mkdir()
+    with open(folder / ".lock-guard", "a+") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # the taker blocks inside acquire, on this guard
+        taker = subprocess.Popen(
+            [sys.executable, "-c", TAKER, str(folder)],
+            cwd=REPO,
+            env=env(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        wchan = Path(f"/proc/{taker.pid}/wchan")
+        _wait_for("the taker to wait for the guard", lambda: "lock" in wchan.read_text())
+        taker.send_signal(signal.SIGTERM)
+        fcntl.flock(guard, fcntl.LOCK_UN)
+    out, _ = taker.communicate(timeout=30)
+
+    assert out.splitlines() == ["interrupted by SIGTERM"]  # never entered the block
+    assert not (folder / "demo.lock").exists()
