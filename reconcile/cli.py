@@ -125,7 +125,11 @@ def apply(
     api_key: ApiKey = None,
     local_dir: LocalDir = None,
 ) -> None:
-    """Make the live API match the manifest (or run a saved plan)."""
+    """Make the live API match the manifest (or run a saved plan).
+
+    Ctrl-C or SIGTERM starts nothing new and gives operations in flight 30 s to finish
+    (RLSTATE_INTERRUPT_GRACE sets the seconds); a second one aborts them at once.
+    """
     from reconcile.commands import apply as cmd
 
     conn = _connection(api_url, api_key, local_dir)
