@@ -9,6 +9,7 @@ import json
 import os
 import random
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -208,6 +209,22 @@ class Scenario:
         path.write_text(text.replace(a, b) if a in text else text.replace(b, a))
 
 
+# A devbox kept suspended (its snapshot taken while suspended) and a clone restored from it;
+# the edit flips it to running and back: suspend and resume under chaos.
+SLEEPER = """version: 1
+stack: sleeper
+devboxes:
+  idle:
+    state: suspended
+    setup:
+      - echo zzz > /home/user/sleep.txt
+  clone:
+    from_snapshot: base
+snapshots:
+  base:
+    devbox: idle
+    keep: {last: 2}
+"""
 SCENARIOS = (
     Scenario(
         "combined.yaml",
@@ -238,8 +255,22 @@ SCENARIOS = (
         Expected("object-bootstrap", frozenset({"app"}), frozenset({"app-config"})),
         ("files/app-config.json", '"workers": 2', '"workers": 3'),
     ),
+    Scenario(
+        "sleeper.yaml",
+        Expected("sleeper", frozenset({"idle", "clone"}), series=frozenset({"base"})),
+        ("sleeper.yaml", "state: suspended", "state: running"),
+    ),
 )
 VERBS = ("apply", "apply", "apply", "destroy", "retain")
+
+
+def workspace(target: Path) -> Path:
+    """A folder with the example manifests (and their files) and the chaos-only ones."""
+    shutil.copytree(REPO / "manifests", target)
+    (target / "sleeper.yaml").write_text(SLEEPER)
+    return target
+
+
 DAY = 25 * 3600  # a day and an hour: a daily snapshot taken this long ago is due
 
 

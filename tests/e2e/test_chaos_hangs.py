@@ -5,7 +5,6 @@ huge disk ends without waiting for that capture (it used to wait for every queue
 from __future__ import annotations
 
 import random
-import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -15,13 +14,13 @@ from pathlib import Path
 import pytest
 from chaos_support import (
     FAULTS_OFF,
-    REPO,
     SCENARIOS,
     Run,
     ServerProcess,
     cli_args,
     env,
     random_faults,
+    workspace,
 )
 from chaos_world import Api, problems, settle
 
@@ -40,8 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 def _own_copy(tmp_path: Path, prefix: str) -> Path:
     """The example manifests with their stacks renamed `<prefix>-<stack>`."""
-    work = tmp_path / prefix
-    shutil.copytree(REPO / "manifests", work)
+    work = workspace(tmp_path / prefix)
     for scenario in SCENARIOS:
         path = work / scenario.manifest
         path.write_text(path.read_text().replace("\nstack: ", f"\nstack: {prefix}-", 1))

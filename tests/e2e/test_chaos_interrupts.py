@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chaos_support import DAY, FAULTS_OFF, REPO, Run, ServerProcess, cli_args, env, rlstate
+from chaos_support import (
+    DAY,
+    FAULTS_OFF,
+    REPO,
+    Run,
+    ServerProcess,
+    cli_args,
+    env,
+    rlstate,
+    workspace,
+)
 from chaos_world import Api, World, settle
 
 
@@ -38,8 +47,7 @@ def api(server: Api) -> Api:
 
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
-    shutil.copytree(REPO / "manifests", tmp_path / "work")
-    return tmp_path / "work"
+    return workspace(tmp_path / "work")
 
 
 def _lock(work: Path, stack: str) -> Path:

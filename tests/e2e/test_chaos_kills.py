@@ -10,14 +10,13 @@ CHAOS_SEED choose how many rounds and from where (default 6 from seed 1000)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chaos_support import REPO, Round, Run, ServerProcess, cli_args, converge
+from chaos_support import Round, Run, ServerProcess, cli_args, converge, workspace
 from chaos_world import Api, Foreign
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "6"))
@@ -38,8 +37,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     base = tmp_path_factory.mktemp("chaos-kills")
     server = ServerProcess(base / "data")
     api = server.start()
-    work = base / "work"
-    shutil.copytree(REPO / "manifests", work)
+    work = workspace(base / "work")
     try:
         yield Chaos(api, work, Foreign.make(api))
     finally:

@@ -9,14 +9,13 @@ Every round is one seed (`seed-N`); CHAOS_ROUNDS and CHAOS_SEED choose how many 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chaos_support import REPO, Round, Run, ServerProcess, cli_args, converge
+from chaos_support import Round, Run, ServerProcess, cli_args, converge, workspace
 from chaos_world import Foreign
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "3"))
@@ -37,8 +36,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     base = tmp_path_factory.mktemp("chaos-server")
     server = ServerProcess(base / "data")
     api = server.start()
-    work = base / "work"
-    shutil.copytree(REPO / "manifests", work)
+    work = workspace(base / "work")
     try:
         yield Chaos(server, work, Foreign.make(api))
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chaos_support import REPO, Round, Run, ServerProcess, cli_args, converge, env
+from chaos_support import Round, Run, ServerProcess, cli_args, converge, env, workspace
 from chaos_world import Api
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "4"))
@@ -45,8 +44,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     base = tmp_path_factory.mktemp("chaos-signals")
     server = ServerProcess(base / "data")
     api = server.start()
-    work = base / "work"
-    shutil.copytree(REPO / "manifests", work)
+    work = workspace(base / "work")
     try:
         yield Chaos(api, work)
     finally:
@@ -88,8 +86,7 @@ def test_an_embedded_apply_killed_with_its_backend_converges_on_the_next_run(
     tmp_path: Path, seed: int
 ) -> None:
     plan = Round.from_seed(seed)
-    work = tmp_path / "work"
-    shutil.copytree(REPO / "manifests", work)
+    work = workspace(tmp_path / "work")
     environ = {**env(), "RLSTATE_LOCAL_DIR": str(tmp_path / "local")}
     argv = [sys.executable, "-m", "reconcile", "apply", plan.scenario.manifest, "--yes", "--json"]
     for _ in range(2):  # a first kill, then one of the run that picks up after it
