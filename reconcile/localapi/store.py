@@ -5,6 +5,7 @@ It stores and loads; it decides nothing about statuses (backend.py does).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import sqlite3
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 KINDS = ("devboxes", "executions", "snapshots", "objects", "blueprints")
 _SCHEMA = [
@@ -40,6 +41,7 @@ class Store:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._owner = _own(self.data_dir)
         for sub in ("objects", "outputs"):
             (self.data_dir / sub).mkdir(exist_ok=True)
         self._lock = threading.Lock()
@@ -54,6 +56,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._owner.close()  # lets go of the data dir
 
     # records
 
@@ -136,6 +139,22 @@ class Store:
 
     def output_path(self, execution_id: str, stream: str) -> Path:
         return self.data_dir / "outputs" / f"{_safe(execution_id)}.{stream}"
+
+
+def _own(data_dir: Path) -> IO[str]:
+    """An exclusive hold on the data dir while the file stays open: a second server over the
+    same data would keep records this one never sees (and make duplicates of them)."""
+    handle = open(data_dir / "server.lock", "a+")  # noqa: SIM115 (held until close())
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise OSError(
+            f"the data folder {data_dir} is in use by another local server (`rlstate local "
+            "serve`, or an rlstate command using the embedded backend); stop it, or reach it "
+            "with --api-url"
+        ) from None
+    return handle
 
 
 def _kind(kind: str) -> str:
