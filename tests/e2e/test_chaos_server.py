@@ -2,6 +2,7 @@
 a seeded random moment of an apply, destroy or retain against it, and started again on the same
 data dir after a random pause (0 to 2 s). The run ends by itself (done or failed, never hung);
 the next apply converges; no snapshot is left in progress and no devbox between statuses.
+A second server over a data dir in use is refused.
 
 Every round is one seed (`seed-N`); CHAOS_ROUNDS and CHAOS_SEED choose how many and from where
 (default 3 from seed 5000)."""
@@ -9,13 +10,15 @@ Every round is one seed (`seed-N`); CHAOS_ROUNDS and CHAOS_SEED choose how many 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chaos_support import Round, Run, ServerProcess, cli_args, converge, workspace
+from chaos_support import Round, Run, ServerProcess, cli_args, converge, env, workspace
 from chaos_world import Foreign
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "3"))
@@ -64,3 +67,27 @@ def test_a_server_killed_mid_run_and_restarted_on_its_data_loses_nothing(
     problems = converge(api, chaos.work, plan.scenario, chaos.foreign)
 
     assert not problems, f"{plan}, server down {plan.pause:.1f}s:\n" + "\n".join(problems)
+
+
+@pytest.mark.timeout(60)
+def test_a_second_server_over_a_data_dir_in_use_is_refused(chaos: Chaos) -> None:
+    # Two servers over one data dir each kept records the other never saw: applies through
+    # both made duplicates, and the next start loaded them all.
+    data = str(chaos.server.data_dir)
+    serve = [sys.executable, "-m", "reconcile", "local", "serve", "--port", "0"]
+    embedded = [sys.executable, "-m", "reconcile", "plan", "retention.yaml"]
+    second = subprocess.run(
+        [*serve, "--data-dir", data], env=env(), capture_output=True, text=True, timeout=30
+    )
+    beside = subprocess.run(
+        embedded,
+        cwd=chaos.work,
+        env={**env(), "RLSTATE_LOCAL_DIR": data},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    for refused in (second, beside):
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert f"the data folder {data} is in use by another local server" in refused.stderr
