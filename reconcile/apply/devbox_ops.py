@@ -124,7 +124,14 @@ async def shutdown(ctx: OpContext, devbox_id: str) -> None:
 async def _final_snapshot(ctx: OpContext, devbox_id: str, final: dict[str, Any] | None) -> str:
     if not final:
         return ""
-    snap = await take_snapshot(ctx, devbox_id, final.get("name"), dict(final.get("metadata") or {}))
+    name, metadata = final.get("name"), dict(final.get("metadata") or {})
+    try:
+        snap = await take_snapshot(ctx, devbox_id, name, metadata)
+    except (ApiBadRequestError, ApiConflictError):
+        view = await ctx.api.main.get_devbox(devbox_id)
+        if view.status not in TERMINAL_DEVBOX:
+            raise
+        return f"; no final snapshot: it had ended ({_ended(view)}) and has no disk"
     return f"; final snapshot {snap}"
 
 

@@ -16,6 +16,7 @@ from reconcile.apply.context import Done, OpContext, name_of
 from reconcile.apply.creating import create_exactly_once, new_token
 from reconcile.apply.placeholders import result_key
 from reconcile.errors import (
+    ApiBadRequestError,
     ApiConflictError,
     ApiError,
     ApiNotFoundError,
@@ -25,6 +26,8 @@ from reconcile.errors import (
 from reconcile.live.model import KEY_STATE, KEY_TOKEN
 
 ORPHAN_ROUNDS = 3
+HAS_DISK = ("running", "suspended")  # the statuses a devbox can be snapshotted in
+SETTLING = frozenset({"provisioning", "initializing", "resuming", "queued", "suspending"})
 
 
 def _read_checked(path: str, sha256: str | None) -> bytes:
@@ -131,14 +134,22 @@ async def take_snapshot(
         found = await ctx.api.main.list_snapshots(metadata={KEY_TOKEN: token})
         return found[0].id if found else None
 
-    snapshot_id = await create_exactly_once(
-        create,
-        find,
-        policy=ctx.create_policy,
-        sleep=ctx.sleep,
-        on_throttled=ctx.on_throttled,
-        on_ambiguous=ctx.on_ambiguous,
-    )
+    async def made() -> str:
+        return await create_exactly_once(
+            create,
+            find,
+            policy=ctx.create_policy,
+            sleep=ctx.sleep,
+            on_throttled=ctx.on_throttled,
+            on_ambiguous=ctx.on_ambiguous,
+        )
+
+    try:
+        snapshot_id = await made()
+    except (ApiBadRequestError, ApiConflictError):
+        if not await await_disk(ctx, devbox_id):
+            raise
+        snapshot_id = await made()  # refused while it booted or suspended; now it can
     ctx.report(f"snapshot {snapshot_id} of devbox {devbox_id} in_progress")
     status = await ctx.api.main.wait_for_snapshot(snapshot_id, timeout=ctx.timeouts.snapshot)
     if status.status != "complete":
@@ -148,6 +159,19 @@ async def take_snapshot(
         )
     await _mark_complete(ctx, snapshot_id, tagged)
     return snapshot_id
+
+
+async def await_disk(ctx: OpContext, devbox_id: str) -> bool:
+    """After the API refused to snapshot a devbox: waits while it boots or suspends (e.g. one a
+    killed run left booting, which the server is still starting); True when it then has a disk
+    to snapshot (running or suspended), False when it ended (failure, shutdown)."""
+    view = await ctx.api.main.get_devbox(devbox_id)
+    if view.status in SETTLING:
+        ctx.report(f"devbox {devbox_id} is {view.status}; waiting to snapshot it")
+        view = await ctx.api.main.wait_for_devbox_status(
+            devbox_id, HAS_DISK, timeout=ctx.timeouts.devbox_ready
+        )
+    return view.status in HAS_DISK
 
 
 async def _mark_complete(ctx: OpContext, snapshot_id: str, metadata: dict[str, str]) -> None:
