@@ -75,6 +75,10 @@ class World:
     def devboxes_up(self) -> list[dict[str, Any]]:
         return [d for d in self.devboxes if d["status"] in ACTIVE]
 
+    def by_name(self) -> dict[str, dict[str, Any]]:
+        """Devboxes up by logical name (the last one listed, when there are several)."""
+        return {str(d["metadata"].get("rlstate.name")): d for d in self.devboxes_up()}
+
     def of(self, stack: str) -> World:
         def mine(item: dict[str, Any]) -> bool:
             return (item.get("metadata") or {}).get("rlstate.stack") == stack

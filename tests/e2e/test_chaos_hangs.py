@@ -80,7 +80,7 @@ stack: sparse
 devboxes:
   db:
     setup:
-      - truncate -s 400G /home/user/sparse.img
+      - truncate -s 400G sparse.img
 snapshots:
   nightly:
     devbox: db

@@ -16,8 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chaos_support import Round, Run, ServerProcess, cli_args, converge, workspace
-from chaos_world import Api, Foreign
+from chaos_support import (
+    FAULTS_OFF,
+    SCENARIOS,
+    Round,
+    Run,
+    ServerProcess,
+    cli_args,
+    converge,
+    rlstate,
+    workspace,
+)
+from chaos_world import Api, Foreign, World
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "6"))
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "1000"))
@@ -61,3 +71,30 @@ def test_a_run_killed_at_a_random_moment_under_faults_converges_on_the_next_appl
     problems = converge(chaos.api, chaos.work, plan.scenario, chaos.foreign)
 
     assert not problems, f"{plan}:\n" + "\n".join(problems)
+
+
+@pytest.mark.timeout(120)
+def test_a_duplicate_a_killed_run_left_booting_is_snapshotted_once_up_then_deleted(
+    chaos: Chaos,
+) -> None:
+    # A killed run's create may leave a second builder that is still booting when the next
+    # apply deletes it; its final snapshot (snapshot_before_destroy) was refused with a 400
+    # ("only running or suspended ones have a disk") and the apply failed.
+    api, work, combined = chaos.api, chaos.work, SCENARIOS[0]
+    api.control("/_local/faults", FAULTS_OFF)
+    assert rlstate(api, work, "apply", combined.manifest, "--yes").returncode == 0
+    builder = World.read(api).of("combined").by_name()["builder"]
+    metadata = {k: v for k, v in builder["metadata"].items() if k != "rlstate.ready"}
+    api.control("/_local/speed", {"transition_seconds": 1.5})
+    try:
+        with api.client() as c:
+            c.post(
+                "/v1/devboxes", json={"name": "builder", "metadata": metadata}
+            ).raise_for_status()
+        applied = rlstate(api, work, "apply", combined.manifest, "--yes")
+    finally:
+        api.control("/_local/speed", {"transition_seconds": 0.05})
+
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr
+    assert "final snapshot snp_" in applied.stdout
+    assert converge(api, work, combined, chaos.foreign) == []
