@@ -1,8 +1,8 @@
 """Chaos: the local server (`rlstate local serve`, a subprocess with its own data dir) SIGKILLed at
-a seeded random moment of an apply, destroy or retain against it, and started again on the same
-data dir after a random pause (0 to 2 s). The run ends by itself (done or failed, never hung);
-the next apply converges; no snapshot is left in progress and no devbox between statuses.
-A second server over a data dir in use is refused.
+a seeded random moment of an apply, destroy or retain against it (under injected faults until
+then), and started again on the same data dir after a random pause (0 to 2 s). The run ends by
+itself (done or failed, never hung); the next apply converges; no snapshot is left in progress
+and no devbox between statuses. A second server over a data dir in use is refused.
 
 Every round is one seed (`seed-N`); CHAOS_ROUNDS and CHAOS_SEED choose how many and from where
 (default 3 from seed 5000)."""
@@ -55,6 +55,7 @@ def test_a_server_killed_mid_run_and_restarted_on_its_data_loses_nothing(
     api = chaos.server.api
     plan.prepare(api, chaos.work)
     api.control("/_local/speed", SLOW_SNAPSHOTS)
+    api.control("/_local/faults", plan.faults)  # until the restart, which starts without
     run = Run.start(cli_args(api, *plan.args()), chaos.work)
     try:
         if plan.moment(run):
