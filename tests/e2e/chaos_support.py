@@ -181,7 +181,8 @@ class Run:
 
 
 def random_faults(rng: random.Random) -> dict[str, object]:
-    """A seeded mix of error answers, dropped connections, lost answers and latency."""
+    """A seeded mix of error answers, dropped connections, lost answers, latency and failed
+    snapshots."""
     return {
         "rate": round(rng.uniform(0.1, 0.3), 2),
         "statuses": [429, 500, 503],
@@ -189,6 +190,7 @@ def random_faults(rng: random.Random) -> dict[str, object]:
         "drop_rate": round(rng.uniform(0.0, 0.1), 2),
         "lost_answer_rate": round(rng.uniform(0.0, 0.1), 2),
         "latency_ms": rng.choice([0, 0, 20, 80]),
+        "snapshot_error_rate": rng.choice([0.0, 0.0, 0.2]),
         "seed": rng.randrange(1 << 30),
     }
 
