@@ -60,7 +60,9 @@ def test_concurrent_runs_on_different_stacks_of_a_slow_faulty_server_all_end(
     scenario = SCENARIOS[0]  # combined: objects, setup, a snapshot, restores
     works = [_own_copy(tmp_path, prefix) for prefix in STACKS]
     stacks = [f"{prefix}-{scenario.expected.stack}" for prefix in STACKS]
+    # every run must succeed, so no snapshot may fail: slow answers and retried errors only
     faults = {**random_faults(random.Random(7)), "latency_ms": 150, "rate": 0.15}
+    faults["snapshot_error_rate"] = 0.0
     server.control("/_local/faults", faults)
     _all_at_once(server, works, "apply", scenario.manifest)
     server.control("/_local/faults", FAULTS_OFF)
