@@ -48,6 +48,7 @@ OBJECT_TRANSITIONS: dict[str, frozenset[str]] = {
     "DELETED": frozenset(),
 }
 OBJECT_CONTENT_TYPES = ("unspecified", "text", "binary", "gzip", "tar", "tgz")
+OBJECT_STATES = ("UPLOADING", "READ_ONLY", "DELETED", "ERROR")
 ARCHIVE_CONTENT_TYPES = frozenset({"gzip", "tar", "tgz"})
 
 BLUEPRINT_TRANSITIONS: dict[str, frozenset[str]] = {

@@ -13,9 +13,15 @@ from starlette.routing import Route
 
 from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import Conflict, Invalid, NotFound, Problem
-from reconcile.localapi.records import OBJECT_CONTENT_TYPES, StoredObject
+from reconcile.localapi.records import OBJECT_CONTENT_TYPES, OBJECT_STATES, StoredObject
 from reconcile.localapi.routes.common import metadata_keys, metadata_values, ok, services
-from reconcile.localapi.routes.params import query_bool, query_int, query_str, read_body
+from reconcile.localapi.routes.params import (
+    query_bool,
+    query_enum,
+    query_int,
+    query_str,
+    read_body,
+)
 from reconcile.localapi.signing import STORAGE_PREFIX
 from reconcile.localapi.views import object_view
 
@@ -54,8 +60,8 @@ async def create(request: Request) -> Response:
 async def list_objects(request: Request) -> Response:
     b = services(request).backend
     name = query_str(request, "name")
-    content_type = query_str(request, "content_type")
-    state = query_str(request, "state")
+    content_type = query_enum(request, "content_type", OBJECT_CONTENT_TYPES)
+    state = query_enum(request, "state", OBJECT_STATES)
     search = query_str(request, "search")
 
     def keep(obj: StoredObject) -> bool:
@@ -112,8 +118,10 @@ async def complete(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
+    """A signed GET URL. A deleted object is a 400 (the spec: "Object is in deleted state"), not
+    the 404 of an id that never existed."""
     svc = services(request)
-    obj = _object(request)
+    obj = svc.backend.objects.get(request.path_params["id"]) or _object(request)
     seconds = query_int(request, "duration_seconds", minimum=1) or DEFAULT_DOWNLOAD_SECONDS
     if obj.state != "READ_ONLY":
         raise Invalid(f"object {obj.id} is {obj.state}; only a completed object can be downloaded")

@@ -194,6 +194,15 @@ def query_str(request: Request, name: str) -> str | None:
     return raw if raw else None
 
 
+def query_enum(request: Request, name: str, choices: Iterable[str]) -> str | None:
+    """A query parameter the spec types as an enum: absent/empty is None, else one of `choices`."""
+    value = query_str(request, name)
+    options = tuple(choices)
+    if value is not None and value not in options:
+        raise Invalid(f"{name}: must be one of {', '.join(options)}")
+    return value
+
+
 def clamp_timeout(value: float | None, default: float, maximum: float) -> float:
     """A long-poll hold in seconds: default when absent, never negative, at most `maximum`."""
     if value is None:
