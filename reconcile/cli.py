@@ -28,9 +28,7 @@ app = typer.Typer(
 local_app = typer.Typer(help="The local Runloop-compatible backend.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 
-ManifestArg = Annotated[
-    Path, typer.Argument(help="Manifest file.", show_default=True, dir_okay=False)
-]
+ManifestArg = Annotated[Path, typer.Argument(help="Manifest file.", show_default=True)]
 ApiUrl = Annotated[
     str | None, typer.Option("--api-url", help="API base URL [env RUNLOOP_BASE_URL].")
 ]
@@ -43,7 +41,12 @@ LocalDir = Annotated[
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 Targets = Annotated[
-    list[str] | None, typer.Option("--target", help="Limit to this address (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--target",
+        metavar="ADDRESS",
+        help="Limit to this address, e.g. devbox.api, and what it needs (repeatable).",
+    ),
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 DEFAULT_MANIFEST = Path("rlstate.yaml")
@@ -118,7 +121,10 @@ def apply(
         Path | None, typer.Argument(help="Manifest or saved plan (default: the saved plan).")
     ] = None,
     yes: Yes = False,
-    parallelism: Annotated[int, typer.Option("--parallelism", min=1, max=100)] = 10,
+    parallelism: Annotated[
+        int,
+        typer.Option("--parallelism", "-p", min=1, max=100, help="Operations run at once (1-100)."),
+    ] = 10,
     json_out: JsonOut = False,
     target: Targets = None,
     api_url: ApiUrl = None,
@@ -187,7 +193,9 @@ def retain(
 @local_app.command("serve")
 def local_serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8786,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")
+    ] = 8786,
     data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
     token: Annotated[str | None, typer.Option("--token", show_default=False)] = None,
     transition_seconds: Annotated[float, typer.Option("--transition-seconds")] = 0.2,
@@ -222,10 +230,60 @@ def local_serve(
     )
 
 
+def _click_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
+    """click's ClickException, UsageError and NoArgsIsHelpError (typer may vendor click)."""
+    mro: tuple[type, ...] = typer.BadParameter.__mro__
+    usage = next(c for c in mro if c.__name__ == "UsageError")
+    base = next(c for c in mro if c.__name__ == "ClickException")
+    subclasses: list[type] = usage.__subclasses__()
+    no_args = next((c for c in subclasses if c.__name__ == "NoArgsIsHelpError"), _Never)
+    return base, usage, no_args
+
+
+class _Never(Exception):
+    """Stands for NoArgsIsHelpError where click has none (older click printed help itself)."""
+
+
+def _usage_error(error: Exception, no_args: type[Exception]) -> NoReturn:
+    """A wrong command line: one line and exit 1 (2 means "changes" to plan --detailed-exitcode).
+
+    No command at all (`rlstate`, `rlstate local`) prints the help instead, and exits 0."""
+    ctx = getattr(error, "ctx", None)
+    if isinstance(error, no_args) and ctx is not None:
+        sys.stdout.write(ctx.get_help() + "\n")
+        raise SystemExit(0)
+    command = ctx.command_path if ctx is not None else "rlstate"
+    message = error.format_message() if hasattr(error, "format_message") else str(error)
+    sys.stderr.write(f"error: {message.rstrip('.')} (see `{command} --help`)\n")
+    raise SystemExit(1)
+
+
+def _os_error(error: OSError) -> NoReturn:
+    """A file or folder rlstate needed could not be used: name it, in one line."""
+    if _debug:
+        import traceback
+
+        traceback.print_exception(error)
+    names = [str(n) for n in (error.filename, error.filename2) if n is not None]
+    where = " -> ".join(names)
+    reason = error.strerror or str(error)
+    sys.stderr.write(f"error: {where}: {reason}\n" if where else f"error: {reason}\n")
+    raise SystemExit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
+    click_error, usage_error, no_args = _click_errors()
     try:
-        app()
+        code = app(standalone_mode=False)
+    except usage_error as error:
+        _usage_error(error, no_args)
+    except click_error as error:
+        sys.stderr.write(f"error: {error.format_message()}\n")  # type: ignore[attr-defined]
+        raise SystemExit(1) from None
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        raise SystemExit(1) from None
     except RlstateError as error:
         _fail(error)
     except Interrupted as stopped:
@@ -234,3 +292,6 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(128 + signal.SIGINT) from None
+    except OSError as error:
+        _os_error(error)
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -7,6 +7,7 @@ Anything else (help, unknown flags) goes through the full CLI, which owns the me
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,9 +30,19 @@ def _fast_validate(args: list[str]) -> int | None:
     return validate.run(Path(paths[0] if paths else "rlstate.yaml"), json_out)
 
 
+def _take_debug(argv: list[str]) -> list[str]:
+    """`--debug` works anywhere before `--` (users add it after the command, as the errors say)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    if "--debug" not in argv[:end]:
+        return argv
+    os.environ["RLSTATE_DEBUG"] = "1"
+    return [arg for arg in argv[:end] if arg != "--debug"] + argv[end:]
+
+
 def main() -> None:
     """`rlstate`: the fast validate path, or the typer app."""
-    argv = sys.argv[1:]
+    argv = _take_debug(sys.argv[1:])
+    sys.argv[1:] = argv
     if argv[:1] == ["validate"]:
         code = _fast_validate(argv[1:])
         if code is not None:
