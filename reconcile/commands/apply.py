@@ -22,6 +22,8 @@ from reconcile.commands.common import (
     discover,
     load,
     load_plan,
+    locked,
+    looks_like_plan,
     utc_now,
 )
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
@@ -54,7 +56,8 @@ class Source:
 
 
 def resolve_source(source: Path | None) -> Source:
-    """No argument: the saved plan beside ./rlstate.yaml; a .json: a plan file; else a manifest."""
+    """No argument: the saved plan beside ./rlstate.yaml; a .json or a file holding a saved plan
+    (`plan --out` takes any name): that plan; else a manifest."""
     if source is None:
         path = default_plan_path(DEFAULT_MANIFEST)
         if not path.exists():
@@ -63,7 +66,7 @@ def resolve_source(source: Path | None) -> Source:
                 "or pass a manifest to plan and apply in one go"
             )
         source = path
-    if source.suffix != ".json":
+    if source.suffix != ".json" and not looks_like_plan(source):
         return Source(manifest=source)
     saved = load_plan(source)
     manifest = Path(saved.manifest_path)
@@ -165,12 +168,11 @@ class Session:
 
     def run(self, make: MakePlan, *, ask: bool, question: str) -> int:
         from reconcile.apply.executor import refuse_protected
-        from reconcile.apply.lock import stack_lock
 
         folder = self.loaded.path.parent / PLAN_DIR
         stack = self.loaded.manifest.stack
         with (
-            stack_lock(folder, stack, self.verb.lower()),
+            locked(folder, stack, self.verb.lower()),
             connect(self.conn, quiet=self.json_out) as endpoint,
         ):
             plan, requests = run_async(self._plan(endpoint, make))

@@ -14,8 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from reconcile.errors import ConfigError, LocalBackendError
+from reconcile.errors import (
+    ApiAuthError,
+    ApiConnectionError,
+    ApiError,
+    ConfigError,
+    LocalBackendError,
+)
 
 CLOUD_URL = "https://api.runloop.ai"
 
@@ -66,10 +73,22 @@ def _local_token(folder: Path) -> str | None:
         return None
 
 
+def _open_lock(folder: Path) -> IO[str]:
+    """The data folder's lock file, or ConfigError saying why the folder cannot be used."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return open(folder / "embedded.lock", "a+")  # closed by the caller
+    except OSError as error:
+        reason = "it is a file" if folder.is_file() else error.strerror or str(error)
+        raise ConfigError(
+            f"cannot use {folder} as the local backend's data folder: {reason} "
+            "(choose another with --local-dir or RLSTATE_LOCAL_DIR)"
+        ) from None
+
+
 @contextmanager
 def _data_dir_lock(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "embedded.lock", "a+") as handle:
+    with _open_lock(folder) as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -78,15 +97,41 @@ def _data_dir_lock(folder: Path) -> Iterator[None]:
         yield
 
 
+def _explained(error: ApiError, url: str, key_source: str | None) -> ApiError:
+    """The error again, saying which URL could not be reached or where the refused key came from."""
+    if isinstance(error, ApiConnectionError):
+        hint = f"is the API at {url} up? (set by --api-url or RUNLOOP_BASE_URL)"
+    elif key_source is None:
+        hint = f"no API key was sent to {url}: set RUNLOOP_API_KEY or pass --api-key"
+    elif key_source.startswith("the token in "):
+        hint = (
+            f"{url} refused {key_source}; for a server run with `rlstate local serve "
+            "--data-dir DIR`, pass --local-dir DIR or set RUNLOOP_API_KEY to DIR/token's content"
+        )
+    else:
+        hint = f"{url} refused the API key from {key_source}"
+    explained = type(error)(
+        f"{error.detail}; {hint}",
+        status=error.status,
+        method=error.method,
+        path=error.path,
+        retry_after=error.retry_after,
+    )
+    return explained
+
+
 @contextmanager
 def connect(settings: ConnectionSettings, *, quiet: bool = False) -> Iterator[Endpoint]:
     """Yield an endpoint to talk to, starting the embedded backend when none is configured."""
     if not settings.embedded:
         url = settings.api_url or CLOUD_URL
-        key = settings.api_key
+        key, source = settings.api_key, "--api-key or RUNLOOP_API_KEY"
         if key is None and url.startswith(("http://127.", "http://localhost", "http://[::1]")):
-            key = _local_token(settings.local_dir)
-        yield Endpoint(url=url, key=key, label=url)
+            key, source = _local_token(settings.local_dir), f"the token in {settings.local_dir}"
+        try:
+            yield Endpoint(url=url, key=key, label=url)
+        except (ApiConnectionError, ApiAuthError) as error:
+            raise _explained(error, url, source if key else None) from error
         return
     from reconcile.localapi import LocalConfig, start_in_thread
 

@@ -67,4 +67,10 @@ def serve(
     try:
         run_server(config)
     except OSError as error:
-        raise ConfigError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
+        if error.filename is None:
+            raise ConfigError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
+        folder = config.data_dir
+        reason = "it is a file" if folder.is_file() else f"{error.strerror} ({error.filename})"
+        raise ConfigError(
+            f"cannot use {folder} as the data folder (--data-dir): {reason}"
+        ) from None

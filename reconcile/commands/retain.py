@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconcile.commands.common import load, utc_now
+from reconcile.commands.common import load, locked, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.errors import Interrupted, RlstateError
@@ -364,15 +364,13 @@ def run(
     """Exit status 0 when every due snapshot was taken and every prune done, else 1.
 
     `clock` gives "now" for `every` and `within` (tests pass the backend's clock)."""
-    from reconcile.apply.lock import stack_lock
-
     assert isinstance(conn, ConnectionSettings)
     out = _Output(json_out, quiet)
     report = RetainReport()
     try:
         loaded = load(manifest_path)
         folder = manifest_path.resolve().parent / ".rlstate"
-        with stack_lock(folder, loaded.manifest.stack, "retain"), connect(conn, quiet=True) as ep:
+        with locked(folder, loaded.manifest.stack, "retain"), connect(conn, quiet=True) as ep:
             run_async(_retain(ep, loaded, clock, dry_run, out, report))
     except (RlstateError, Interrupted) as error:
         if json_out:
