@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from reconcile.localapi.listing import paginate
-from reconcile.localapi.problems import NotFound
+from reconcile.localapi.problems import Invalid, NotFound
 from reconcile.localapi.records import Snapshot
 from reconcile.localapi.routes.common import metadata_keys, metadata_values, ok, services
 from reconcile.localapi.routes.params import query_bool, query_int, query_str, read_body
@@ -42,10 +42,13 @@ async def snapshot_disk_async(request: Request) -> Response:
 
 
 def metadata_filters(request: Request) -> list[tuple[str, set[str]]]:
-    """`metadata[k]=v` and `metadata[k][in]=a,b` query parameters as (key, allowed values)."""
+    """`metadata[k]=v` and `metadata[k][in]=a,b` query parameters as (key, allowed values). Any
+    other parameter starting `metadata` is refused: ignoring it would list everything unfiltered."""
     filters = []
     for param, value in request.query_params.multi_items():
         match = _METADATA_PARAM.match(param)
+        if match is None and param.startswith("metadata"):
+            raise Invalid(f"{param}: use metadata[<key>]=<value> or metadata[<key>][in]=<a>,<b>")
         if match:
             allowed = set(value.split(",")) if match["in"] else {value}
             filters.append((match["key"], allowed))
