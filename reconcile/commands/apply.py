@@ -139,7 +139,7 @@ def run(
 def run_destroy(manifest: Path, conn: object, yes: bool, json_out: bool) -> int:
     """Delete every resource of the stack (prevent_destroy refuses the whole plan)."""
     assert isinstance(conn, ConnectionSettings)
-    loaded = load(manifest)
+    loaded = load(manifest, need_env=False)
 
     def make(loaded: LoadedManifest, live: LiveState) -> Plan:
         from reconcile.plan.planner import build_destroy_plan

@@ -30,13 +30,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def load(manifest_path: Path) -> LoadedManifest:
-    """Load and validate a manifest (all problems at once, as ManifestError)."""
+def load(manifest_path: Path, *, need_env: bool = True) -> LoadedManifest:
+    """Load and validate a manifest (all problems at once, as ManifestError).
+
+    `need_env=False` for commands that send no `${env:}` value (retain, destroy)."""
     from reconcile.manifest import load_manifest
 
     if not manifest_path.exists():
         raise UserError(f"{manifest_path}: no such manifest (pass a path, or create rlstate.yaml)")
-    return load_manifest(manifest_path)
+    return load_manifest(manifest_path, need_env=need_env)
 
 
 @contextmanager

@@ -368,7 +368,7 @@ def run(
     out = _Output(json_out, quiet)
     report = RetainReport()
     try:
-        loaded = load(manifest_path)
+        loaded = load(manifest_path, need_env=False)
         folder = manifest_path.resolve().parent / ".rlstate"
         with locked(folder, loaded.manifest.stack, "retain"), connect(conn, quiet=True) as ep:
             run_async(_retain(ep, loaded, clock, dry_run, out, report))

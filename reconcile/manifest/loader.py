@@ -32,6 +32,7 @@ class LoadedManifest:
     env: Mapping[str, str] = field(repr=False)
     sensitive: frozenset[str]
     objects: Mapping[str, ObjectFile]
+    need_env: bool = True
 
     @cached_property
     def sha256(self) -> str:
@@ -41,16 +42,33 @@ class LoadedManifest:
         return hashlib.sha256(self.raw).hexdigest()
 
     def resolve(self, template: str) -> str:
-        """template with each `${env:NAME}` replaced by its value (KeyError if not read at load)."""
-        return resolve_env_template(template, self.env)
+        """template with each `${env:NAME}` replaced by its value.
+
+        KeyError if NAME was not read at load; a variable that was unset at a load that did not
+        need values (`need_env=False`) stays as its template text."""
+        if self.need_env:
+            return resolve_env_template(template, self.env)
+        return resolve_env_template(template, _KeepUnset(self.env))
+
+
+class _KeepUnset(dict[str, str]):
+    """Environment values where a name that was not set reads as its own `${env:NAME}`."""
+
+    def __missing__(self, name: str) -> str:
+        return "${env:" + name + "}"
 
 
 def load_manifest(
-    path: Path, environ: Mapping[str, str] | None = None, *, hash_objects: bool = True
+    path: Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    hash_objects: bool = True,
+    need_env: bool = True,
 ) -> LoadedManifest:
     """Read, parse and check a manifest; raise ManifestError carrying every problem found.
 
-    A file that cannot be read at all raises UserError (one line, no position).
+    A file that cannot be read at all raises UserError (one line, no position). With
+    `need_env=False` an unset `${env:NAME}` is not a problem (for commands that send no env).
     """
     file = str(path)
     raw = _read_bytes(path)
@@ -63,7 +81,8 @@ def load_manifest(
     )
     manifest = check_schema(parsed.data, report)
     check_manifest(parsed.data, report)
-    env, sensitive = collect_env(parsed.data, os.environ if environ is None else environ, report)
+    environ = os.environ if environ is None else environ
+    env, sensitive = collect_env(parsed.data, environ, report, required=need_env)
     base = path.absolute().parent
     objects = read_object_files(parsed.data, base, report, hash_objects=hash_objects)
     if manifest is None or report.problems:
@@ -75,6 +94,7 @@ def load_manifest(
         env=MappingProxyType(env),
         sensitive=sensitive,
         objects=MappingProxyType(objects),
+        need_env=need_env,
     )
 
 

@@ -22,9 +22,13 @@ _BAD_REFERENCE = (
 
 
 def collect_env(
-    data: Any, environ: Mapping[str, str], report: Reporter
+    data: Any, environ: Mapping[str, str], report: Reporter, *, required: bool = True
 ) -> tuple[dict[str, str], frozenset[str]]:
-    """The value of every variable the manifest refers to, and the field paths holding them."""
+    """The value of every variable the manifest refers to, and the field paths holding them.
+
+    An unset variable is a problem only when `required`: commands that never send env values
+    (retain, destroy) must run from a cron job that has no secrets in its environment.
+    """
     env: dict[str, str] = {}
     sensitive: set[FieldPath] = set()
     for path, text in _strings(data, ()):
@@ -40,7 +44,7 @@ def collect_env(
         for name in env_references(text):
             if name in environ:
                 env[name] = environ[name]
-            else:
+            elif required:
                 report.value(path, f"environment variable {name} is not set")
     sensitive |= _inherited(data, sensitive)
     return env, frozenset(report.sources.display(path) for path in sensitive)
