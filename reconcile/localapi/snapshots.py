@@ -14,6 +14,7 @@ from reconcile.localapi.records import Devbox, Snapshot
 # poll of a small snapshot usually says `complete` (the answer is the same either way).
 ASYNC_GRACE_SECONDS = 0.5
 SNAPSHOTTABLE = ("running", "suspended")
+ONLY_COMPLETE_DELETABLE = "Only successfully created snapshots can be deleted"
 
 
 class Snapshots:
@@ -84,8 +85,12 @@ class Snapshots:
         self.b.notifier.notify(f"snapshots-of:{snp.source_devbox_id}")
 
     def delete(self, snp: Snapshot) -> None:
+        """Only a complete snapshot can be deleted, as the API says: one in progress is a 409
+        that may pass (retryable), one that ended in `error` a 409 that never will."""
         if snp.status == "in_progress":
             raise Conflict(f"snapshot {snp.id} is still in progress", permanent=False)
+        if snp.status != "complete":
+            raise Conflict(ONLY_COMPLETE_DELETABLE, permanent=True)
         snp.status = "deleted"
         self.b.save(snp)
         self.b.spawn(asyncio.to_thread(self.b.disks.delete_image, snp.id))
