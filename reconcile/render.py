@@ -61,7 +61,7 @@ def _detail_lines(action: Action) -> list[str]:
 
 def where(api_url: str) -> str:
     """The API a plan was made against, as people say it (the local backend's port is noise)."""
-    if not api_url or api_url.startswith(("http://127.0.0.1:", "http://localhost:")):
+    if not api_url or api_url.startswith(("local:", "http://127.0.0.1:", "http://localhost:")):
         return "local backend"
     return api_url
 

@@ -12,7 +12,7 @@ import hashlib
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from reconcile.progress import Reporter
 
 DEFAULT_MANIFEST = Path("rlstate.yaml")
-MakePlan = Callable[["LoadedManifest", "LiveState"], "Plan"]
+MakePlan = Callable[["LoadedManifest", "LiveState", Endpoint], "Plan"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,21 @@ def check_manifest_unchanged(saved: Plan, manifest: Path) -> None:
         )
 
 
+def check_same_api(saved: Plan, endpoint: Endpoint) -> None:
+    """StalePlanError when the saved plan was made against another API than this run's."""
+
+    def named(origin: str) -> str:
+        folder = origin.removeprefix("local:")
+        return f"the embedded local backend in {folder}" if folder != origin else origin
+
+    if saved.api_url and saved.api_url != endpoint.origin:
+        raise StalePlanError(
+            f"the saved plan was made against {named(saved.api_url)}, but this run talks to "
+            f"{named(endpoint.origin)}; run `rlstate plan` again against the API you mean "
+            "(nothing was changed)"
+        )
+
+
 def check_live_unchanged(saved: Plan, live: LiveState) -> None:
     """StalePlanError naming what changed among the live resources the plan read."""
     from reconcile.plan.fingerprints import stale_reasons
@@ -124,11 +139,12 @@ def run(
     loaded = load(chosen.manifest)
     saved = chosen.saved
 
-    def make(loaded: LoadedManifest, live: LiveState) -> Plan:
+    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint) -> Plan:
         from reconcile.plan.planner import build_plan
 
         if saved is None:
             return build_plan(loaded, live, utc_now(), tuple(targets))
+        check_same_api(saved, endpoint)
         check_live_unchanged(saved, live)
         return saved
 
@@ -141,7 +157,7 @@ def run_destroy(manifest: Path, conn: object, yes: bool, json_out: bool) -> int:
     assert isinstance(conn, ConnectionSettings)
     loaded = load(manifest, need_env=False)
 
-    def make(loaded: LoadedManifest, live: LiveState) -> Plan:
+    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint) -> Plan:
         from reconcile.plan.planner import build_destroy_plan
 
         return build_destroy_plan(loaded, live, utc_now())
@@ -190,7 +206,8 @@ class Session:
 
         async with ApiClients.open(endpoint.url, endpoint.key) as api:
             live = await discover(api.main, self.loaded, utc_now())
-            return make(self.loaded, live), api.requests
+            plan = make(self.loaded, live, endpoint)
+            return replace(plan, api_url=endpoint.origin), api.requests
 
     def _nothing_to_do(self, plan: Plan, requests: int) -> int:
         from reconcile.apply.events import ApplyResult, SummaryEvent

@@ -58,11 +58,15 @@ class ConnectionSettings:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A reachable API: its base URL, the key to send, and a label for messages (never the key)."""
+    """A reachable API: its base URL, the key to send, and a label for messages (never the key).
+
+    `origin` names the API across runs, for saved plans: the URL, or `local:DIR` for the
+    embedded backend (whose URL is a new loopback port every run)."""
 
     url: str
     key: str | None
     label: str
+    origin: str = ""
 
 
 def _local_token(folder: Path) -> str | None:
@@ -129,7 +133,7 @@ def connect(settings: ConnectionSettings, *, quiet: bool = False) -> Iterator[En
         if key is None and url.startswith(("http://127.", "http://localhost", "http://[::1]")):
             key, source = _local_token(settings.local_dir), f"the token in {settings.local_dir}"
         try:
-            yield Endpoint(url=url, key=key, label=url)
+            yield Endpoint(url=url, key=key, label=url, origin=url)
         except (ApiConnectionError, ApiAuthError) as error:
             raise _explained(error, url, source if key else None) from error
         return
@@ -146,6 +150,11 @@ def connect(settings: ConnectionSettings, *, quiet: bool = False) -> Iterator[En
                 f"({settings.local_dir})\n"
             )
         try:
-            yield Endpoint(url=server.url, key=server.token, label=f"local ({settings.local_dir})")
+            yield Endpoint(
+                url=server.url,
+                key=server.token,
+                label=f"local ({settings.local_dir})",
+                origin=f"local:{settings.local_dir.resolve()}",
+            )
         finally:
             server.stop()

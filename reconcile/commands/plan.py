@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from reconcile.commands.common import (
@@ -36,7 +37,8 @@ def run(
 
         async def go() -> Plan:
             async with make_client(endpoint) as client:
-                return await make_plan(client, loaded, now, tuple(targets))
+                plan = await make_plan(client, loaded, now, tuple(targets))
+            return replace(plan, api_url=endpoint.origin)  # apply checks it is the same API
 
         plan = run_async(go())
     path = out or default_plan_path(manifest_path)

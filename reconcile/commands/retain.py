@@ -198,7 +198,7 @@ def _base_plan(loaded: LoadedManifest, endpoint: Endpoint, now: datetime) -> Pla
         manifest_path=str(loaded.path),
         manifest_sha256=loaded.sha256,
         created_at=now.isoformat(),
-        api_url=endpoint.url,
+        api_url=endpoint.origin,
     )
 
 

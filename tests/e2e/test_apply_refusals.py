@@ -4,8 +4,11 @@ resources, a held lock, Ctrl-C. Every refusal changes nothing."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +166,24 @@ def test_an_interrupt_starts_nothing_new_reports_and_releases_the_lock(
         "worker-1",
         "worker-2",
     }
+
+
+def test_a_saved_plan_is_refused_against_another_api_than_it_was_made_on(
+    local_server: Any, tmp_path: Path
+) -> None:
+    work = _quickstart(tmp_path)
+    assert rlstate(local_server, work, "plan").returncode == 0  # against the test server
+    embedded = [sys.executable, "-m", "reconcile", "apply", "--local-dir", str(tmp_path / "own")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+
+    refused = subprocess.run(
+        embedded, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
+
+    assert refused.returncode == 1
+    assert f"the saved plan was made against {local_server.url}" in refused.stderr
+    assert f"the embedded local backend in {tmp_path / 'own'}" in refused.stderr
+    assert devboxes(sdk(local_server), "quickstart") == []
+    # the same saved plan still applies where it was made
+    assert rlstate(local_server, work, "apply").returncode == 0
