@@ -58,11 +58,20 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
         }
     return {
         "stack": live.stack,
-        "resources": resources,
+        "resources": sorted(resources, key=lambda r: _address_order(r["address"])),
         "missing": missing,
         "series": series,
         "in_sync": not plan.has_changes,
     }
+
+
+def _address_order(address: str) -> tuple[str, str, int]:
+    """devbox.worker-2 before devbox.worker-10: a replica's number compares as a number."""
+    kind, _, name = address.partition(".")
+    stem, dash, number = name.rpartition("-")
+    if dash and number.isdigit():
+        return kind, stem, int(number)
+    return kind, name, -1
 
 
 def _fmt_age(seconds: float | None) -> str:
@@ -82,8 +91,9 @@ def render_status(report: dict[str, Any]) -> str:
     for address in report["missing"]:
         lines.append(f"  {address:<28} {'-':<28} absent  (drift: create)")
     for name, info in report["series"].items():
+        count = info["snapshots"]
         lines.append(
-            f"  {name:<28} {info['snapshots']} snapshots, newest complete "
+            f"  {name:<28} {count} snapshot{'' if count == 1 else 's'}, newest complete "
             f"{_fmt_age(info['newest_complete_age_seconds'])}"
         )
     return "\n".join(lines)

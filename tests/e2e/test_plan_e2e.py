@@ -165,7 +165,7 @@ def test_sdk_built_stack_is_converged_and_status_shows_it(
     for address in ("devbox.api", "devbox.web", "devbox.worker-0", "devbox.worker-1"):
         line = next(x for x in status.stdout.splitlines() if x.strip().startswith(address + " "))
         assert shop.ids[address] in line and "running" in line and "drift" not in line
-    assert "snapshot.nightly" in status.stdout and "1 snapshots, newest complete" in status.stdout
+    assert "snapshot.nightly" in status.stdout and "1 snapshot, newest complete" in status.stdout
     report = json.loads(run(local_server, path.parent, "status", "--json").stdout)
     assert report["in_sync"] is True
     nightly = report["series"]["snapshot.nightly"]
