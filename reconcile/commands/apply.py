@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from reconcile.commands.common import (
     PLAN_DIR,
+    RetryNotice,
     default_plan_path,
     discover,
     load,
@@ -204,7 +205,7 @@ class Session:
     async def _plan(self, endpoint: Endpoint, make: MakePlan) -> tuple[Plan, int]:
         from reconcile.apply.clients import ApiClients
 
-        async with ApiClients.open(endpoint.url, endpoint.key) as api:
+        async with ApiClients.open(endpoint.url, endpoint.key, on_retry=RetryNotice()) as api:
             live = await discover(api.main, self.loaded, utc_now())
             plan = make(self.loaded, live, endpoint)
             return replace(plan, api_url=endpoint.origin), api.requests

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,6 +19,7 @@ from reconcile.errors import PlanFileError, UserError
 
 if TYPE_CHECKING:
     from reconcile.api.client import RunloopClient
+    from reconcile.api.retry import RetryEvent
     from reconcile.commands.connection import Endpoint
     from reconcile.live.model import LiveState
     from reconcile.manifest import LoadedManifest
@@ -57,10 +59,29 @@ def locked(folder: Path, stack: str, command: str) -> Iterator[None]:
         yield
 
 
-def make_client(endpoint: Endpoint, **kwargs: object) -> RunloopClient:
+class RetryNotice:
+    """Says on stderr why reads are waiting (an unreachable URL would otherwise be silent for
+    the ~13 s the retries take); one line per round, however many requests share it."""
+
+    def __init__(self) -> None:
+        self.shown = 0
+
+    def __call__(self, event: RetryEvent) -> None:
+        if event.attempt <= self.shown:
+            return
+        self.shown = event.attempt
+        sys.stderr.write(
+            f"rlstate: {event.method} {event.path}: {event} "
+            f"(attempt {event.attempt} of {event.max_attempts})\n"
+        )
+        sys.stderr.flush()
+
+
+def make_client(endpoint: Endpoint) -> RunloopClient:
+    """A client for the endpoint that says on stderr when it retries."""
     from reconcile.api.client import RunloopClient
 
-    return RunloopClient(endpoint.url, endpoint.key, **kwargs)  # type: ignore[arg-type]
+    return RunloopClient(endpoint.url, endpoint.key, on_retry=RetryNotice())
 
 
 async def discover(client: RunloopClient, loaded: LoadedManifest, now: datetime) -> LiveState:
