@@ -192,20 +192,49 @@ def retain(
 
 @local_app.command("serve")
 def local_serve(
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")
     ] = 8786,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
-    token: Annotated[str | None, typer.Option("--token", show_default=False)] = None,
-    transition_seconds: Annotated[float, typer.Option("--transition-seconds")] = 0.2,
-    fault_rate: Annotated[float, typer.Option("--fault-rate", help="Share of /v1 answers")] = 0.0,
-    fault_statuses: Annotated[str, typer.Option("--fault-statuses")] = "429,500,503",
-    fault_retry_after: Annotated[float | None, typer.Option("--fault-retry-after")] = None,
-    latency_ms: Annotated[int, typer.Option("--latency-ms")] = 0,
-    drop_rate: Annotated[float, typer.Option("--drop-rate")] = 0.0,
-    snapshot_error_rate: Annotated[float, typer.Option("--snapshot-error-rate")] = 0.0,
-    lost_answer_rate: Annotated[float, typer.Option("--lost-answer-rate")] = 0.0,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Where devboxes, snapshots and objects live (default: per user)."
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", show_default=False, help="Bearer token to require (default: DIR/token)."
+        ),
+    ] = None,
+    transition_seconds: Annotated[
+        float, typer.Option("--transition-seconds", help="How long a state change takes.")
+    ] = 0.2,
+    fault_rate: Annotated[
+        float, typer.Option("--fault-rate", help="Share of /v1 answers that are errors.")
+    ] = 0.0,
+    fault_statuses: Annotated[
+        str, typer.Option("--fault-statuses", help="Statuses of those errors.")
+    ] = "429,500,503",
+    fault_retry_after: Annotated[
+        float | None, typer.Option("--fault-retry-after", help="Their Retry-After, seconds.")
+    ] = None,
+    latency_ms: Annotated[
+        int, typer.Option("--latency-ms", help="Delay added to every /v1 answer.")
+    ] = 0,
+    drop_rate: Annotated[
+        float, typer.Option("--drop-rate", help="Share of connections dropped unanswered.")
+    ] = 0.0,
+    snapshot_error_rate: Annotated[
+        float, typer.Option("--snapshot-error-rate", help="Share of snapshots ending in error.")
+    ] = 0.0,
+    lost_answer_rate: Annotated[
+        float,
+        typer.Option("--lost-answer-rate", help="Share of requests done, then answer dropped."),
+    ] = 0.0,
     sandbox: Annotated[
         str | None, typer.Option("--sandbox", help="bubblewrap or subprocess (default: best)")
     ] = None,
