@@ -32,6 +32,21 @@ def default_local_dir() -> Path:
     return Path(base) / "rlstate" / "local"
 
 
+def _check_url(url: str) -> None:
+    """ConfigError unless url is an http(s) URL with a host."""
+    from urllib.parse import urlsplit
+
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"--api-url must start with http:// or https:// (got {url!r})")
+    try:
+        host = urlsplit(url).hostname
+        urlsplit(url).port  # noqa: B018 (a bad port raises here)
+    except ValueError as error:
+        raise ConfigError(f"--api-url {url!r} is not a valid URL: {error}") from None
+    if not host:
+        raise ConfigError(f"--api-url {url!r} has no host (e.g. https://api.runloop.ai)")
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     """The API URL, key and local data folder chosen by flags and environment."""
@@ -47,8 +62,8 @@ class ConnectionSettings:
         url = api_url or os.environ.get("RUNLOOP_BASE_URL") or None
         key = api_key or os.environ.get("RUNLOOP_API_KEY") or None
         folder = local_dir or Path(os.environ.get("RLSTATE_LOCAL_DIR") or default_local_dir())
-        if url is not None and not url.startswith(("http://", "https://")):
-            raise ConfigError(f"--api-url must start with http:// or https:// (got {url!r})")
+        if url is not None:
+            _check_url(url)
         return cls(api_url=url.rstrip("/") if url else None, api_key=key, local_dir=folder)
 
     @property

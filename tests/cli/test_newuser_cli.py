@@ -57,6 +57,9 @@ def one_error_line(result: Any) -> str:
         (["bogus"], "No such command 'bogus'"),
         (["local", "serve", "--port", "99999"], "'--port'"),
         (["plan", "m.yaml", "--target"], "'--target' requires an argument"),
+        (["plan", "m.yaml", "--api-url", "http://"], "--api-url 'http://' has no host"),
+        (["plan", "m.yaml", "--api-url", "http://h:99999"], "is not a valid URL: Port out"),
+        (["plan", "m.yaml", "--api-url", "ftp://h"], "must start with http:// or https://"),
     ],
     ids=[
         "unknown-flag",
@@ -67,6 +70,9 @@ def one_error_line(result: Any) -> str:
         "unknown-command",
         "port-out-of-range",
         "flag-without-value",
+        "url-without-host",
+        "url-port-out-of-range",
+        "url-not-http",
     ],
 )
 def test_a_wrong_command_line_is_one_line_and_exit_1(
