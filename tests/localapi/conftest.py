@@ -3,15 +3,19 @@ servers (own data dir, own config) for restart and config tests."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from conformance_support import load_spec
+from openapi_core import OpenAPI
 from runloop_api_client import Runloop
 
 from reconcile.localapi import LocalConfig, RunningServer, start_in_thread
+from tests.conftest import shared_path
 
 
 @pytest.fixture
@@ -53,3 +57,15 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     yield start
     for server in running:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def spec() -> OpenAPI:
+    """Runloop's OpenAPI description (skips where the reference documents are absent)."""
+    return load_spec(shared_path("runloop-openapi", "runloop-api-openapi.yml"))
+
+
+@pytest.fixture(autouse=True)
+def _quiet_arazzo_runner() -> None:
+    logging.getLogger("arazzo-runner").setLevel(logging.WARNING)
+    logging.getLogger("arazzo_runner").setLevel(logging.CRITICAL)  # "no credential" for bearerAuth

@@ -10,8 +10,6 @@ a `complete` snapshot at the first status poll, a READ_ONLY object downloaded in
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +21,6 @@ import yaml
 from arazzo_runner import ArazzoRunner, WorkflowExecutionStatus
 from conformance_support import (
     Exchange,
-    load_spec,
     referenced_specs,
     response_problems,
     stage_workflows,
@@ -47,24 +44,6 @@ def staged(local_server_session: Any, tmp_path_factory: pytest.TempPathFactory) 
         local_server_session.url,
         tmp_path_factory.mktemp("arazzo"),
     )
-
-
-@pytest.fixture(scope="module")
-def spec() -> OpenAPI:
-    return load_spec(shared_path("runloop-openapi", "runloop-api-openapi.yml"))
-
-
-@pytest.fixture
-def api(local_server: Any) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {local_server.token}"}
-    with httpx.Client(base_url=local_server.url, headers=headers, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def _quiet_runner() -> None:
-    logging.getLogger("arazzo-runner").setLevel(logging.WARNING)
-    logging.getLogger("arazzo_runner").setLevel(logging.ERROR)  # "no credential" for bearerAuth
 
 
 class RecordingSession(requests.Session):

@@ -10,15 +10,13 @@ copies of the OpenAPI files whose `servers` point at the local server (skipped w
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from arazzo_runner import ArazzoRunner, WorkflowExecutionStatus
-from conformance_support import error_body_problem, load_spec, response_problems, stage_workflows
+from conformance_support import error_body_problem, response_problems, stage_workflows
 from localapi_support import run, running_devbox
 from openapi_core import OpenAPI
 from test_conformance_arazzo import RecordingSession
@@ -42,24 +40,6 @@ def staged(local_server_session: Any, tmp_path_factory: pytest.TempPathFactory) 
         local_server_session.url,
         tmp_path_factory.mktemp("arazzo-beyond"),
     )
-
-
-@pytest.fixture(scope="module")
-def spec() -> OpenAPI:
-    return load_spec(shared_path("runloop-openapi", "runloop-api-openapi.yml"))
-
-
-@pytest.fixture
-def api(local_server: Any) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {local_server.token}"}
-    with httpx.Client(base_url=local_server.url, headers=headers, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def _quiet_runner() -> None:
-    logging.getLogger("arazzo-runner").setLevel(logging.WARNING)
-    logging.getLogger("arazzo_runner").setLevel(logging.CRITICAL)  # "no credential" for bearerAuth
 
 
 def run_workflow(
