@@ -54,6 +54,12 @@ def summary_lines(result: ApplyResult, verb: str = "Apply") -> list[str]:
     lines = [f"{head}: {counts} ({result.requests} requests, {result.elapsed_s:.1f}s)."]
     lines += [f"  failed:  {action_id}: {reason}" for action_id, reason in result.failed]
     lines += [f"  skipped: {action_id}: {reason}" for action_id, reason in result.skipped]
+    if result.left_behind:
+        text = f"{len(result.left_behind)} snapshot(s) left in place: they ended in error and "
+        text += "the API refuses to delete them, which is not a failure"
+        done = "; everything else is gone" if verb == "Destroy" else "; everything else is done"
+        lines.append(text + (done if result.outcome == "converged" else "") + ".")
+        lines += [f"  left:    {what}: {reason}" for what, reason in result.left_behind]
     return lines
 
 

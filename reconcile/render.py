@@ -79,6 +79,7 @@ def render_plan_text(plan: Plan, *, details: bool = True) -> str:
     lines = [f"Stack {plan.stack} ({where(plan.api_url)})"]
     if not plan.actions:
         lines.append("No changes. The live state matches the manifest.")
+        lines.extend(left_behind_lines(plan))
         return "\n".join(lines)
     lines.append("")
     for action in plan.actions:
@@ -87,9 +88,18 @@ def render_plan_text(plan: Plan, *, details: bool = True) -> str:
             lines.extend(_detail_lines(action))
     for refusal in plan.refusals:
         lines.append(f"  ! refused: {refusal.message}")
+    lines.extend(left_behind_lines(plan))
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines)
+
+
+def left_behind_lines(plan: Plan) -> list[str]:
+    """What the plan leaves in place because the API refuses to delete it, one line each."""
+    return [
+        f"  left in place: {item.address} {item.resource_id} ({item.reason})"
+        for item in plan.left_behind
+    ]
 
 
 def plan_to_json(plan: Plan) -> str:
@@ -111,7 +121,7 @@ def retention_table(rows: list[RetentionRow] | tuple[RetentionRow, ...]) -> str:
     for name in series:
         out.append(f"snapshot.{name}")
         for row in (r for r in rows if r.series == name):
-            mark = "keep " if row.keep else "prune"
+            mark = "left " if row.left else "keep " if row.keep else "prune"
             size = f" {_size(row.size_bytes)}" if row.size_bytes is not None else ""
             foreign = " (unmanaged)" if not row.managed else ""
             out.append(

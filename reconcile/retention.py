@@ -14,7 +14,10 @@ kept; the union of all rules is kept. Differences from restic, on purpose:
   of each period, as the manifest says;
 - never removed: snapshots in progress, the newest complete one, protected ones, `error` ones
   not older than the newest complete; any `unknown` status refuses the whole decision (so
-  does an empty policy, which the manifest already rejects).
+  does an empty policy, which the manifest already rejects);
+- an `error` snapshot the API already refused to delete (`delete_refused`; the API keeps
+  snapshots that ended in error) is left alone: a verdict with `left`, neither kept by a rule
+  nor removed, so the same refused delete is not asked for again.
 
 Applying a decision and deciding again removes nothing more: each rule's kept snapshots are
 the newest of their periods, so the same periods and anchor survive the prune.
@@ -50,6 +53,7 @@ class SnapshotRecord:
     created: datetime
     status: SnapshotStatusName
     size_bytes: int | None = None
+    delete_refused: bool = False  # the API refused to delete it (only read for `error` ones)
 
     def __post_init__(self) -> None:
         _require_aware(self.created, f"snapshot {self.id}: created")
@@ -57,6 +61,7 @@ class SnapshotRecord:
             raise ValueError(f"snapshot {self.id}: unknown status name {self.status!r}")
 
 
+LEFT_REASON = "ended in error; the API refused to delete it"
 _COUNT_RULES = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 
 
@@ -104,11 +109,15 @@ class RetentionPolicy:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Keep or remove one snapshot, with every reason that applies (for people, not decisions)."""
+    """Keep or remove one snapshot, with every reason that applies (for people, not decisions).
+
+    `left`: an `error` snapshot the API refused to delete, left in place (keep is True so no
+    caller deletes it, but it is not counted as kept)."""
 
     snapshot: SnapshotRecord
     keep: bool
     reasons: tuple[str, ...]
+    left: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,12 @@ class RetentionDecision:
 
     @property
     def kept(self) -> tuple[Verdict, ...]:
-        return tuple(v for v in self.verdicts if v.keep)
+        return tuple(v for v in self.verdicts if v.keep and not v.left)
+
+    @property
+    def left(self) -> tuple[Verdict, ...]:
+        """Error snapshots the API refused to delete: neither kept nor removed."""
+        return tuple(v for v in self.verdicts if v.left)
 
     @property
     def removed(self) -> tuple[Verdict, ...]:
@@ -139,6 +153,8 @@ class RetentionDecision:
         text = f"keep {len(self.kept)}, remove {len(self.to_delete)}"
         if gone:
             text += f", {gone} already deleted"
+        if self.left:
+            text += f", {len(self.left)} left ({LEFT_REASON})"
         if self.refused is not None:
             return f"{text}; prune refused: {self.refused}"
         if self.policy is not None and self.policy.is_keep_latest():
@@ -244,6 +260,8 @@ def _judge(
 ) -> Verdict:
     if snap.status == "deleted":
         return Verdict(snap, keep=False, reasons=("already deleted",))
+    if snap.status == "error" and snap.delete_refused:
+        return Verdict(snap, keep=True, reasons=(LEFT_REASON,), left=True)
     keep, status_reasons = _status_reasons(snap, newest_complete)
     guard = protected.get(snap.id)
     if guard is not None:
@@ -261,6 +279,9 @@ def _refuse(
 ) -> RetentionDecision:
     verdicts = []
     for snap in ordered:
+        if snap.status == "error" and snap.delete_refused:
+            verdicts.append(Verdict(snap, keep=True, reasons=(LEFT_REASON,), left=True))
+            continue
         reason = "status could not be read" if snap.id in unreadable else "prune refused"
         extra = ("already deleted",) if snap.status == "deleted" else ()
         verdicts.append(Verdict(snap, keep=True, reasons=(*extra, reason)))

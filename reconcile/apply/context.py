@@ -36,10 +36,12 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class Done:
-    """A finished operation: its sentence and the ids it recorded (`devbox:ADDR` → id)."""
+    """A finished operation: its sentence and the ids it recorded (`devbox:ADDR` → id);
+    `left_behind` says why what it was to delete is still there (the API refused, for good)."""
 
     message: str
     results: dict[str, str] = field(default_factory=dict)
+    left_behind: str | None = None
 
 
 @dataclass

@@ -80,11 +80,15 @@ class NoticeEvent:
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """What an apply run did: ids done, (id, reason) failed and skipped, and the outcome."""
+    """What an apply run did: ids done, (id, reason) failed and skipped, and the outcome.
+
+    `left_behind`: (address and id, why) of what is still there though the plan deleted it,
+    because the API refuses to (snapshots that ended in error); that is not a failure."""
 
     done: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
+    left_behind: tuple[tuple[str, str], ...] = ()
     outcome: Outcome = "converged"
     requests: int = 0
     elapsed_s: float = 0.0
@@ -121,6 +125,7 @@ class SummaryEvent:
             "elapsed_s": round(r.elapsed_s, 3),
             "failures": [{"id": i, "reason": why} for i, why in r.failed],
             "skips": [{"id": i, "reason": why} for i, why in r.skipped],
+            "left_behind": [{"id": i, "reason": why} for i, why in r.left_behind],
         }
 
 

@@ -149,6 +149,7 @@ class _Walk:
         self.failed: list[tuple[str, str]] = []
         self.errors: dict[str, BaseException] = {}
         self.skipped: list[tuple[str, str]] = []
+        self.left_behind = [(f"{i.address} {i.resource_id}", i.reason) for i in plan.left_behind]
         self.settled: set[str] = set()
         self.t0 = options.clock()
 
@@ -164,6 +165,7 @@ class _Walk:
             done=tuple(self.done),
             failed=tuple(self.failed),
             skipped=tuple(self.skipped),
+            left_behind=tuple(self.left_behind),
             outcome=outcome_of(len(self.done), len(self.failed), len(self.skipped)),
             requests=self.api.requests,
             elapsed_s=self.options.clock() - self.t0,
@@ -239,6 +241,8 @@ class _Walk:
             outcome = task.result()
             self.results.update(outcome.results)
             self.done.append(action.id)
+            if outcome.left_behind is not None:
+                self.left_behind.append((action.id, outcome.left_behind))
             self._event(action, "done", outcome.message)
             for dependent in self.dependents[action.id]:
                 self.unmet[dependent] -= 1

@@ -23,7 +23,7 @@ from reconcile.errors import (
     OperationError,
     SnapshotFailedError,
 )
-from reconcile.live.model import KEY_STATE, KEY_TOKEN
+from reconcile.live.model import DELETE_REFUSED_REASON, KEY_DELETE_REFUSED, KEY_STATE, KEY_TOKEN
 
 ORPHAN_ROUNDS = 3
 HAS_DISK = ("running", "suspended")  # the statuses a devbox can be snapshotted in
@@ -198,8 +198,37 @@ async def snapshot(ctx: OpContext) -> Done:
 
 
 async def delete_snapshot(ctx: OpContext) -> Done:
-    """snapshot prune / delete; a snapshot already gone counts as done."""
-    with contextlib.suppress(ApiNotFoundError):
+    """snapshot prune / delete; a snapshot already gone counts as done, and so does one that
+    ended in error which the API refuses to delete (409): it is left in place and marked."""
+    try:
         await ctx.api.main.delete_snapshot(ctx.resource_id)
+    except ApiNotFoundError:
+        pass
+    except ApiConflictError as refused:
+        return await _refused_delete(ctx, refused)
     verb = "pruned" if ctx.action.kind == "prune" else "deleted"
     return Done(f"{ctx.address}: snapshot {ctx.resource_id} has been {verb}")
+
+
+async def _refused_delete(ctx: OpContext, refused: ApiConflictError) -> Done:
+    """The API refused the delete. The real API keeps snapshots that ended in error (only
+    complete ones can be deleted): such a one is left, with `rlstate.delete_refused` on its
+    metadata so that plans stop asking to delete it (best effort). Any other 409 fails."""
+    try:
+        status = await ctx.api.main.get_snapshot_status(ctx.resource_id)
+    except ApiError:
+        raise refused from None
+    if status.status != "error":
+        raise refused
+    message = (
+        f"{ctx.address}: snapshot {ctx.resource_id} ended in error and the API keeps snapshots "
+        "that ended in error, so it was left in place"
+    )
+    try:
+        if status.snapshot is None:
+            raise OperationError("the status answer did not include the snapshot's metadata")
+        marked = {**status.snapshot.metadata, KEY_DELETE_REFUSED: "error"}
+        await ctx.api.main.update_snapshot(ctx.resource_id, metadata=marked)
+    except (ApiError, OperationError) as error:
+        message += f"; recording that on it failed ({' '.join(str(error).split())})"
+    return Done(message, left_behind=DELETE_REFUSED_REASON)

@@ -213,11 +213,15 @@ class Session:
     def _nothing_to_do(self, plan: Plan, requests: int) -> int:
         from reconcile.apply.events import ApplyResult, SummaryEvent
         from reconcile.progress import JsonReporter
+        from reconcile.render import left_behind_lines
 
         if self.json_out:
-            JsonReporter(sys.stdout)(SummaryEvent(ApplyResult(requests=requests)))
+            left = tuple((f"{i.address} {i.resource_id}", i.reason) for i in plan.left_behind)
+            JsonReporter(sys.stdout)(SummaryEvent(ApplyResult(requests=requests, left_behind=left)))
         else:
-            sys.stdout.write("No changes.\n")
+            sys.stdout.write(
+                "".join(f"{line}\n" for line in ["No changes.", *left_behind_lines(plan)])
+            )
         return 0
 
     def _show(self, plan: Plan, ask: bool) -> None:

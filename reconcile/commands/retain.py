@@ -45,6 +45,7 @@ class RetainReport:
     taken: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # this run's prunes the API refused (error)
     refused: list[str] = field(default_factory=list)
     prunes: list[SeriesPrune] = field(default_factory=list)
     plan: Plan | None = None
@@ -54,11 +55,11 @@ class RetainReport:
 
     @property
     def kept(self) -> int:
-        return sum(1 for r in self.plan.retention if r.keep) if self.plan else 0
+        return sum(1 for r in self.plan.retention if r.keep and not r.left) if self.plan else 0
 
     @property
     def changed(self) -> bool:
-        return bool(self.taken or self.pruned or self.failed or self.refused)
+        return bool(self.taken or self.pruned or self.left or self.failed or self.refused)
 
     @property
     def result(self) -> str:
@@ -73,6 +74,7 @@ class RetainReport:
             "taken": len(self.taken),
             "pruned": len(self.pruned),
             "kept": self.kept,
+            "left": sum(1 for r in self.plan.retention if r.left) if self.plan else 0,
             "failed": len(self.failed),
             "failures": [{"id": i, "reason": why} for i, why in self.failed],
             "refused": self.refused,
@@ -136,6 +138,7 @@ class _Session:
         self.endpoint, self.out = endpoint, out
         self.api = ApiClients.open(endpoint.url, endpoint.key, on_retry=out.retry)
         self.client = self.api.main
+        self.left: set[str] = set()  # action ids whose delete the API refused (error snapshots)
 
     @property
     def requests(self) -> int:
@@ -168,6 +171,7 @@ class _Session:
             {a.id: a.resource_id or "" for a in plan.actions if a.kind == "prune"}
         )
         result = await apply_plan(plan, self.api, emit=self.out.sink)
+        self.left.update(action_id for action_id, _ in result.left_behind)
         return list(result.done), [*result.failed, *result.skipped]
 
     async def aclose(self) -> None:
@@ -260,22 +264,28 @@ async def _retain_with(
         return
     done, failed = await session.run(pruning)
     snapshot_of = {a.id: a.resource_id or "" for a in pruning.actions}  # Plan.action is linear
-    report.pruned = [snapshot_of[i] for i in done]
+    report.pruned = [snapshot_of[i] for i in done if i not in session.left]
+    report.left = [snapshot_of[i] for i in done if i in session.left]
     report.failed.extend(failed)
-    report.plan = _mark_unpruned(pruning, {snapshot_of[i]: why for i, why in failed})
+    report.plan = _mark_unpruned(pruning, {snapshot_of[i]: why for i, why in failed}, report.left)
 
 
-def _mark_unpruned(plan: Plan, still: dict[str, str]) -> Plan:
-    """Rows whose prune failed or did not run (snapshot id → why) say kept, and why."""
-    if not still:
-        return plan
-    rows = tuple(
-        replace(row, keep=True, reasons=(*row.reasons, f"prune failed: {still[row.snapshot_id]}"))
-        if not row.keep and row.snapshot_id in still
-        else row
-        for row in plan.retention
-    )
-    return replace(plan, retention=rows)
+def _mark_unpruned(plan: Plan, still: dict[str, str], left: list[str]) -> Plan:
+    """Rows whose prune failed or did not run (snapshot id → why) say kept, and why; rows whose
+    prune the API refused for good (an error snapshot) say left."""
+    from reconcile.retention import LEFT_REASON
+
+    def mark(row: RetentionRow) -> RetentionRow:
+        if row.keep:
+            return row
+        if row.snapshot_id in still:
+            why = f"prune failed: {still[row.snapshot_id]}"
+            return replace(row, keep=True, reasons=(*row.reasons, why))
+        if row.snapshot_id in left:
+            return replace(row, keep=True, left=True, reasons=(*row.reasons, LEFT_REASON))
+        return row
+
+    return replace(plan, retention=tuple(mark(row) for row in plan.retention))
 
 
 def _series_lines(report: RetainReport, dry_run: bool) -> list[dict[str, Any]]:
@@ -291,8 +301,9 @@ def _series_lines(report: RetainReport, dry_run: bool) -> list[dict[str, Any]]:
                 "event": "series",
                 "series": item.series,
                 "policy": policy.describe() if policy else "",
-                "kept": sum(1 for r in mine if r.keep),
+                "kept": sum(1 for r in mine if r.keep and not r.left),
                 "pruned": sum(1 for r in mine if r.snapshot_id in gone),
+                "left": sum(1 for r in mine if r.left),
                 "refused": item.decision.refused,
             }
         )
@@ -307,6 +318,7 @@ def _row_event(row: RetentionRow) -> dict[str, Any]:
         "created": row.created,
         "status": row.status,
         "keep": row.keep,
+        "left": row.left,
         "reasons": list(row.reasons),
         "size_bytes": row.size_bytes,
         "managed": row.managed,
@@ -323,6 +335,8 @@ def _text(report: RetainReport, out: _Output, dry_run: bool) -> str:
         verb = "would be pruned" if dry_run else "pruned"
         line = f"snapshot.{info['series']} ({info['policy']}): {info['kept']} kept"
         line += f", {info['pruned']} {verb}"
+        if info["left"]:
+            line += f", {info['left']} left in place (ended in error; the API refuses to delete)"
         if info["refused"]:
             line += f"; prune refused: {info['refused']}"
         lines.append(line)
@@ -330,7 +344,8 @@ def _text(report: RetainReport, out: _Output, dry_run: bool) -> str:
     lines.append(
         f"Retain{' (dry run)' if dry_run else ''}: {'would take' if dry_run else 'took'} "
         f"{s['taken']} snapshot(s), {'would prune' if dry_run else 'pruned'} {s['pruned']}, "
-        f"kept {s['kept']}, failed {s['failed']}."
+        f"kept {s['kept']}, failed {s['failed']}"
+        + (f", left {s['left']} that ended in error (the API keeps those)." if s["left"] else ".")
     )
     lines.extend(f"error: {action_id}: {reason}" for action_id, reason in report.failed)
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from reconcile.api.client import RunloopClient
 from reconcile.api.models import Devbox, Snapshot, StorageObject
 from reconcile.errors import ApiNotFoundError
 from reconcile.live.model import (
+    KEY_DELETE_REFUSED,
     KEY_STACK,
     KEY_STATE,
     LiveDevbox,
@@ -50,7 +51,12 @@ def _object(o: StorageObject) -> LiveObject:
 def _snapshot(s: Snapshot) -> LiveSnapshot:
     # A complete snapshot stays complete: rlstate's own record of having seen it so saves a
     # status read per snapshot (the list endpoint carries no status).
-    known = "complete" if s.metadata.get(KEY_STATE) == "complete" else "unread"
+    # Likewise an `error` one the API refused to delete: that status never changes again.
+    known = "unread"
+    if s.metadata.get(KEY_STATE) == "complete":
+        known = "complete"
+    elif s.metadata.get(KEY_DELETE_REFUSED) == "error":
+        known = "error"
     return LiveSnapshot(
         s.id,
         s.create_time_ms,

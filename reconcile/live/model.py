@@ -28,6 +28,10 @@ KEY_SOURCE = "rlstate.snapshot"
 KEY_READY = "rlstate.ready"
 KEY_SHA256 = "rlstate.sha256"
 KEY_STATE = "rlstate.state"  # "complete" once rlstate saw the snapshot complete (it never reverts)
+# "error" once the API refused to delete a snapshot that ended in error (the API keeps those; it
+# never changes again): plans leave it alone instead of asking to delete it every run.
+KEY_DELETE_REFUSED = "rlstate.delete_refused"
+DELETE_REFUSED_REASON = "ended in error; the API refused to delete it"  # = retention.LEFT_REASON
 OWNERSHIP_PREFIX = "rlstate."
 
 ACTIVE_DEVBOX = frozenset(
@@ -101,6 +105,11 @@ class LiveSnapshot:
     @property
     def created(self) -> datetime:
         return datetime.fromtimestamp(self.create_time_ms / 1000, tz=UTC)
+
+    @property
+    def delete_refused(self) -> bool:
+        """It ended in error and the API refused to delete it (rlstate's mark says so)."""
+        return self.status == "error" and self.metadata.get(KEY_DELETE_REFUSED) == "error"
 
 
 @dataclass(frozen=True)

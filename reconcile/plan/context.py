@@ -11,7 +11,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from reconcile.live.model import LiveState
-from reconcile.plan.model import Action, ActionKind, Change, Refusal, ResourceType, RetentionRow
+from reconcile.plan.model import (
+    Action,
+    ActionKind,
+    Change,
+    LeftBehind,
+    Refusal,
+    ResourceType,
+    RetentionRow,
+)
 
 if TYPE_CHECKING:
     from reconcile.manifest import LoadedManifest
@@ -27,6 +35,7 @@ class PlanContext:
     actions: list[Action] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
     retention: list[RetentionRow] = field(default_factory=list)
+    left_behind: list[LeftBehind] = field(default_factory=list)
     desired: dict[str, Any] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
     object_ids: dict[str, str] = field(default_factory=dict)

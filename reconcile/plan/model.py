@@ -87,7 +87,8 @@ class Refusal:
 
 @dataclass(frozen=True)
 class RetentionRow:
-    """One snapshot of a series in the plan's retention view: kept or pruned, with reasons."""
+    """One snapshot of a series in the plan's retention view: kept or pruned, with reasons;
+    `left`: an error snapshot the API refused to delete, left in place (keep is True)."""
 
     series: str
     snapshot_id: str
@@ -97,12 +98,25 @@ class RetentionRow:
     reasons: tuple[str, ...]
     size_bytes: int | None = None
     managed: bool = True
+    left: bool = False
 
 
-def _shallow(item: Action | Refusal | RetentionRow) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LeftBehind:
+    """A resource the plan would delete but leaves in place, since the API refuses to delete it
+    (an `error` snapshot); no action, so a stack that holds one still plans no changes."""
+
+    address: str
+    resource_id: str
+    reason: str
+
+
+def _shallow(item: Action | Refusal | RetentionRow | LeftBehind) -> dict[str, Any]:
     data = {f.name: getattr(item, f.name) for f in fields(item)}
     if isinstance(item, Action):
         data["changes"] = [_shallow_change(c) for c in item.changes]
+    if isinstance(item, RetentionRow) and not item.left:
+        del data["left"]  # written only when set, so plan files stay as they were
     return data
 
 
@@ -125,6 +139,7 @@ class Plan:
     retention: tuple[RetentionRow, ...] = ()
     api_url: str = ""
     targets: tuple[str, ...] = ()
+    left_behind: tuple[LeftBehind, ...] = ()
     format_version: int = FORMAT_VERSION
 
     @property
@@ -162,6 +177,10 @@ class Plan:
         data["refusals"] = [_shallow(r) for r in self.refusals]
         data["retention"] = [_shallow(r) for r in self.retention]
         data["targets"] = list(self.targets)
+        if self.left_behind:  # written only when set, so plan files stay as they were
+            data["left_behind"] = [_shallow(item) for item in self.left_behind]
+        else:
+            del data["left_behind"]
         return data
 
     def to_json(self) -> str:
@@ -201,6 +220,7 @@ class Plan:
                 ),
                 api_url=data.get("api_url", ""),
                 targets=tuple(data.get("targets", ())),
+                left_behind=tuple(LeftBehind(**item) for item in data.get("left_behind", ())),
             )
         except (KeyError, TypeError) as error:
             raise PlanFileError(f"plan file is damaged or of another format ({error})") from None

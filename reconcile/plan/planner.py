@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from reconcile.live.model import (
+    DELETE_REFUSED_REASON,
     KEY_GROUP,
     KEY_PROTECT,
     KEY_STACK,
@@ -24,7 +25,7 @@ from reconcile.plan.desired import DesiredDevbox, desired_devboxes, snapshot_met
 from reconcile.plan.devboxes import delete_devbox, owned_devboxes, plan_devbox
 from reconcile.plan.fingerprints import plan_fingerprints
 from reconcile.plan.graph import check_acyclic, with_dependencies
-from reconcile.plan.model import Plan, RetentionRow
+from reconcile.plan.model import LeftBehind, Plan, RetentionRow
 from reconcile.plan.objects import plan_objects, plan_replaced_object_deletes
 from reconcile.plan.series import (
     SeriesView,
@@ -33,6 +34,7 @@ from reconcile.plan.series import (
     is_due,
     newest_complete,
     orphan_series_snapshots,
+    refused_deletes,
     series_views,
 )
 
@@ -69,6 +71,7 @@ def build_plan(
     named = {w.source_snapshot: f"from_snapshot of {w.address}" for w in tree.wanted}
     keep = {**{k: v for k, v in named.items() if k}, **restores}
     _plan_orphan_snapshots(ctx, orphan_series_snapshots(loaded.manifest, live), keep)
+    _leave(ctx, [s for s in refused_deletes(live) if s.series not in loaded.manifest.snapshots])
     plan_replaced_object_deletes(ctx)
     return _finish(ctx, targets)
 
@@ -200,6 +203,7 @@ def _plan_prunes(
                 reasons=verdict.reasons,
                 size_bytes=snap.size_bytes,
                 managed=snap.id in managed,
+                left=verdict.left,
             )
         )
     if decision.refused is not None:
@@ -251,8 +255,10 @@ def build_destroy_plan(loaded: LoadedManifest, live: LiveState, now: datetime) -
                 delete_devbox(ctx, box, f"devbox.{name}", "destroy")
     devbox_deletes = [a.id for a in ctx.actions]
     for snap in live.snapshots:
-        if snap.metadata.get(KEY_STACK) == live.stack and snap.status != "deleted":
+        mine = snap.metadata.get(KEY_STACK) == live.stack
+        if mine and snap.status != "deleted" and not snap.delete_refused:
             _delete_snapshot(ctx, snap, "destroy", devbox_deletes)
+    _leave(ctx, refused_deletes(live))
     for obj in live.objects:
         if obj.metadata.get(KEY_STACK) == live.stack and obj.state != "DELETED":
             ctx.add(
@@ -264,6 +270,13 @@ def build_destroy_plan(loaded: LoadedManifest, live: LiveState, now: datetime) -
                 depends_on=devbox_deletes,
             )
     return _finish(ctx, ())
+
+
+def _leave(ctx: PlanContext, snaps: list[LiveSnapshot]) -> None:
+    """Snapshots the plan would delete but the API refuses to (they ended in error)."""
+    for snap in snaps:
+        address = f"snapshot.{snap.series or snap.id}"
+        ctx.left_behind.append(LeftBehind(address, snap.id, DELETE_REFUSED_REASON))
 
 
 def _finish(ctx: PlanContext, targets: tuple[str, ...]) -> Plan:
@@ -284,4 +297,5 @@ def _finish(ctx: PlanContext, targets: tuple[str, ...]) -> Plan:
         retention=tuple(ctx.retention),
         api_url=ctx.live.api_url,
         targets=targets,
+        left_behind=tuple(ctx.left_behind),
     )

@@ -2,7 +2,8 @@
 
 `retain` touches only snapshots: a due series gets one new snapshot (of its live devbox), then
 each series is pruned by `keep`, with the same protections as `apply` (in progress, newest
-complete, in use by a live devbox of the stack, unreadable status → refuse).
+complete, in use by a live devbox of the stack, unreadable status → refuse). An error snapshot
+whose delete the API refused (marked `rlstate.delete_refused`) is left alone, not pruned again.
 
 Statuses: the snapshot list carries none, so `due_statuses_needed` names the few a "due?"
 answer depends on, and `prune_statuses_needed` names every unread one of the series: only
@@ -156,6 +157,7 @@ def _rows(item: SeriesPrune, held: str | None) -> list[RetentionRow]:
                 reasons=reasons,
                 size_bytes=snap.size_bytes,
                 managed=snap.id in item.managed,
+                left=verdict.left,
             )
         )
     return rows

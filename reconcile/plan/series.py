@@ -99,6 +99,7 @@ def to_record(snap: LiveSnapshot, *, assume_complete: bool = False) -> SnapshotR
         created=snap.created,
         status=status,  # type: ignore[arg-type]
         size_bytes=snap.size_bytes,
+        delete_refused=snap.delete_refused,
     )
 
 
@@ -177,7 +178,8 @@ def orphan_series_snapshots(manifest: Manifest, live: LiveState) -> list[LiveSna
     """Snapshots of this stack whose series the manifest no longer names.
 
     Snapshots of no series (final snapshots of devboxes without one) are kept: they were
-    asked for by `snapshot_before_destroy`, and only `destroy` removes them.
+    asked for by `snapshot_before_destroy`, and only `destroy` removes them. Error snapshots
+    the API refused to delete are left out (see `refused_deletes`).
     """
     return [
         s
@@ -186,4 +188,14 @@ def orphan_series_snapshots(manifest: Manifest, live: LiveState) -> list[LiveSna
         and s.series is not None
         and s.series not in manifest.snapshots
         and s.status != "deleted"
+        and not s.delete_refused
     ]
+
+
+def refused_deletes(live: LiveState) -> list[LiveSnapshot]:
+    """Snapshots of this stack that ended in error and that the API refused to delete: left in
+    place (the API keeps them), never planned for deletion again."""
+    return sorted(
+        (s for s in live.snapshots if s.metadata.get(KEY_STACK) == live.stack and s.delete_refused),
+        key=lambda s: (s.create_time_ms, s.id),
+    )

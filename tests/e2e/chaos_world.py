@@ -118,7 +118,17 @@ def problems(world: World, want: Expected) -> list[str]:
         ]
         if "complete" not in statuses:
             found.append(f"series {series} has no complete snapshot ({statuses})")
-    strays = {s["metadata"].get("rlstate.series") for s in mine.snapshots} - {*want.series, None}
+    # An error snapshot the API refused to delete stays (the API keeps those), marked so.
+    kept_by_api = [
+        s for s in mine.snapshots if s["metadata"].get("rlstate.delete_refused") == "error"
+    ]
+    found += [
+        f"{s['id']} marked undeletable but {s['status']}"
+        for s in kept_by_api
+        if s["status"] != "error"
+    ]
+    settled = [s for s in mine.snapshots if s not in kept_by_api]
+    strays = {s["metadata"].get("rlstate.series") for s in settled} - {*want.series, None}
     found += [f"snapshots of series {s} that is not declared" for s in strays]
     found += [
         f"{s['id']} still in_progress" for s in world.snapshots if s["status"] == "in_progress"

@@ -104,7 +104,8 @@ def test_prune_unmanaged_keeps_only_the_latest(local_server: Any, tmp_path: Path
     client = sdk(local_server)
     clock = BackendClock(local_server)
     devbox = client.devboxes.create_and_await_running(name="not-rlstate").id
-    foreign = {*_other_tool(client, devbox, 2), _failed_snapshot(client, clock, devbox)}
+    failed = _failed_snapshot(client, clock, devbox)
+    foreign = {*_other_tool(client, devbox, 2), failed}
     foreign |= set(_other_tool(client, devbox, 1))
     _manifest(tmp_path, devbox, prune=True)
     token = local_server.token
@@ -115,15 +116,31 @@ def test_prune_unmanaged_keeps_only_the_latest(local_server: Any, tmp_path: Path
         planned = {e["snapshot"] for e in events(dry_json) if e.get("kind") == "prune"}
         code, out = _retain(url, token, tmp_path)
         writes = mutating(log.take())
+        again = [_retain(url, token, tmp_path, *args) for args in ((), ("--dry-run", "--json"))]
+        assert mutating(log.take()) == []
     assert code == 0, out
     live = _live(client, devbox)
     (taken,) = _ours(live)
-    assert set(live) == {taken}
+    # The API keeps a snapshot that ended in error: its delete is tried once (409), then it
+    # is marked so that later runs leave it alone; the other three are gone.
+    assert set(live) == {taken, failed}
+    assert live[failed].metadata == {"rlstate.delete_refused": "error"}
     assert planned == _deleted(writes) == foreign
-    for text, verb in ((dry_text, "would be pruned"), (out, "pruned")):
-        assert f"snapshot.latest (keep latest only): 1 kept, 4 {verb}" in text
+    assert ("POST", f"/v1/devboxes/disk_snapshots/{failed}") in writes
+    assert "snapshot.latest (keep latest only): 1 kept, 4 would be pruned" in dry_text
+    assert "snapshot.latest (keep latest only): 1 kept, 3 pruned, 1 left in place" in out
+    for text in (dry_text, out):
         assert text.count("(unmanaged)") == 4
     assert f"keep  {taken} " in out and "last 1/1, newest complete" in out
+    assert f"left  {failed} " in out and "the API refused to delete it" in out
+    (code, quiet), (code_json, dry_json) = again
+    assert (code, quiet, code_json) == (0, "", 0)
+    assert not [e for e in events(dry_json) if e.get("kind") == "prune"]
+    rows = {e["snapshot"]: e for e in events(dry_json) if e["event"] == "retention"}
+    assert rows[failed]["keep"] and rows[failed]["reasons"] == [
+        "ended in error; the API refused to delete it"
+    ]
+    assert summary(dry_json)["left"] == 1 and summary(dry_json)["kept"] == 1
     clock.close()
 
 

@@ -8,13 +8,15 @@ snapshots with their server-side create times; nothing else changed (a stack dev
 devbox, snapshots and an object made with the official SDK); the newest complete snapshot is
 there; a dry run first changed nothing and predicted exactly the real run's prunes; a second
 run the same night does nothing and prints nothing. Some nights the snapshot ends in `error`
-(exit 1, no prune that night); some nights 20% of API answers are 429/503.
+(exit 1, no prune that night); some nights 20% of API answers are 429/503. The API keeps
+snapshots that ended in error (their delete is a 409): the night the engine prunes one, the
+run still exits 0 and leaves it marked `rlstate.delete_refused`, and no later night tries again.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 from runloop_api_client import Runloop
 from test_retain_support import (
+    REFUSED_KEY,
     BackendClock,
     ProxyLog,
     events,
@@ -124,36 +127,57 @@ def _settled(client: Runloop, snap: Any) -> SnapshotRecord:
     raise AssertionError(f"snapshot {snap.id} stayed in progress")
 
 
-def _check_series(n: Nights, name: str, code: int, pruned: set[str]) -> set[str]:
-    """Compares one series with the engine's decision; returns the ids it says to delete."""
+def _marked(snap: Any) -> bool:
+    return (snap.metadata or {}).get(REFUSED_KEY) == "error"
+
+
+def _check_series(
+    n: Nights, name: str, code: int, pruned: set[str], left: set[str]
+) -> tuple[set[str], set[str]]:
+    """Compares one series with the engine's decision; returns the ids it says to delete, and
+    those of them that ended in error (the API refuses to delete them: they must stay, marked).
+    `pruned`: done prunes the run reported; `left`: those of them the API refused."""
     live = series_snapshots(n.client, name)
     known = n.alive.setdefault(name, {})
     new = [_settled(n.client, live[i]) for i in live if i not in known]
     records = [*known.values(), *new]
     decision = predict(records, POLICIES[name], n.clock.now())
     expected = {v.snapshot.id for v in decision.to_delete}
+    errors = {r.id for r in records if r.id in expected and r.status == "error"}
     gone = set(known) - set(live)
     newest = newest_complete(records)
     assert newest is None or newest.id in live, f"{name}: newest complete {newest.id} is gone"
-    assert gone <= expected, f"{name}: deleted {gone - expected}, which the engine keeps"
+    assert gone <= expected - errors, f"{name}: deleted {gone - expected}, which the engine keeps"
     if code == 0:
-        assert gone == expected, f"{name}: engine would also delete {expected - gone}"
+        assert gone == expected - errors, f"{name}: engine would also delete {expected - gone}"
+        assert errors <= left, f"{name}: {errors - left} not reported as left in place"
+        assert all(_marked(live[i]) for i in errors), f"{name}: left without the mark"
     assert gone == pruned & set(known), f"{name}: the run's events and the live state disagree"
-    n.alive[name] = {r.id: r for r in records if r.id in live}
-    return expected
+    assert left & set(known) <= errors, f"{name}: {left - errors} left, but it is no error"
+    n.alive[name] = {
+        r.id: replace(r, delete_refused=_marked(live[r.id])) for r in records if r.id in live
+    }
+    return expected, errors
 
 
 def _check_requests(
-    n: Nights, requests: list[tuple[str, str]], expected: set[str], known: set[str]
+    n: Nights,
+    requests: list[tuple[str, str]],
+    expected: set[str],
+    known: set[str],
+    errors: set[str],
 ) -> None:
     """The run wrote only snapshots of the stack devbox (and rlstate's "seen complete" mark on
-    the one it took), and deletes the engine agrees with."""
+    the one it took, or its "delete refused" mark on an error one it was to prune), and
+    deletes the engine agrees with."""
     for method, path in mutating(requests):
         if (method, path) == ("POST", f"/v1/devboxes/{n.builder}/snapshot_disk_async"):
             continue
         parts = path.split("/")
         if len(parts) == 5 and parts[3] == "disk_snapshots" and parts[4] not in known:
             continue  # the mark on a snapshot taken this run
+        if len(parts) == 5 and parts[3] == "disk_snapshots" and parts[4] in errors:
+            continue  # the mark on an error snapshot whose delete the API refused
         is_delete = path.startswith("/v1/devboxes/disk_snapshots/") and parts[-1] == "delete"
         assert method == "POST" and is_delete and parts[4] in expected, f"{method} {path}"
 
@@ -206,15 +230,21 @@ def _night(n: Nights, night: int) -> None:
     summary = evs[-1]
     assert summary["event"] == "summary" and summary["result"] in ("ok", "failed", "error")
     assert code == (0 if summary["result"] == "ok" else 1)
-    pruned = _prunes(evs, "done")
+    done = _prunes(evs, "done")
+    left = done & {e["snapshot"] for e in evs if e["event"] == "retention" and e["left"]}
+    pruned = done - left
     before = {i for alive in n.alive.values() for i in alive}
     expected: set[str] = set()
+    errors: set[str] = set()
     for name in SERIES:
-        expected |= _check_series(n, name, code, pruned)
-    _check_requests(n, n.log.take(), expected, before)
+        to_delete, undeletable = _check_series(n, name, code, pruned, left)
+        expected |= to_delete
+        errors |= undeletable
+    _check_requests(n, n.log.take(), expected, before, errors)
     retries = sum(1 for e in evs if e["event"] in ("retry", "throttled"))
     kind = _kind(night, code)
-    for key, amount in (("retries", retries), ("pruned", len(pruned)), (kind, 1)):
+    counts = (("retries", retries), ("pruned", len(pruned)), ("left", len(left)), (kind, 1))
+    for key, amount in counts:
         n.outcomes[key] = n.outcomes.get(key, 0) + amount
     if night in ERROR_NIGHTS:
         assert code == 1 and summary["failed"] >= 1 and summary["pruned"] == 0, out
@@ -223,7 +253,7 @@ def _night(n: Nights, night: int) -> None:
     if night in FLAKY_NIGHTS | HOSTILE_NIGHTS:
         return
     assert code == 0, out
-    assert (_taken(evs, "done"), pruned) == (planned_taken, planned_prunes)
+    assert (_taken(evs, "done"), done) == (planned_taken, planned_prunes)
     assert summary["taken"] == len(planned_taken) and summary["pruned"] == len(pruned)
     _second_run_does_nothing(n)
 
@@ -254,4 +284,9 @@ def test_ninety_nights_keep_exactly_what_the_engine_decides(
     months = {r.created.strftime("%Y-%m") for r in n.alive["golden"].values()}
     assert months == {"2031-02", "2031-03", "2031-04"}  # monthly 3 reaches back to February
     assert n.outcomes["retries"] > 0 and n.outcomes["pruned"] > 60
+    # Every snapshot that ended in error is still there (the API keeps them), marked, and was
+    # left once: a second night never asked to delete it again.
+    failed = [r for alive in n.alive.values() for r in alive.values() if r.status == "error"]
+    assert len(failed) >= len(ERROR_NIGHTS) and all(r.delete_refused for r in failed)
+    assert n.outcomes["left"] == len(failed)
     assert n.outcomes["clean"] == NIGHTS - len(ERROR_NIGHTS | FLAKY_NIGHTS | HOSTILE_NIGHTS)

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 STACK = "nightly"
 SERIES_KEY = "rlstate.series"
 STACK_KEY = "rlstate.stack"
+REFUSED_KEY = "rlstate.delete_refused"  # on an error snapshot the API refused to delete
 _HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive"}
 
 
@@ -165,7 +166,8 @@ def record(client: Runloop, snap: Any) -> SnapshotRecord:
     """A snapshot as the engine sees it: server create time, status read with the SDK."""
     status = client.devboxes.disk_snapshots.query_status(snap.id).status
     created = datetime.fromtimestamp(snap.create_time_ms / 1000, UTC)
-    return SnapshotRecord(snap.id, created, status, snap.size_bytes)
+    refused = (snap.metadata or {}).get(REFUSED_KEY) == "error"
+    return SnapshotRecord(snap.id, created, status, snap.size_bytes, delete_refused=refused)
 
 
 def predict(
