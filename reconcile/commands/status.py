@@ -46,15 +46,16 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
         if not name.startswith("snapshot."):
             continue
         newest = next((s for s in live.snapshots if s.id == info.get("newest_complete")), None)
-        count = sum(
-            1
+        members = [
+            s
             for s in live.snapshots
             if s.series == name.split(".", 1)[1] and s.metadata.get(KEY_STACK) == live.stack
-        )
+        ]
         series[name] = {
             "newest_complete": newest.id if newest else None,
             "newest_complete_age_seconds": _age(newest.create_time_ms if newest else None, now),
-            "snapshots": count,
+            "snapshots": len(members),
+            "left_in_error": sum(1 for s in members if s.delete_refused),
         }
     return {
         "stack": live.stack,
@@ -91,9 +92,10 @@ def render_status(report: dict[str, Any]) -> str:
     for address in report["missing"]:
         lines.append(f"  {address:<28} {'-':<28} absent  (drift: create)")
     for name, info in report["series"].items():
-        count = info["snapshots"]
+        count, left = info["snapshots"], info.get("left_in_error", 0)
+        errors = f" ({left} ended in error, which the API keeps)" if left else ""
         lines.append(
-            f"  {name:<28} {count} snapshot{'' if count == 1 else 's'}, newest complete "
+            f"  {name:<28} {count} snapshot{'' if count == 1 else 's'}{errors}, newest complete "
             f"{_fmt_age(info['newest_complete_age_seconds'])}"
         )
     return "\n".join(lines)

@@ -29,6 +29,12 @@ def test_series_counts_read_as_words() -> None:
     assert "2 snapshots, newest" in text and "0 snapshots, newest" in text
 
 
+def test_a_series_says_how_many_of_its_snapshots_the_api_kept_in_error() -> None:
+    report = _report([], {"snapshot.s": 3})
+    report["series"]["snapshot.s"]["left_in_error"] = 1
+    assert "3 snapshots (1 ended in error, which the API keeps), newest" in render_status(report)
+
+
 def test_resources_are_listed_by_address_with_replicas_in_number_order() -> None:
     from datetime import UTC, datetime
 
@@ -50,3 +56,36 @@ def test_resources_are_listed_by_address_with_replicas_in_number_order() -> None
         "devbox.worker-2",
         "devbox.worker-10",
     ]
+
+
+def test_build_status_counts_the_series_snapshots_left_in_error() -> None:
+    from datetime import UTC, datetime
+
+    from reconcile.commands.status import build_status
+    from reconcile.live.model import (
+        KEY_DELETE_REFUSED,
+        KEY_SERIES,
+        KEY_STACK,
+        LiveSnapshot,
+        LiveState,
+    )
+    from reconcile.plan.model import Plan
+
+    mine = {KEY_STACK: "s", KEY_SERIES: "nightly"}
+    snaps = (
+        LiveSnapshot("snp_ok", 2000, "dbx_1", mine, status="complete"),
+        LiveSnapshot(
+            "snp_left", 1000, "dbx_1", {**mine, KEY_DELETE_REFUSED: "error"}, status="error"
+        ),
+        LiveSnapshot("snp_err", 500, "dbx_1", mine, status="error"),  # not yet refused
+    )
+    plan = Plan(
+        stack="s",
+        manifest_path="m",
+        manifest_sha256="x",
+        created_at="t",
+        desired={"snapshot.nightly": {"newest_complete": "snp_ok"}},
+    )
+    report = build_status(LiveState("s", snapshots=snaps), plan, datetime(2026, 1, 1, tzinfo=UTC))
+    assert report["series"]["snapshot.nightly"]["snapshots"] == 3
+    assert report["series"]["snapshot.nightly"]["left_in_error"] == 1
