@@ -11,6 +11,13 @@ class Notifier:
 
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
+        self.closing = False
+
+    def close(self) -> None:
+        """The server is stopping: every wait ends now, and new ones do not hold (held requests
+        answer as on a timeout instead of being cancelled by the server's shutdown)."""
+        self.closing = True
+        self.notify_all()
 
     def notify(self, key: str) -> None:
         event = self._events.pop(key, None)
@@ -27,7 +34,7 @@ class Notifier:
         deadline = None if timeout is None else loop.time() + max(timeout, 0.0)
         while not ready():
             remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
+            if self.closing or (remaining is not None and remaining <= 0):
                 return False
             event = self._events.setdefault(key, asyncio.Event())
             try:
@@ -38,6 +45,8 @@ class Notifier:
 
     async def next_change(self, key: str, timeout: float) -> None:
         """Sleep until the next `notify(key)` or `timeout` seconds, whichever comes first."""
+        if self.closing:
+            return
         event = self._events.setdefault(key, asyncio.Event())
         try:
             await asyncio.wait_for(event.wait(), timeout)

@@ -15,6 +15,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from reconcile.localapi.app import create_app
 from reconcile.localapi.config import LocalConfig, token_path
 from reconcile.localapi.faults import DropConnection
+from reconcile.localapi.notifier import Notifier
 
 START_TIMEOUT = 30.0
 
@@ -43,6 +44,12 @@ def _dropping(app: Any) -> Any:
 
 class _Server(uvicorn.Server):
     announce: str | None = None
+    notifier: Notifier | None = None
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.notifier is not None:
+            self.notifier.close()  # held long-polls answer now, before the graceful timeout
+        await super().shutdown(sockets=sockets)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -84,7 +91,9 @@ def _uvicorn(config: LocalConfig) -> tuple[_Server, str, str]:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
-    return _Server(ucfg), services.token, services.backend.sandbox.mode
+    server = _Server(ucfg)
+    server.notifier = services.backend.notifier
+    return server, services.token, services.backend.sandbox.mode
 
 
 class RunningServer:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import stat
+import threading
+import time
 from pathlib import Path
 
+import httpx
+import pytest
 from conftest import StartServer
 from localapi_support import client_for, run, running_devbox
 
@@ -78,3 +83,32 @@ def test_generated_token_is_stored_private(start_server: StartServer, tmp_path: 
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     with client_for(server) as api:
         assert api.get("/v1/devboxes").status_code == 200
+
+
+def test_a_stop_answers_held_long_polls_instead_of_cutting_them(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = start_server()
+    with client_for(server) as api:
+        devbox = running_devbox(api)
+        answers: list[object] = []
+
+        def hold() -> None:  # waits for a status the devbox never reaches (held up to 30 s)
+            try:
+                resp = api.post(
+                    f"/v1/devboxes/{devbox['id']}/wait_for_status",
+                    json={"statuses": ["shutdown"], "timeout_seconds": 30},
+                )
+                answers.append(resp.status_code)
+            except httpx.HTTPError as error:
+                answers.append(type(error).__name__)
+
+        waiter = threading.Thread(target=hold)
+        waiter.start()
+        time.sleep(0.3)  # let the request reach the server and start holding
+        with caplog.at_level(logging.ERROR):
+            server.stop()
+        waiter.join()
+
+    assert answers == [408]  # an answer as on a timeout; before, uvicorn cut it after 5 s
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
