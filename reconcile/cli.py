@@ -190,54 +190,42 @@ def retain(
     raise typer.Exit(cmd.run(manifest, conn, dry_run, json_out, quiet))
 
 
+Host = Annotated[str, typer.Option(help="Address to listen on (loopback by default).")]
+Port = Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Where devboxes, snapshots and objects live (default: per user)."),
+]
+Token = Annotated[
+    str | None,
+    typer.Option(show_default=False, help="Bearer token to require (default: DIR/token)."),
+]
+Seconds = Annotated[float, typer.Option(help="How long a state change takes.")]
+FaultRate = Annotated[float, typer.Option(help="Share of /v1 answers that are errors.")]
+FaultStatuses = Annotated[str, typer.Option(help="Statuses of those errors.")]
+RetryAfter = Annotated[float | None, typer.Option(help="Their Retry-After, seconds.")]
+LatencyMs = Annotated[int, typer.Option(help="Delay added to every /v1 answer.")]
+DropRate = Annotated[float, typer.Option(help="Share of connections dropped unanswered.")]
+SnapshotErrorRate = Annotated[float, typer.Option(help="Share of snapshots ending in error.")]
+LostAnswerRate = Annotated[float, typer.Option(help="Share of requests done, then answer dropped.")]
+Sandbox = Annotated[str | None, typer.Option(help="bubblewrap or subprocess (default: best)")]
+
+
 @local_app.command("serve")
 def local_serve(
-    host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (loopback by default).")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")
-    ] = 8786,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-dir", help="Where devboxes, snapshots and objects live (default: per user)."
-        ),
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            "--token", show_default=False, help="Bearer token to require (default: DIR/token)."
-        ),
-    ] = None,
-    transition_seconds: Annotated[
-        float, typer.Option("--transition-seconds", help="How long a state change takes.")
-    ] = 0.2,
-    fault_rate: Annotated[
-        float, typer.Option("--fault-rate", help="Share of /v1 answers that are errors.")
-    ] = 0.0,
-    fault_statuses: Annotated[
-        str, typer.Option("--fault-statuses", help="Statuses of those errors.")
-    ] = "429,500,503",
-    fault_retry_after: Annotated[
-        float | None, typer.Option("--fault-retry-after", help="Their Retry-After, seconds.")
-    ] = None,
-    latency_ms: Annotated[
-        int, typer.Option("--latency-ms", help="Delay added to every /v1 answer.")
-    ] = 0,
-    drop_rate: Annotated[
-        float, typer.Option("--drop-rate", help="Share of connections dropped unanswered.")
-    ] = 0.0,
-    snapshot_error_rate: Annotated[
-        float, typer.Option("--snapshot-error-rate", help="Share of snapshots ending in error.")
-    ] = 0.0,
-    lost_answer_rate: Annotated[
-        float,
-        typer.Option("--lost-answer-rate", help="Share of requests done, then answer dropped."),
-    ] = 0.0,
-    sandbox: Annotated[
-        str | None, typer.Option("--sandbox", help="bubblewrap or subprocess (default: best)")
-    ] = None,
+    host: Host = "127.0.0.1",
+    port: Port = 8786,
+    data_dir: DataDir = None,
+    token: Token = None,
+    transition_seconds: Seconds = 0.2,
+    fault_rate: FaultRate = 0.0,
+    fault_statuses: FaultStatuses = "429,500,503",
+    fault_retry_after: RetryAfter = None,
+    latency_ms: LatencyMs = 0,
+    drop_rate: DropRate = 0.0,
+    snapshot_error_rate: SnapshotErrorRate = 0.0,
+    lost_answer_rate: LostAnswerRate = 0.0,
+    sandbox: Sandbox = None,
 ) -> None:
     """Run the local Runloop-compatible API server (blocks)."""
     from reconcile.commands import local as cmd
