@@ -6,13 +6,14 @@ still refuse to run without them, naming the variable. Real subprocesses, real l
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+import pytest
+
+from tests.e2e.apply_support import rlstate as run_cli
+
 SECRET = "s3cr3t-value-for-the-test"
 MANIFEST = """version: 1
 stack: needs-secret
@@ -31,21 +32,13 @@ snapshots:
 
 
 def rlstate(server: Any, cwd: Path, *args: str, secret: bool) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env.pop("APP_TOKEN", None)
-    env["PYTHONPATH"] = str(REPO)
-    if secret:
-        env["APP_TOKEN"] = SECRET
-    argv = [sys.executable, "-m", "reconcile", *args, "--api-url", server.url]
-    result = subprocess.run(
-        [*argv, "--api-key", server.token],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """`rlstate ARGS` against the test server, with or without APP_TOKEN in its environment."""
+    with pytest.MonkeyPatch.context() as env:
+        if secret:
+            env.setenv("APP_TOKEN", SECRET)
+        else:
+            env.delenv("APP_TOKEN", raising=False)
+        result = run_cli(server, cwd, *args)
     assert SECRET not in result.stdout + result.stderr
     return result
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.e2e.apply_support import rlstate as run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,17 +17,7 @@ def test_plan_against_a_throttling_api_says_why_it_waits_then_fails_in_one_line(
     manifest.write_text((REPO / "manifests" / "quickstart.yaml").read_text())
     faults = {"rate": 1.0, "statuses": [429], "retry_after": 0.01}
     local_server.control("/_local/faults", faults)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env["PYTHONPATH"] = str(REPO)
-    argv = [sys.executable, "-m", "reconcile", "plan", "--api-url", local_server.url]
-    result = subprocess.run(
-        [*argv, "--api-key", local_server.token],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli(local_server, tmp_path, "plan")
     local_server.control("/_local/faults", {"rate": 0.0})
 
     assert result.returncode == 1
