@@ -105,7 +105,9 @@ def test_a_stop_answers_held_long_polls_instead_of_cutting_them(
 
         waiter = threading.Thread(target=hold)
         waiter.start()
-        time.sleep(0.3)  # let the request reach the server and start holding
+        tasks = server._server.server_state.tasks  # uvicorn's requests in progress
+        while not tasks and waiter.is_alive():
+            time.sleep(0.01)  # until the request is in the app (a stop then answers it)
         with caplog.at_level(logging.ERROR):
             server.stop()
         waiter.join()
