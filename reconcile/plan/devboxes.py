@@ -59,15 +59,18 @@ def _forcing_changes(want: DesiredDevbox, box: LiveDevbox) -> list[Change]:
     ]
 
 
-def _final_snapshot(ctx: PlanContext, group: str) -> dict[str, object] | None:
-    """The final snapshot to take before destroying a devbox with snapshot_before_destroy."""
+def _final_snapshot(ctx: PlanContext, group: str, box: LiveDevbox) -> dict[str, object] | None:
+    """The final snapshot to take before destroying a devbox with snapshot_before_destroy.
+
+    It joins the devbox's series (whose retention prunes it) only when the devbox finished its
+    setup: a devbox whose setup never succeeded is no source for restores from the series."""
     spec = ctx.loaded.manifest.devboxes.get(group)
     if spec is None or not spec.lifecycle.snapshot_before_destroy:
         return None
     series = next((n for n, s in ctx.loaded.manifest.snapshots.items() if s.devbox == group), None)
-    if series is None:
-        # No series to join (whose retention would prune it): a snapshot of no series,
-        # which plans leave alone.
+    if series is None or box.metadata.get(KEY_READY) != "true":
+        # No series to join: a snapshot of no series, which plans leave alone (destroy
+        # deletes it).
         name = f"{group}-final"
         meta = {KEY_STACK: ctx.stack, KEY_KIND: "snapshot", KEY_NAME: name}
         return {"series": None, "name": name, "metadata": meta}
@@ -128,7 +131,7 @@ def _add_create(
     kind: ActionKind
     if old is not None:
         params["old_id"] = old.id
-        params["final_snapshot"] = _final_snapshot(ctx, want.group)
+        params["final_snapshot"] = _final_snapshot(ctx, want.group, old)
         kind = "replace"
     else:
         kind = "restore" if snapshot_id else "create"
@@ -247,7 +250,7 @@ def delete_devbox(ctx: PlanContext, box: LiveDevbox, address: str, reason: str) 
         address,
         reasons=[reason],
         resource_id=box.id,
-        params={"final_snapshot": _final_snapshot(ctx, group)},
+        params={"final_snapshot": _final_snapshot(ctx, group, box)},
     )
     manifest_spec = ctx.loaded.manifest.devboxes.get(group)
     protected = box.metadata.get(KEY_PROTECT) == "true" or bool(
