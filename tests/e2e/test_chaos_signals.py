@@ -23,7 +23,8 @@ from chaos_world import Api
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "4"))
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "3000"))
 SEEDS = [FIRST_SEED + n for n in range(ROUNDS)]
-EMBEDDED_SEEDS = [FIRST_SEED + 1000 + n for n in range(max(1, ROUNDS // 4))]
+# 91213: restores from a final snapshot of a builder whose setup never ran (fixed)
+EMBEDDED_SEEDS = [FIRST_SEED + 1000 + n for n in range(max(1, ROUNDS // 4))] + [91213]
 SIGNALS = [
     (signal.SIGINT,),
     (signal.SIGTERM,),
