@@ -12,6 +12,7 @@ import functools
 import json
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,17 @@ def error_body_problem(exchange: Exchange) -> str | None:
     if not isinstance(body, dict) or not isinstance(body.get("message"), str):
         return f"no string 'message' in {body!r}"
     return None
+
+
+def exchanges_problems(spec: OpenAPI, exchanges: Iterable[Exchange]) -> list[str]:
+    """Every 200 answer checked against the spec, every other one for a JSON `message`."""
+    problems: list[str] = []
+    for exchange in exchanges:
+        if exchange.status == 200:
+            problems += [f"{exchange.label()}: {p}" for p in response_problems(spec, exchange)]
+        elif (why := error_body_problem(exchange)) is not None:
+            problems.append(f"{exchange.label()}: {why}")
+    return problems
 
 
 # -- a world of live resources ------------------------------------------------------------------

@@ -12,9 +12,8 @@ import httpx
 import pytest
 from conformance_support import (
     RecordingTransport,
-    error_body_problem,
+    exchanges_problems,
     load_spec,
-    response_problems,
 )
 from localapi_support import run, running_devbox
 from openapi_core import OpenAPI
@@ -38,12 +37,7 @@ def raw(local_server: Any, spec: OpenAPI) -> Iterator[httpx.Client]:
         base_url=local_server.url, headers=headers, timeout=60, transport=transport
     ) as client:
         yield client
-    problems = []
-    for exchange in transport.exchanges:
-        if exchange.status == 200:
-            problems += [f"{exchange.label()}: {p}" for p in response_problems(spec, exchange)]
-        elif (why := error_body_problem(exchange)) is not None:
-            problems.append(f"{exchange.label()}: {why}")
+    problems = exchanges_problems(spec, transport.exchanges)
     assert not problems, "\n".join(problems)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from arazzo_runner import ArazzoRunner, WorkflowExecutionStatus
-from conformance_support import error_body_problem, response_problems, stage_workflows
+from conformance_support import exchanges_problems, stage_workflows
 from localapi_support import run, running_devbox
 from openapi_core import OpenAPI
 from test_conformance_arazzo import RecordingSession
@@ -51,12 +51,7 @@ def run_workflow(
     runner = ArazzoRunner.from_arazzo_path(str(staged / file), http_client=session)
     result = runner.execute_workflow(workflow_id, inputs)
     assert result.status == WorkflowExecutionStatus.WORKFLOW_COMPLETE, result.error
-    problems = []
-    for exchange in session.exchanges:
-        if exchange.status == 200:
-            problems += [f"{exchange.label()}: {p}" for p in response_problems(spec, exchange)]
-        elif (why := error_body_problem(exchange)) is not None:
-            problems.append(f"{exchange.label()}: {why}")
+    problems = exchanges_problems(spec, session.exchanges)
     assert not problems, "\n".join(problems)
     return dict(result.outputs or {}), [e.status for e in session.exchanges]
 
