@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconcile.commands.common import discover, load, make_client, utc_now
 from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.live.model import KEY_STACK, LiveState
 from reconcile.plan.model import Plan
+
+if TYPE_CHECKING:
+    from reconcile.manifest import LoadedManifest
 
 
 def _age(created_ms: int | None, now: datetime) -> float | None:
@@ -66,6 +70,34 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
     }
 
 
+def env_unchecked(loaded: LoadedManifest) -> dict[str, list[str]]:
+    """Devbox address → the `${env:}` variables of its env that are not set here."""
+    from reconcile.manifest.schema import env_references
+    from reconcile.plan.desired import desired_devboxes
+
+    unchecked: dict[str, list[str]] = {}
+    for want in desired_devboxes(loaded):
+        names = {n for v in want.spec.env.values() for n in env_references(v)} - set(loaded.env)
+        if names:
+            unchecked[want.address] = sorted(names)
+    return unchecked
+
+
+def without_env_drift(plan: Plan, unchecked: Mapping[str, list[str]]) -> Plan:
+    """The plan less the replacements forced by env alone where env could not be compared."""
+    kept = tuple(
+        a
+        for a in plan.actions
+        if not (
+            a.kind == "replace"
+            and a.address in unchecked
+            and a.changes
+            and all(c.field == "env" for c in a.changes)
+        )
+    )
+    return replace(plan, actions=kept)
+
+
 def _address_order(address: str) -> tuple[str, str, int]:
     """devbox.worker-2 before devbox.worker-10: a replica's number compares as a number."""
     kind, _, name = address.partition(".")
@@ -88,6 +120,8 @@ def render_status(report: dict[str, Any]) -> str:
     lines = [f"Stack {report['stack']}: {'in sync' if report['in_sync'] else 'drifted'}"]
     for res in report["resources"]:
         mark = f"  (drift: {res['drift']})" if res["drift"] else ""
+        if res["address"] in report.get("unchecked", {}):
+            mark += f"  ({report['unchecked'][res['address']]})"
         lines.append(f"  {res['address']:<28} {res['id']:<28} {res['state']}{mark}")
     for address in report["missing"]:
         lines.append(f"  {address:<28} {'-':<28} absent  (drift: create)")
@@ -108,7 +142,7 @@ def run(
     from reconcile.plan.planner import build_plan
 
     assert isinstance(conn, ConnectionSettings)
-    loaded = load(manifest_path)
+    loaded = load(manifest_path, need_env=False)  # monitoring runs without the secrets
     now = clock()
     with connect(conn, quiet=json_out) as endpoint:
 
@@ -118,7 +152,12 @@ def run(
                 return live, build_plan(loaded, live, now)
 
         live, plan = run_async(go())
-    report = build_status(live, plan, now)
+    unchecked = env_unchecked(loaded)
+    report = build_status(live, without_env_drift(plan, unchecked), now)
+    report["unchecked"] = {
+        address: f"env not compared: {', '.join(names)} not set"
+        for address, names in unchecked.items()
+    }
     out = json.dumps(report, indent=2) if json_out else render_status(report)
     sys.stdout.write(out + "\n")
     return 0

@@ -1,7 +1,8 @@
-"""Commands that send no env value (retain, destroy) run without the manifest's `${env:}` secrets.
+"""Commands that send no env value (retain, destroy, status) run without the manifest's secrets.
 
 A nightly cron job has no secrets in its environment; plan and apply, which send the values,
-still refuse to run without them, naming the variable. Real subprocesses, real local backend.
+still refuse to run without them, naming the variable; status says which env it could not
+compare instead of reporting drift. Real subprocesses, real local backend.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ def test_retain_and_destroy_run_without_the_secret_plan_and_apply_do_not(
         assert refused.returncode == 1
         assert "devboxes.app.env.TOKEN" in refused.stderr
         assert "environment variable APP_TOKEN is not set" in refused.stderr
+
+    status = rlstate(local_server, tmp_path, "status", secret=False)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("Stack needs-secret: in sync")
+    app = next(line for line in status.stdout.splitlines() if "devbox.app " in line)
+    assert "(env not compared: APP_TOKEN not set)" in app and "drift" not in app
 
     retained = rlstate(local_server, tmp_path, "retain", "--json", secret=False)
     assert retained.returncode == 0, retained.stderr

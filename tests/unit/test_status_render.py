@@ -89,3 +89,22 @@ def test_build_status_counts_the_series_snapshots_left_in_error() -> None:
     report = build_status(LiveState("s", snapshots=snaps), plan, datetime(2026, 1, 1, tzinfo=UTC))
     assert report["series"]["snapshot.nightly"]["snapshots"] == 3
     assert report["series"]["snapshot.nightly"]["left_in_error"] == 1
+
+
+def test_only_replacements_forced_by_env_alone_are_dropped_where_env_is_unknown() -> None:
+    from reconcile.commands.status import without_env_drift
+    from reconcile.plan.model import Action, Change, Plan
+
+    def replace(address: str, *fields: str) -> Action:
+        changes = tuple(Change(f, "a", "b", forces_replacement=True) for f in fields)
+        return Action(f"replace {address}", "replace", "devbox", address, changes=changes)
+
+    actions = (
+        replace("devbox.app", "env"),  # dropped: env of app could not be compared
+        replace("devbox.web", "env", "setup"),  # kept: setup differs anyway
+        replace("devbox.other", "env"),  # kept: other's env was compared
+    )
+    plan = Plan(stack="s", manifest_path="m", manifest_sha256="x", created_at="t", actions=actions)
+    unchecked = {"devbox.app": ["TOKEN"], "devbox.web": ["TOKEN"]}
+    kept = without_env_drift(plan, unchecked).actions
+    assert [a.address for a in kept] == ["devbox.web", "devbox.other"]
