@@ -10,14 +10,16 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reconcile.api import RetryEvent
 from reconcile.apply.clients import ApiClients
-from reconcile.apply.creating import CreatePolicy
+from reconcile.apply.creating import CreatePolicy, create_exactly_once
 from reconcile.apply.events import EventSink, ThrottledEvent, discard
 from reconcile.errors import ApiRateLimitError, RetryableApiError
 from reconcile.plan.model import Action
+
+T = TypeVar("T")
 
 # The action whose task is running; lets API retry callbacks say which action was throttled.
 current_action: ContextVar[Action | None] = ContextVar("current_action", default=None)
@@ -68,6 +70,19 @@ class OpContext:
         if not self.action.resource_id:
             raise ValueError(f"action {self.action.id!r} has no resource_id")
         return self.action.resource_id
+
+    async def create_once(
+        self, create: Callable[[], Awaitable[T]], find: Callable[[], Awaitable[T | None]]
+    ) -> T:
+        """`create_exactly_once` with this run's policy, clock and reporting."""
+        return await create_exactly_once(
+            create,
+            find,
+            policy=self.create_policy,
+            sleep=self.sleep,
+            on_throttled=self.on_throttled,
+            on_ambiguous=self.on_ambiguous,
+        )
 
 
 def name_of(address: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from reconcile.api import Devbox
 from reconcile.apply.clients import NO_RETRY
 from reconcile.apply.context import Done, OpContext
-from reconcile.apply.creating import create_exactly_once, new_token
+from reconcile.apply.creating import new_token
 from reconcile.apply.placeholders import result_key
 from reconcile.apply.storage_ops import take_snapshot
 from reconcile.errors import (
@@ -62,14 +62,7 @@ async def _create(ctx: OpContext, body: dict[str, Any]) -> Devbox:
     async def find() -> Devbox | None:
         return await _find_devbox(ctx, token)
 
-    return await create_exactly_once(
-        create,
-        find,
-        policy=ctx.create_policy,
-        sleep=ctx.sleep,
-        on_throttled=ctx.on_throttled,
-        on_ambiguous=ctx.on_ambiguous,
-    )
+    return await ctx.create_once(create, find)
 
 
 def _tail(text: str) -> str:

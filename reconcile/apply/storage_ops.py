@@ -13,7 +13,7 @@ from pathlib import Path
 from reconcile.api import StorageObject
 from reconcile.apply.clients import NO_RETRY
 from reconcile.apply.context import Done, OpContext, name_of
-from reconcile.apply.creating import create_exactly_once, new_token
+from reconcile.apply.creating import new_token
 from reconcile.apply.placeholders import result_key
 from reconcile.errors import (
     ApiBadRequestError,
@@ -72,14 +72,7 @@ async def _create_object(ctx: OpContext, data: bytes) -> StorageObject:
         async def find(token: str = token) -> StorageObject | None:
             return await _find_object(ctx, p["name"], token)
 
-        obj = await create_exactly_once(
-            create,
-            find,
-            policy=ctx.create_policy,
-            sleep=ctx.sleep,
-            on_throttled=ctx.on_throttled,
-            on_ambiguous=ctx.on_ambiguous,
-        )
+        obj = await ctx.create_once(create, find)
         if obj.upload_url is not None or obj.state != "UPLOADING":
             return obj
         await _delete_object_quietly(ctx, obj.id)
@@ -134,22 +127,13 @@ async def take_snapshot(
         found = await ctx.api.main.list_snapshots(metadata={KEY_TOKEN: token})
         return found[0].id if found else None
 
-    async def made() -> str:
-        return await create_exactly_once(
-            create,
-            find,
-            policy=ctx.create_policy,
-            sleep=ctx.sleep,
-            on_throttled=ctx.on_throttled,
-            on_ambiguous=ctx.on_ambiguous,
-        )
-
     try:
-        snapshot_id = await made()
+        snapshot_id = await ctx.create_once(create, find)
     except (ApiBadRequestError, ApiConflictError):
         if not await await_disk(ctx, devbox_id):
             raise
-        snapshot_id = await made()  # refused while it booted or suspended; now it can
+        # refused while it booted or suspended; now it can
+        snapshot_id = await ctx.create_once(create, find)
     ctx.report(f"snapshot {snapshot_id} of devbox {devbox_id} in_progress")
     status = await ctx.api.main.wait_for_snapshot(snapshot_id, timeout=ctx.timeouts.snapshot)
     if status.status != "complete":
