@@ -14,7 +14,7 @@ from reconcile.localapi.backend import Backend
 from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import Invalid, WrongState
 from reconcile.localapi.records import BLUEPRINT_TRANSITIONS, Blueprint
-from reconcile.localapi.routes.common import metadata_keys, metadata_values, ok, services
+from reconcile.localapi.routes.common import metadata_routes, ok, services
 from reconcile.localapi.routes.devbox_create import parse_launch_parameters
 from reconcile.localapi.routes.params import Body, query_bool, query_int, query_str, read_body
 from reconcile.localapi.views import blueprint_view
@@ -155,20 +155,11 @@ def _live_metadata(request: Request) -> list[dict[str, str] | None]:
     return [bp.metadata for bp in blueprints if bp.state != "deleted"]
 
 
-async def list_metadata_keys(request: Request) -> Response:
-    return metadata_keys(_live_metadata(request))
-
-
-async def list_metadata_values(request: Request) -> Response:
-    return metadata_values(_live_metadata(request), request.path_params["key"])
-
-
 ROUTES = [
     Route("/v1/blueprints", create, methods=["POST"]),
     Route("/v1/blueprints", list_blueprints, methods=["GET"]),
     Route("/v1/blueprints/preview", preview, methods=["POST"]),
-    Route("/v1/blueprints/metadata/keys", list_metadata_keys, methods=["GET"]),
-    Route("/v1/blueprints/metadata/keys/{key}/values", list_metadata_values, methods=["GET"]),
+    *metadata_routes("/v1/blueprints", _live_metadata),
     Route("/v1/blueprints/{id}", retrieve, methods=["GET"]),
     Route("/v1/blueprints/{id}/delete", delete, methods=["POST"]),
     Route("/v1/blueprints/{id}/logs", logs, methods=["GET"]),

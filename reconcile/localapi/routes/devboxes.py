@@ -10,8 +10,7 @@ from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import Invalid, NotFound
 from reconcile.localapi.records import DEVBOX_FINAL, DEVBOX_KNOWN_STATUSES, Devbox
 from reconcile.localapi.routes.common import (
-    metadata_keys,
-    metadata_values,
+    metadata_routes,
     ok,
     services,
     timed_out,
@@ -155,21 +154,15 @@ async def _hold(request: Request, dbx: Devbox, statuses: set[str], seconds: floa
     return reached
 
 
-async def list_metadata_keys(request: Request) -> Response:
-    return metadata_keys(d.metadata for d in services(request).backend.devboxes.values())
-
-
-async def list_metadata_values(request: Request) -> Response:
-    maps = (d.metadata for d in services(request).backend.devboxes.values())
-    return metadata_values(maps, request.path_params["key"])
+def _live_metadata(request: Request) -> list[dict[str, str]]:
+    return [d.metadata for d in services(request).backend.devboxes.values()]
 
 
 ROUTES = [
     Route("/v1/devboxes", create, methods=["POST"]),
     Route("/v1/devboxes", list_devboxes, methods=["GET"]),
     Route("/v1/devboxes/create_and_await_running", create_and_await_running, methods=["POST"]),
-    Route("/v1/devboxes/metadata/keys", list_metadata_keys, methods=["GET"]),
-    Route("/v1/devboxes/metadata/keys/{key}/values", list_metadata_values, methods=["GET"]),
+    *metadata_routes("/v1/devboxes", _live_metadata),
     Route("/v1/devboxes/{id}", retrieve, methods=["GET"]),
     Route("/v1/devboxes/{id}", update, methods=["POST"]),
     Route("/v1/devboxes/{id}/shutdown", shutdown, methods=["POST"]),

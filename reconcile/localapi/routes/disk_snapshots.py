@@ -11,7 +11,7 @@ from starlette.routing import Route
 from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import Invalid, NotFound
 from reconcile.localapi.records import Snapshot
-from reconcile.localapi.routes.common import metadata_keys, metadata_values, ok, services
+from reconcile.localapi.routes.common import metadata_routes, ok, services
 from reconcile.localapi.routes.params import query_bool, query_int, query_str, read_body
 from reconcile.localapi.views import snapshot_status_view, snapshot_view
 
@@ -126,21 +126,12 @@ def _live_metadata(request: Request) -> list[dict[str, str]]:
     return [s.metadata for s in snaps if s.status != "deleted"]
 
 
-async def list_metadata_keys(request: Request) -> Response:
-    return metadata_keys(_live_metadata(request))
-
-
-async def list_metadata_values(request: Request) -> Response:
-    return metadata_values(_live_metadata(request), request.path_params["key"])
-
-
 _SNP = "/v1/devboxes/disk_snapshots"
 ROUTES = [
     Route("/v1/devboxes/{id}/snapshot_disk", snapshot_disk, methods=["POST"]),
     Route("/v1/devboxes/{id}/snapshot_disk_async", snapshot_disk_async, methods=["POST"]),
     Route(_SNP, list_snapshots, methods=["GET"]),
-    Route(f"{_SNP}/metadata/keys", list_metadata_keys, methods=["GET"]),
-    Route(f"{_SNP}/metadata/keys/{{key}}/values", list_metadata_values, methods=["GET"]),
+    *metadata_routes(_SNP, _live_metadata),
     Route(f"{_SNP}/{{id}}", update, methods=["POST"]),
     Route(f"{_SNP}/{{id}}/delete", delete, methods=["POST"]),
     Route(f"{_SNP}/{{id}}/status", status, methods=["GET"]),

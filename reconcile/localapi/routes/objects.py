@@ -14,7 +14,7 @@ from starlette.routing import Route
 from reconcile.localapi.listing import paginate
 from reconcile.localapi.problems import Conflict, Invalid, NotFound, Problem
 from reconcile.localapi.records import OBJECT_CONTENT_TYPES, OBJECT_STATES, StoredObject
-from reconcile.localapi.routes.common import metadata_keys, metadata_values, ok, services
+from reconcile.localapi.routes.common import metadata_routes, ok, services
 from reconcile.localapi.routes.params import (
     query_bool,
     query_enum,
@@ -143,14 +143,6 @@ def _live_metadata(request: Request) -> list[dict[str, str]]:
     return [o.metadata for o in objects if o.state != "DELETED"]
 
 
-async def list_metadata_keys(request: Request) -> Response:
-    return metadata_keys(_live_metadata(request))
-
-
-async def list_metadata_values(request: Request) -> Response:
-    return metadata_values(_live_metadata(request), request.path_params["key"])
-
-
 def _signed_object(request: Request, method: str) -> StoredObject:
     svc = services(request)
     object_id = request.path_params["id"]
@@ -199,8 +191,7 @@ async def storage_get(request: Request) -> Response:
 ROUTES = [
     Route("/v1/objects", create, methods=["POST"]),
     Route("/v1/objects", list_objects, methods=["GET"]),
-    Route("/v1/objects/metadata/keys", list_metadata_keys, methods=["GET"]),
-    Route("/v1/objects/metadata/keys/{key}/values", list_metadata_values, methods=["GET"]),
+    *metadata_routes("/v1/objects", _live_metadata),
     Route("/v1/objects/{id}", retrieve, methods=["GET"]),
     Route("/v1/objects/{id}/complete", complete, methods=["POST"]),
     Route("/v1/objects/{id}/download", download, methods=["GET"]),
