@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,31 @@ class ServerProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=20)
         self.kill()
+
+
+@dataclass
+class Chaos:
+    """A test module's bench: one server (a subprocess) for all its rounds, so stacks carry
+    over from round to round; a workspace; and, where asked for, resources of another tool."""
+
+    server: ServerProcess
+    work: Path
+    foreign: Foreign | None
+
+    @property
+    def api(self) -> Api:
+        return self.server.api
+
+
+@contextlib.contextmanager
+def chaos_bench(base: Path, *, foreign: bool = True) -> Iterator[Chaos]:
+    server = ServerProcess(base / "data")
+    api = server.start()
+    work = workspace(base / "work")
+    try:
+        yield Chaos(server, work, Foreign.make(api) if foreign else None)
+    finally:
+        server.stop()
 
 
 def cli_args(api: Api, *args: str) -> list[str]:

@@ -12,46 +12,30 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from chaos_support import (
     FAULTS_OFF,
     SCENARIOS,
+    Chaos,
     Round,
     Run,
-    ServerProcess,
+    chaos_bench,
     cli_args,
     converge,
     rlstate,
-    workspace,
 )
-from chaos_world import Api, Foreign, World
+from chaos_world import World
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "6"))
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "1000"))
 SEEDS = [FIRST_SEED + n for n in range(ROUNDS)]
 
 
-@dataclass
-class Chaos:
-    api: Api
-    work: Path
-    foreign: Foreign
-
-
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
-    """One server (a subprocess) for all rounds; stacks carry over from round to round."""
-    base = tmp_path_factory.mktemp("chaos-kills")
-    server = ServerProcess(base / "data")
-    api = server.start()
-    work = workspace(base / "work")
-    try:
-        yield Chaos(api, work, Foreign.make(api))
-    finally:
-        server.stop()
+    with chaos_bench(tmp_path_factory.mktemp("chaos-kills")) as bench:
+        yield bench
 
 
 @pytest.mark.timeout(300)

@@ -14,12 +14,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from chaos_support import Round, Run, ServerProcess, cli_args, converge, env, workspace
-from chaos_world import Foreign
+from chaos_support import Chaos, Round, Run, chaos_bench, cli_args, converge, env
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "3"))
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "5000"))
@@ -27,23 +24,10 @@ SEEDS = [FIRST_SEED + n for n in range(ROUNDS)]
 SLOW_SNAPSHOTS = {"snapshot_extra_seconds": 0.5}  # widens the moments a snapshot is in progress
 
 
-@dataclass
-class Chaos:
-    server: ServerProcess
-    work: Path
-    foreign: Foreign
-
-
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
-    base = tmp_path_factory.mktemp("chaos-server")
-    server = ServerProcess(base / "data")
-    api = server.start()
-    work = workspace(base / "work")
-    try:
-        yield Chaos(server, work, Foreign.make(api))
-    finally:
-        server.stop()
+    with chaos_bench(tmp_path_factory.mktemp("chaos-server")) as bench:
+        yield bench
 
 
 @pytest.mark.timeout(300)

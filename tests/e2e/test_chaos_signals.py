@@ -13,12 +13,20 @@ import random
 import signal
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chaos_support import Round, Run, ServerProcess, cli_args, converge, env, workspace
-from chaos_world import Api
+from chaos_support import (
+    Chaos,
+    Round,
+    Run,
+    ServerProcess,
+    chaos_bench,
+    cli_args,
+    converge,
+    env,
+    workspace,
+)
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "4"))
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "3000"))
@@ -34,22 +42,10 @@ SIGNALS = [
 CLEAN_EXITS = {0, 1, 128 + signal.SIGINT, 128 + signal.SIGTERM}
 
 
-@dataclass
-class Chaos:
-    api: Api
-    work: Path
-
-
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
-    base = tmp_path_factory.mktemp("chaos-signals")
-    server = ServerProcess(base / "data")
-    api = server.start()
-    work = workspace(base / "work")
-    try:
-        yield Chaos(api, work)
-    finally:
-        server.stop()
+    with chaos_bench(tmp_path_factory.mktemp("chaos-signals"), foreign=False) as bench:
+        yield bench
 
 
 def _locks(work: Path) -> list[Path]:
