@@ -5,9 +5,9 @@ from the rest of `reconcile`. Entry points: `LocalConfig`, `create_app`, `start_
 (→ `RunningServer`) and `serve`.
 """
 
-from reconcile.localapi.app import create_app
 from reconcile.localapi.config import FaultSettings, LocalConfig
-from reconcile.localapi.server import RunningServer, serve, start_in_thread
+from reconcile.localapi.web.app import create_app
+from reconcile.localapi.web.server import RunningServer, serve, start_in_thread
 
 __all__ = [
     "FaultSettings",

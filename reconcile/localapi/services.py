@@ -6,16 +6,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from reconcile.localapi.backend import Backend
-from reconcile.localapi.builds import Builds
 from reconcile.localapi.config import LocalConfig, RuntimeSettings, token_path
 from reconcile.localapi.disk import DiskStore
-from reconcile.localapi.lifecycle import Lifecycle
-from reconcile.localapi.runner import Runner
 from reconcile.localapi.sandbox import Sandbox
 from reconcile.localapi.signing import Signer
-from reconcile.localapi.snapshots import Snapshots
-from reconcile.localapi.store import Store
+from reconcile.localapi.state.backend import Backend
+from reconcile.localapi.state.sqlite_store import Store
+from reconcile.localapi.workers.builds import Builds
+from reconcile.localapi.workers.lifecycle import Lifecycle
+from reconcile.localapi.workers.runner import Runner
+from reconcile.localapi.workers.snapshots import Snapshots
 
 REPLY_KEEP_MS = 3600 * 1000  # how long an x-request-id answer is replayed
 

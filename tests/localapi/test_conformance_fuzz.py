@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from openapi_core import OpenAPI
 
 from reconcile.localapi import LocalConfig, start_in_thread
-from reconcile.localapi.routes import (
+from reconcile.localapi.web.routes import (
     blueprints,
     devbox_logs,
     devboxes,

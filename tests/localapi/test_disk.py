@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from reconcile.localapi.disk import DEVBOX_UID, DiskError, DiskStore
-from reconcile.localapi.disk_cache import RACY_MARGIN_NS, HashCache
-from reconcile.localapi.disk_capture import CHUNK, SMALL_LIMIT
-from reconcile.localapi.disk_catalog import Catalog
-from reconcile.localapi.disk_manifest import Entry
+from reconcile.localapi.disk.cache import RACY_MARGIN_NS, HashCache
+from reconcile.localapi.disk.capture import CHUNK, SMALL_LIMIT
+from reconcile.localapi.disk.catalog import Catalog
+from reconcile.localapi.disk.manifest import Entry
 
 MiB = 1 << 20
 

@@ -20,7 +20,7 @@ import pytest
 
 from reconcile.localapi.disk import DiskStore
 from reconcile.localapi.sandbox import Sandbox
-from reconcile.localapi.sandbox_bwrap import BwrapConfig, build_bwrap_argv
+from reconcile.localapi.sandbox.bwrap import BwrapConfig, build_bwrap_argv
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconcile.localapi.ids import new_id
-from reconcile.localapi.listing import paginate
-from reconcile.localapi.problems import Invalid
+from reconcile.localapi.state.ids import new_id
+from reconcile.localapi.state.listing import paginate
+from reconcile.localapi.state.problems import Invalid
 
 IDS = [new_id("snp_", 1_700_000_000_000 + n) for n in range(12)]  # oldest first
 

@@ -22,12 +22,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from reconcile.localapi.disk_archive import unpack, write_plain
-from reconcile.localapi.disk_blobs import BlobStore
-from reconcile.localapi.disk_cache import HashCache
-from reconcile.localapi.disk_capture import Capture, CaptureStats
-from reconcile.localapi.disk_catalog import Catalog, Collected
-from reconcile.localapi.disk_layout import (
+from reconcile.localapi.disk.archive import unpack, write_plain
+from reconcile.localapi.disk.blobs import BlobStore
+from reconcile.localapi.disk.cache import HashCache
+from reconcile.localapi.disk.capture import Capture, CaptureStats
+from reconcile.localapi.disk.catalog import Catalog, Collected
+from reconcile.localapi.disk.layout import (
     DEVBOX_GID,
     DEVBOX_UID,
     HOME,
@@ -37,7 +37,7 @@ from reconcile.localapi.disk_layout import (
     ensure_layout,
     make_fresh_disk,
 )
-from reconcile.localapi.disk_manifest import (
+from reconcile.localapi.disk.manifest import (
     Manifest,
     blob_names,
     list_image_ids,
@@ -47,9 +47,9 @@ from reconcile.localapi.disk_manifest import (
     remove_temporaries,
     write_manifest,
 )
-from reconcile.localapi.disk_paths import open_in_disk, resolve_in_disk
-from reconcile.localapi.disk_restore import restore_entries
-from reconcile.localapi.disk_trash import Trash
+from reconcile.localapi.disk.paths import open_in_disk, resolve_in_disk
+from reconcile.localapi.disk.restore import restore_entries
+from reconcile.localapi.disk.trash import Trash
 
 __all__ = [
     "DEVBOX_GID",

@@ -18,8 +18,8 @@ import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from reconcile.localapi.disk_layout import DiskError, give_fd_to_user
-from reconcile.localapi.disk_paths import make_symlink, open_dir_in_disk, open_in_disk
+from reconcile.localapi.disk.layout import DiskError, give_fd_to_user
+from reconcile.localapi.disk.paths import make_symlink, open_dir_in_disk, open_in_disk
 
 _WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 

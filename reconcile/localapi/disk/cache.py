@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from reconcile.localapi.disk_manifest import Entry, Segment
+from reconcile.localapi.disk.manifest import Entry, Segment
 
 RACY_MARGIN_NS = 50_000_000  # far above a kernel timestamp tick (≤ 10 ms)
 

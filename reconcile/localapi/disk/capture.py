@@ -18,9 +18,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile.localapi.disk_blobs import BlobStore
-from reconcile.localapi.disk_cache import HashCache, SmallIndex
-from reconcile.localapi.disk_manifest import DIR, FILE, LINK, Entry, Segment
+from reconcile.localapi.disk.blobs import BlobStore
+from reconcile.localapi.disk.cache import HashCache, SmallIndex
+from reconcile.localapi.disk.manifest import DIR, FILE, LINK, Entry, Segment
 
 CHUNK = 4 << 20
 SMALL_LIMIT = 64 << 10

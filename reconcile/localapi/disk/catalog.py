@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconcile.localapi.disk_blobs import BlobStore
-from reconcile.localapi.disk_cache import SmallIndex
-from reconcile.localapi.disk_layout import DiskError
-from reconcile.localapi.disk_manifest import (
+from reconcile.localapi.disk.blobs import BlobStore
+from reconcile.localapi.disk.cache import SmallIndex
+from reconcile.localapi.disk.layout import DiskError
+from reconcile.localapi.disk.manifest import (
     Manifest,
     list_image_ids,
     manifest_path,

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile.localapi.disk_blobs import fsync_dir
-from reconcile.localapi.disk_layout import DiskError
+from reconcile.localapi.disk.blobs import fsync_dir
+from reconcile.localapi.disk.layout import DiskError
 
 FORMAT = "rlstate-image/1"
 DIR, FILE, LINK = "d", "f", "l"

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from reconcile.localapi.disk_layout import HOME, WRITABLE_ROOTS, DiskError, give_to_user
+from reconcile.localapi.disk.layout import HOME, WRITABLE_ROOTS, DiskError, give_to_user
 
 MAX_SYMLINKS = 40
 Parts = tuple[str, ...]

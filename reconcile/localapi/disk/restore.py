@@ -15,10 +15,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconcile.localapi.disk_blobs import BlobReader, BlobStore
-from reconcile.localapi.disk_cache import HashCache
-from reconcile.localapi.disk_layout import DiskError, owns_files
-from reconcile.localapi.disk_manifest import DIR, LINK, Entry, Segment
+from reconcile.localapi.disk.blobs import BlobReader, BlobStore
+from reconcile.localapi.disk.cache import HashCache
+from reconcile.localapi.disk.layout import DiskError, owns_files
+from reconcile.localapi.disk.manifest import DIR, LINK, Entry, Segment
 
 BATCH = 256  # files written per pool task
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -31,8 +31,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from reconcile.localapi.disk import DEVBOX_GID, DEVBOX_UID, HOME, DiskError, DiskStore
-from reconcile.localapi.disk_layout import ensure_layout
-from reconcile.localapi.sandbox_bwrap import BwrapConfig, build_bwrap_argv, write_identity_files
+from reconcile.localapi.disk.layout import ensure_layout
+from reconcile.localapi.sandbox.bwrap import BwrapConfig, build_bwrap_argv, write_identity_files
 
 MODES = ("bubblewrap", "subprocess")
 _BASE_ENV = {

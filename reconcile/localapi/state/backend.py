@@ -12,12 +12,13 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from reconcile.localapi import ids
 from reconcile.localapi.config import LocalConfig, RuntimeSettings
 from reconcile.localapi.disk import DiskStore
-from reconcile.localapi.notifier import Notifier
-from reconcile.localapi.problems import NotFound
-from reconcile.localapi.records import (
+from reconcile.localapi.sandbox import Sandbox
+from reconcile.localapi.state import ids
+from reconcile.localapi.state.notifier import Notifier
+from reconcile.localapi.state.problems import NotFound
+from reconcile.localapi.state.records import (
     DEVBOX_TRANSITIONS,
     RECORD_TYPES,
     Blueprint,
@@ -29,8 +30,7 @@ from reconcile.localapi.records import (
     from_json,
     to_json,
 )
-from reconcile.localapi.sandbox import Sandbox
-from reconcile.localapi.store import Store
+from reconcile.localapi.state.sqlite_store import Store
 
 log = logging.getLogger("reconcile.localapi")
 R = TypeVar("R")

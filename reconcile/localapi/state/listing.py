@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from reconcile.localapi.problems import Invalid
+from reconcile.localapi.state.problems import Invalid
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 20

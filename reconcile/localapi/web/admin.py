@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.problems import Invalid
-from reconcile.localapi.records import (
+from reconcile.localapi.services import Services
+from reconcile.localapi.state.problems import Invalid
+from reconcile.localapi.state.records import (
     DEVBOX_STATUSES,
     OBJECT_CONTENT_TYPES,
     OBJECT_TRANSITIONS,
@@ -23,10 +24,9 @@ from reconcile.localapi.records import (
     Snapshot,
     StoredObject,
 )
-from reconcile.localapi.routes.common import ok, services
-from reconcile.localapi.routes.params import Body, read_body
-from reconcile.localapi.services import Services
-from reconcile.localapi.views import launch_parameters
+from reconcile.localapi.web.routes.common import ok, services
+from reconcile.localapi.web.routes.params import Body, read_body
+from reconcile.localapi.web.views import launch_parameters
 
 VERSION = "0.1.0"
 SEED_LIMIT = 100_000

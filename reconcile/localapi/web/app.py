@@ -17,12 +17,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from reconcile.localapi import admin
 from reconcile.localapi.config import LocalConfig, resolve_token
-from reconcile.localapi.faults import FaultMiddleware
-from reconcile.localapi.idempotency import IdempotencyMiddleware
-from reconcile.localapi.problems import Problem
-from reconcile.localapi.routes import (
+from reconcile.localapi.services import Services
+from reconcile.localapi.signing import STORAGE_PREFIX
+from reconcile.localapi.state.problems import Problem
+from reconcile.localapi.web import admin
+from reconcile.localapi.web.faults import FaultMiddleware
+from reconcile.localapi.web.idempotency import IdempotencyMiddleware
+from reconcile.localapi.web.routes import (
     blueprints,
     devbox_logs,
     devboxes,
@@ -33,8 +35,6 @@ from reconcile.localapi.routes import (
     public,
     unsupported,
 )
-from reconcile.localapi.services import Services
-from reconcile.localapi.signing import STORAGE_PREFIX
 
 log = logging.getLogger("reconcile.localapi")
 

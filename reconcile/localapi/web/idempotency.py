@@ -11,7 +11,7 @@ from collections.abc import Callable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reconcile.localapi.store import Store, StoredReply
+from reconcile.localapi.state.sqlite_store import Store, StoredReply
 
 KEEP_MS = 3600 * 1000
 MAX_BODY = 1 << 20

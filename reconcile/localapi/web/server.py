@@ -12,10 +12,10 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from reconcile.localapi.app import create_app
 from reconcile.localapi.config import LocalConfig, token_path
-from reconcile.localapi.faults import DropConnection
-from reconcile.localapi.notifier import Notifier
+from reconcile.localapi.state.notifier import Notifier
+from reconcile.localapi.web.app import create_app
+from reconcile.localapi.web.faults import DropConnection
 
 START_TIMEOUT = 30.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconcile.localapi.records import Blueprint, Devbox, Snapshot, StoredObject
+from reconcile.localapi.state.records import Blueprint, Devbox, Snapshot, StoredObject
 
 JSON = dict[str, Any]
 LAUNCH_FIELDS = (

@@ -15,11 +15,11 @@ import asyncio
 import json
 import shlex
 
-from reconcile.localapi.backend import Backend, log
 from reconcile.localapi.disk import DiskError
-from reconcile.localapi.problems import Invalid
-from reconcile.localapi.records import Blueprint
-from reconcile.localapi.runner import Runner
+from reconcile.localapi.state.backend import Backend, log
+from reconcile.localapi.state.problems import Invalid
+from reconcile.localapi.state.records import Blueprint
+from reconcile.localapi.workers.runner import Runner
 
 
 def dockerfile_steps(dockerfile: str) -> list[tuple[str, str]]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from reconcile.localapi.backend import Backend, log
 from reconcile.localapi.disk import DiskError
-from reconcile.localapi.problems import Conflict, WrongState
-from reconcile.localapi.records import ARCHIVE_CONTENT_TYPES, Devbox
-from reconcile.localapi.runner import Runner
+from reconcile.localapi.state.backend import Backend, log
+from reconcile.localapi.state.problems import Conflict, WrongState
+from reconcile.localapi.state.records import ARCHIVE_CONTENT_TYPES, Devbox
+from reconcile.localapi.workers.runner import Runner
 
 
 class SetupFailed(Exception):

@@ -10,9 +10,9 @@ import asyncio
 import os
 from dataclasses import dataclass
 
-from reconcile.localapi.backend import Backend
 from reconcile.localapi.disk import DiskError
-from reconcile.localapi.records import Devbox, Execution
+from reconcile.localapi.state.backend import Backend
+from reconcile.localapi.state.records import Devbox, Execution
 
 DEFAULT_LAST_N = 100
 TAIL_WINDOW = 1 << 20  # bytes of output read back for a view

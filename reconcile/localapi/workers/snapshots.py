@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 
-from reconcile.localapi.backend import Backend, log
 from reconcile.localapi.disk import DiskError
-from reconcile.localapi.problems import Conflict, Failed, WrongState
-from reconcile.localapi.records import Devbox, Snapshot
+from reconcile.localapi.state.backend import Backend, log
+from reconcile.localapi.state.problems import Conflict, Failed, WrongState
+from reconcile.localapi.state.records import Devbox, Snapshot
 
 # How long snapshot_disk_async waits for a quick capture before answering, so the first status
 # poll of a small snapshot usually says `complete` (the answer is the same either way).

@@ -10,14 +10,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.backend import Backend
-from reconcile.localapi.listing import paginate
-from reconcile.localapi.problems import Invalid, WrongState
-from reconcile.localapi.records import BLUEPRINT_TRANSITIONS, Blueprint
-from reconcile.localapi.routes.common import metadata_routes, ok, services
-from reconcile.localapi.routes.devbox_create import parse_launch_parameters
-from reconcile.localapi.routes.params import Body, query_bool, query_int, query_str, read_body
-from reconcile.localapi.views import blueprint_view
+from reconcile.localapi.state.backend import Backend
+from reconcile.localapi.state.listing import paginate
+from reconcile.localapi.state.problems import Invalid, WrongState
+from reconcile.localapi.state.records import BLUEPRINT_TRANSITIONS, Blueprint
+from reconcile.localapi.web.routes.common import metadata_routes, ok, services
+from reconcile.localapi.web.routes.devbox_create import parse_launch_parameters
+from reconcile.localapi.web.routes.params import Body, query_bool, query_int, query_str, read_body
+from reconcile.localapi.web.views import blueprint_view
 
 BUILD_FIELDS = (
     "name",

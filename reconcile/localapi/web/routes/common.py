@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from reconcile.localapi.problems import TimedOut
 from reconcile.localapi.services import Services
+from reconcile.localapi.state.problems import TimedOut
 
 
 def services(request: Request) -> Services:

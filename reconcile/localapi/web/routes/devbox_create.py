@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from reconcile.localapi.disk import DiskError
-from reconcile.localapi.disk_paths import devbox_parts
-from reconcile.localapi.problems import Invalid
-from reconcile.localapi.records import Devbox
-from reconcile.localapi.routes.params import Body
+from reconcile.localapi.disk.paths import devbox_parts
 from reconcile.localapi.services import Services
-from reconcile.localapi.views import launch_parameters
+from reconcile.localapi.state.problems import Invalid
+from reconcile.localapi.state.records import Devbox
+from reconcile.localapi.web.routes.params import Body
+from reconcile.localapi.web.views import launch_parameters
 
 CREATE_FIELDS = (
     "name",

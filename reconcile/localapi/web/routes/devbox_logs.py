@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.records import Execution
-from reconcile.localapi.routes.common import ok, services
-from reconcile.localapi.routes.params import query_str
-from reconcile.localapi.runner import Runner
-from reconcile.localapi.views import compact, usage_view
+from reconcile.localapi.state.records import Execution
+from reconcile.localapi.web.routes.common import ok, services
+from reconcile.localapi.web.routes.params import query_str
+from reconcile.localapi.web.views import compact, usage_view
+from reconcile.localapi.workers.runner import Runner
 
 LOG_LINES = 1000  # output lines per stream and command that the logs show (the last ones)
 _LEVELS = {"stdout": "info", "stderr": "error"}

@@ -6,24 +6,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.listing import paginate
-from reconcile.localapi.problems import Invalid, NotFound
-from reconcile.localapi.records import DEVBOX_FINAL, DEVBOX_KNOWN_STATUSES, Devbox
-from reconcile.localapi.routes.common import (
+from reconcile.localapi.state.listing import paginate
+from reconcile.localapi.state.problems import Invalid, NotFound
+from reconcile.localapi.state.records import DEVBOX_FINAL, DEVBOX_KNOWN_STATUSES, Devbox
+from reconcile.localapi.web.routes.common import (
     metadata_routes,
     ok,
     services,
     timed_out,
 )
-from reconcile.localapi.routes.devbox_create import CREATE_FIELDS, devbox_from_body
-from reconcile.localapi.routes.params import (
+from reconcile.localapi.web.routes.devbox_create import CREATE_FIELDS, devbox_from_body
+from reconcile.localapi.web.routes.params import (
     clamp_timeout,
     query_bool,
     query_int,
     query_str,
     read_body,
 )
-from reconcile.localapi.views import devbox_view
+from reconcile.localapi.web.views import devbox_view
 
 WAIT_DEFAULT, WAIT_MAX = 10.0, 30.0
 CREATE_AND_AWAIT_HOLD = 25.0  # under the SDK's 30 s client timeout

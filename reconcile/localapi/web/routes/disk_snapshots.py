@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.listing import paginate
-from reconcile.localapi.problems import Invalid, NotFound
-from reconcile.localapi.records import Snapshot
-from reconcile.localapi.routes.common import metadata_routes, ok, services
-from reconcile.localapi.routes.params import query_bool, query_int, query_str, read_body
-from reconcile.localapi.views import snapshot_status_view, snapshot_view
+from reconcile.localapi.state.listing import paginate
+from reconcile.localapi.state.problems import Invalid, NotFound
+from reconcile.localapi.state.records import Snapshot
+from reconcile.localapi.web.routes.common import metadata_routes, ok, services
+from reconcile.localapi.web.routes.params import query_bool, query_int, query_str, read_body
+from reconcile.localapi.web.views import snapshot_status_view, snapshot_view
 
 REQUEST_FIELDS = ("name", "metadata", "commit_message")
 _METADATA_PARAM = re.compile(r"^metadata\[(?P<key>[^\]]+)\](?P<in>\[in\])?$")

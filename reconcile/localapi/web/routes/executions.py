@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from reconcile.localapi.problems import Invalid, WrongState
-from reconcile.localapi.records import EXECUTION_STATUSES, Devbox, Execution
-from reconcile.localapi.routes.common import ok, services, timed_out
-from reconcile.localapi.routes.params import clamp_timeout, query_int, read_body
-from reconcile.localapi.runner import Runner
+from reconcile.localapi.state.problems import Invalid, WrongState
+from reconcile.localapi.state.records import EXECUTION_STATUSES, Devbox, Execution
+from reconcile.localapi.web.routes.common import ok, services, timed_out
+from reconcile.localapi.web.routes.params import clamp_timeout, query_int, read_body
+from reconcile.localapi.workers.runner import Runner
 
 EXEC_MAX = 25.0
 SYNC_LAST_N = 100_000

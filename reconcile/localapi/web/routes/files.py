@@ -12,11 +12,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from reconcile.localapi.disk import DiskError
-from reconcile.localapi.disk_paths import devbox_parts
-from reconcile.localapi.problems import Invalid, NotFound, WrongState
-from reconcile.localapi.records import Devbox
-from reconcile.localapi.routes.common import ok, services
-from reconcile.localapi.routes.params import read_body
+from reconcile.localapi.disk.paths import devbox_parts
+from reconcile.localapi.state.problems import Invalid, NotFound, WrongState
+from reconcile.localapi.state.records import Devbox
+from reconcile.localapi.web.routes.common import ok, services
+from reconcile.localapi.web.routes.params import read_body
 
 
 def _running_devbox(request: Request) -> Devbox:

@@ -11,19 +11,19 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from reconcile.localapi.listing import paginate
-from reconcile.localapi.problems import Conflict, Invalid, NotFound, Problem
-from reconcile.localapi.records import OBJECT_CONTENT_TYPES, OBJECT_STATES, StoredObject
-from reconcile.localapi.routes.common import metadata_routes, ok, services
-from reconcile.localapi.routes.params import (
+from reconcile.localapi.signing import STORAGE_PREFIX
+from reconcile.localapi.state.listing import paginate
+from reconcile.localapi.state.problems import Conflict, Invalid, NotFound, Problem
+from reconcile.localapi.state.records import OBJECT_CONTENT_TYPES, OBJECT_STATES, StoredObject
+from reconcile.localapi.web.routes.common import metadata_routes, ok, services
+from reconcile.localapi.web.routes.params import (
     query_bool,
     query_enum,
     query_int,
     query_str,
     read_body,
 )
-from reconcile.localapi.signing import STORAGE_PREFIX
-from reconcile.localapi.views import object_view
+from reconcile.localapi.web.views import object_view
 
 UPLOAD_URL_SECONDS = 3600
 DEFAULT_DOWNLOAD_SECONDS = 3600

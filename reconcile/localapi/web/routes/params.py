@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from reconcile.localapi.problems import Invalid
+from reconcile.localapi.state.problems import Invalid
 
 
 async def read_body(request: Request, allowed: Iterable[str] | None = None) -> Body:

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.routes.common import ok
+from reconcile.localapi.web.routes.common import ok
 
 _LISTS = {
     "/v1/blueprints/list_public": "blueprints",

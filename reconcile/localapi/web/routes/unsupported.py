@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.problems import Invalid
-from reconcile.localapi.routes.common import services
+from reconcile.localapi.state.problems import Invalid
+from reconcile.localapi.web.routes.common import services
 
 # devbox action -> (field named in the message, why)
 _DEVBOX_ACTIONS = {

@@ -1,0 +1,1 @@
+"""Records, their declared transitions and their persistence; no HTTP and no devbox machinery."""

@@ -1,0 +1,1 @@
+"""Background work on the state: devbox lifecycles, commands, snapshots and blueprint builds."""
