@@ -1,27 +1,24 @@
-"""Builds the local server's ASGI app: routes, bearer auth, fault injection, x-request-id replay and
-JSON error bodies. No resource logic here (routes/, backend.py and the workers hold it)."""
+"""Builds the local server's ASGI app: routes, bearer auth (auth.py), fault injection, x-request-id
+replay and JSON error bodies. No resource logic here (routes/, state/ and workers/ hold it)."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reconcile.localapi.config import LocalConfig, resolve_token
 from reconcile.localapi.services import Services
-from reconcile.localapi.signing import STORAGE_PREFIX
 from reconcile.localapi.state.problems import Problem
 from reconcile.localapi.web import admin
+from reconcile.localapi.web.auth import AuthMiddleware
 from reconcile.localapi.web.faults import FaultMiddleware
 from reconcile.localapi.web.idempotency import IdempotencyMiddleware
 from reconcile.localapi.web.routes import (
@@ -37,40 +34,6 @@ from reconcile.localapi.web.routes import (
 )
 
 log = logging.getLogger("reconcile.localapi")
-
-
-class AuthMiddleware:
-    """Every path but the signed storage URLs needs `Authorization: Bearer <token>`.
-
-    It also starts the services on the first request when no lifespan ran (e.g. ASGI transports).
-    """
-
-    def __init__(self, app: ASGIApp, services: Services) -> None:
-        self.app = app
-        self.services = services
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if not self.services.started:
-            await self.services.start()
-        if not str(scope["path"]).startswith(STORAGE_PREFIX) and not self._authorized(scope):
-            reply = JSONResponse(
-                {"message": "missing or invalid API key: send Authorization: Bearer <token>"},
-                status_code=401,
-                headers={"www-authenticate": "Bearer"},
-            )
-            await reply(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-    def _authorized(self, scope: Scope) -> bool:
-        header = Headers(scope=scope).get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode(), self.services.token.encode()
-        )
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
