@@ -19,8 +19,12 @@ from reconcile.localapi.state import ids
 from reconcile.localapi.state.notifier import Notifier
 from reconcile.localapi.state.problems import NotFound
 from reconcile.localapi.state.records import (
+    BLUEPRINT_STATE_TRANSITIONS,
+    BLUEPRINT_TRANSITIONS,
     DEVBOX_TRANSITIONS,
+    OBJECT_TRANSITIONS,
     RECORD_TYPES,
+    SNAPSHOT_TRANSITIONS,
     Blueprint,
     Devbox,
     Execution,
@@ -147,6 +151,47 @@ class Backend:
             dbx.end_time_ms = now
         dbx.state_transitions.append(transition)
         self.save(dbx)
+        return True
+
+    # snapshot, object and blueprint moves, each checked against its declared table in records.py
+
+    def move_snapshot(
+        self, snp: Snapshot, status: str, *, error_message: str | None = None
+    ) -> bool:
+        """Move a snapshot to `status` if the table allows it; False (and no change) otherwise.
+        A capture's outcome (complete or error) also sets `error_message`."""
+        if not can_move(SNAPSHOT_TRANSITIONS, snp.status, status):
+            return False
+        snp.status = status
+        if status in ("complete", "error"):
+            snp.error_message = error_message
+        self.save(snp)
+        return True
+
+    def move_object(self, obj: StoredObject, state: str) -> bool:
+        """Move an object to `state` if the table allows it; False (and no change) otherwise."""
+        if not can_move(OBJECT_TRANSITIONS, obj.state, state):
+            return False
+        obj.state = state
+        self.save(obj)
+        return True
+
+    def move_blueprint(self, bpt: Blueprint, status: str) -> bool:
+        """Move a blueprint's build to `status` if the table allows it; False (and no change)
+        otherwise."""
+        if not can_move(BLUEPRINT_TRANSITIONS, bpt.status, status):
+            return False
+        bpt.status = status
+        self.save(bpt)
+        return True
+
+    def move_blueprint_state(self, bpt: Blueprint, state: str) -> bool:
+        """Move a blueprint's `state` (created → deleted) if the table allows it; False (and no
+        change) otherwise."""
+        if not can_move(BLUEPRINT_STATE_TRANSITIONS, bpt.state, state):
+            return False
+        bpt.state = state
+        self.save(bpt)
         return True
 
     def in_progress_snapshots(self, devbox_id: str) -> list[Snapshot]:

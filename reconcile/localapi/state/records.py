@@ -58,6 +58,11 @@ BLUEPRINT_TRANSITIONS: dict[str, frozenset[str]] = {
     "build_complete": frozenset(),
     "failed": frozenset(),
 }
+# A blueprint's `state` (apart from its build `status`): deleting one is the only move.
+BLUEPRINT_STATE_TRANSITIONS: dict[str, frozenset[str]] = {
+    "created": frozenset({"deleted"}),
+    "deleted": frozenset(),
+}
 
 
 def can_move(table: dict[str, frozenset[str]], old: str, new: str) -> bool:

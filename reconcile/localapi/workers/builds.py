@@ -151,16 +151,21 @@ class Builds:
         self._set(bpt, "build_complete", "build complete")
 
     def _set(self, bpt: Blueprint, status: str, message: str) -> None:
-        bpt.status = status
-        self._log(bpt, message)
+        """Log `message` and move the build to `status` (as the table allows): one write."""
+        self._append(bpt, message)
+        if not self.b.move_blueprint(bpt, status):
+            self.b.save(bpt)
 
     def _log(self, bpt: Blueprint, text: str, level: str = "info") -> None:
+        self._append(bpt, text, level)
+        self.b.save(bpt)
+
+    def _append(self, bpt: Blueprint, text: str, level: str = "info") -> None:
         now = self.b.now_ms()
         bpt.logs.extend(
             {"level": level, "timestamp_ms": now, "message": line} for line in text.splitlines()
         )
         del bpt.logs[:-1000]
-        self.b.save(bpt)
 
     def _fail(self, bpt: Blueprint, why: str) -> None:
         bpt.failure_reason = "build_failed"

@@ -77,12 +77,9 @@ class Snapshots:
             self._end(snp, "complete")
 
     def _end(self, snp: Snapshot, status: str, error_message: str | None = None) -> None:
-        if snp.status != "in_progress":
-            return
-        snp.status = status
-        snp.error_message = error_message
-        self.b.save(snp)
-        self.b.notifier.notify(f"snapshots-of:{snp.source_devbox_id}")
+        """Only a snapshot in progress ends (the table's only way to complete or error)."""
+        if self.b.move_snapshot(snp, status, error_message=error_message):
+            self.b.notifier.notify(f"snapshots-of:{snp.source_devbox_id}")
 
     def delete(self, snp: Snapshot) -> None:
         """Only a complete snapshot can be deleted, as the API says: one in progress is a 409
@@ -91,8 +88,7 @@ class Snapshots:
             raise Conflict(f"snapshot {snp.id} is still in progress", permanent=False)
         if snp.status != "complete":
             raise Conflict(ONLY_COMPLETE_DELETABLE, permanent=True)
-        snp.status = "deleted"
-        self.b.save(snp)
+        self.b.move_snapshot(snp, "deleted")
         self.b.spawn(asyncio.to_thread(self.b.disks.delete_image, snp.id))
 
     def recover(self) -> None:

@@ -125,8 +125,7 @@ async def delete(request: Request) -> Response:
         )
     if bpt.status in ("queued", "provisioning", "building"):
         raise WrongState(f"blueprint {bpt.id} is still building")
-    bpt.state = "deleted"
-    svc.backend.save(bpt)
+    svc.backend.move_blueprint_state(bpt, "deleted")
     svc.backend.spawn(_drop_image(svc.backend, bpt.id))
     return ok({})
 

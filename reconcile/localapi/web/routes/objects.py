@@ -112,8 +112,7 @@ async def complete(request: Request) -> Response:
     if not blob.exists():
         blob.write_bytes(b"")
     obj.size_bytes = blob.stat().st_size
-    obj.state = "READ_ONLY"
-    svc.backend.save(obj)
+    svc.backend.move_object(obj, "READ_ONLY")
     return ok(object_view(obj))
 
 
@@ -132,8 +131,7 @@ async def delete(request: Request) -> Response:
     svc = services(request)
     obj = _object(request)
     await read_body(request)
-    obj.state = "DELETED"
-    svc.backend.save(obj)
+    svc.backend.move_object(obj, "DELETED")
     await asyncio.to_thread(svc.store.object_path(obj.id).unlink, missing_ok=True)
     return ok(object_view(obj))
 
