@@ -1,7 +1,7 @@
 """Devbox disks and content-addressed images of the local server; must not import the reconciler.
 
 Layout under `root`:
-    disks/<devbox_id>/        a devbox's disk (home/user, tmp, var/tmp, opt; see disk_layout)
+    disks/<devbox_id>/        a devbox's disk (home/user, tmp, var/tmp, opt; see layout.py)
     images/<image_id>.json    an image manifest; the image exists exactly when this file does
     blobs/ab/cdef…            content chunks (sha256 names) and small-file packs, write-once
     tmp/  trash/              unfinished work (cleaned on start) and trees awaiting deletion

@@ -2,7 +2,7 @@
 
 Every member is checked before it is written: absolute names, `..`, links leading out, device
 files and FIFOs are refused (the whole unpack fails with DiskError), set-id bits and group/other
-write bits are dropped (tarfile's "data" filter), and files are written through disk_paths, so
+write bits are dropped (tarfile's "data" filter), and files are written through paths.py, so
 they cannot land outside the disk even through symlinks already on it. Hard links become copies.
 Everything written is owned by the devbox user.
 """

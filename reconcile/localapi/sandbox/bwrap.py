@@ -1,6 +1,6 @@
 """Builds the bubblewrap command line for a devbox command; reads the host layout, starts nothing.
 
-sandbox.py starts the processes.
+__init__.py starts the processes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Errors the backend raises for a request it refuses; app.py maps each kind to an HTTP status."""
+"""Errors the backend raises for a request it refuses; web/app.py maps each to an HTTP status."""
 
 from __future__ import annotations
 
