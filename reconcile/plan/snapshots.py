@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reconcile.live.model import DELETE_REFUSED_REASON, KEY_PROTECT, LiveSnapshot
-from reconcile.manifest.schema import format_duration
 from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import snapshot_metadata
 from reconcile.plan.model import LeftBehind, RetentionRow
 from reconcile.plan.params import SnapshotTake
 from reconcile.plan.series import SeriesView, decide_series, in_use, is_due, newest_complete
+from reconcile.retention import format_duration
 
 if TYPE_CHECKING:
     from reconcile.plan.desired import DesiredDevbox
