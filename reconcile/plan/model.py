@@ -225,7 +225,7 @@ class Plan:
                 targets=tuple(data.get("targets", ())),
                 left_behind=tuple(LeftBehind(**item) for item in data.get("left_behind", ())),
             )
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, PlanFileError) as error:
             raise PlanFileError(f"plan file is damaged or of another format ({error})") from None
 
     @classmethod

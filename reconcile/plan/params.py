@@ -150,7 +150,7 @@ def _build(cls: type[Any], data: dict[str, Any], what: str) -> Any:
     names = {f.name for f in fields(cls)}
     if set(data) != names:
         odd = sorted(set(data) ^ names)
-        raise PlanFileError(f"params of a {what} do not fit ({', '.join(odd)})")
+        raise PlanFileError(f"params of a {what} do not fit: {', '.join(odd)}")
     values = dict(data)
     for name, nested in _NESTED.items():
         if values.get(name) is not None and name in names:
