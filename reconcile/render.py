@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from reconcile.plan.model import Action, Plan, RetentionRow
+from reconcile.plan.params import DevboxCreate
 
 SENSITIVE = "(sensitive)"
 _SUMMARY_WORDS = (
@@ -53,7 +54,8 @@ def _detail_lines(action: Action) -> list[str]:
             from reconcile.plan.diffing import describe_change
 
             lines.extend(describe_change(change.field, change.before, change.after))
-    env = action.params.get("body", {}).get("environment_variables") or {}
+    body = action.params.body if isinstance(action.params, DevboxCreate) else {}
+    env = body.get("environment_variables") or {}
     for key, value in sorted(mask(env).items()):
         lines.append(f"env.{key} = {value}")
     return [f"      {line}" for line in lines]

@@ -163,7 +163,8 @@ class RetentionDecision:
 
 
 def format_duration(value: timedelta) -> str:
-    """A duration in manifest units, largest first: 2d, 36h → 1d12h, 90s → 1m30s."""
+    """A duration as every message shows it, in manifest units, largest first and never in
+    weeks: 2d, 36h → 1d12h, 2w → 14d, 90s → 1m30s."""
     seconds = int(value.total_seconds())
     if seconds == 0:
         return "0s"

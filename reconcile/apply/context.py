@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from reconcile.api import RetryEvent
 from reconcile.apply.clients import ApiClients
@@ -18,6 +18,7 @@ from reconcile.apply.creating import CreatePolicy, create_exactly_once
 from reconcile.apply.events import EventSink, ThrottledEvent, discard
 from reconcile.errors import ApiRateLimitError, RetryableApiError
 from reconcile.plan.model import Action
+from reconcile.plan.params import ActionParams, P, params_as
 
 T = TypeVar("T")
 
@@ -51,7 +52,7 @@ class OpContext:
     """One action being run: its resolved params and what it may call."""
 
     action: Action
-    params: dict[str, Any]
+    params: ActionParams
     api: ApiClients
     report: Callable[[str], None]
     on_throttled: Callable[[ApiRateLimitError, float], None]
@@ -64,6 +65,10 @@ class OpContext:
     @property
     def address(self) -> str:
         return self.action.address
+
+    def params_as(self, cls: type[P]) -> P:
+        """The resolved params as `cls`; PlanFileError when the action carries something else."""
+        return params_as(self.params, cls, self.action.id)
 
     @property
     def resource_id(self) -> str:

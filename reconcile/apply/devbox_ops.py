@@ -24,6 +24,13 @@ from reconcile.errors import (
     SetupCommandError,
 )
 from reconcile.live.model import KEY_READY, KEY_TOKEN, TERMINAL_DEVBOX
+from reconcile.plan.params import (
+    DevboxCreate,
+    DevboxDelete,
+    DevboxReplace,
+    DevboxUpdate,
+    FinalSnapshot,
+)
 
 BOOTING = frozenset({"provisioning", "initializing", "resuming", "queued"})
 OUTPUT_TAIL_LINES = 3
@@ -114,12 +121,11 @@ async def shutdown(ctx: OpContext, devbox_id: str) -> None:
             await ctx.sleep(ctx.api.main.retry_policy.backoff(attempt))
 
 
-async def _final_snapshot(ctx: OpContext, devbox_id: str, final: dict[str, Any] | None) -> str:
-    if not final:
+async def _final_snapshot(ctx: OpContext, devbox_id: str, final: FinalSnapshot | None) -> str:
+    if final is None:
         return ""
-    name, metadata = final.get("name"), dict(final.get("metadata") or {})
     try:
-        snap = await take_snapshot(ctx, devbox_id, name, metadata)
+        snap = await take_snapshot(ctx, devbox_id, final.name, dict(final.metadata))
     except (ApiBadRequestError, ApiConflictError):
         view = await ctx.api.main.get_devbox(devbox_id)
         if view.status not in TERMINAL_DEVBOX:
@@ -131,10 +137,10 @@ async def _final_snapshot(ctx: OpContext, devbox_id: str, final: dict[str, Any] 
 async def create_devbox(ctx: OpContext) -> Done:
     """devbox create / restore / replace: create, boot, setup, mark ready, settle state, then
     (replace) snapshot and shut down the old one."""
-    p = ctx.params
-    body = dict(p["body"])
-    setup = list(p.get("setup") or [])
-    ready = dict(p.get("ready_metadata") or {**dict(body.get("metadata") or {}), KEY_READY: "true"})
+    p = ctx.params_as(DevboxCreate)
+    body = dict(p.body)
+    setup = list(p.setup)
+    ready = dict(p.ready_metadata or {**dict(body.get("metadata") or {}), KEY_READY: "true"})
     if not setup:
         # Nothing runs between boot and ready: write ready in the create call, save an update.
         body["metadata"] = ready
@@ -142,31 +148,30 @@ async def create_devbox(ctx: OpContext) -> Done:
     ctx.report(f"devbox {view.id} {view.status}")
     await wait_until(ctx, view.id, "running", ctx.timeouts.devbox_ready)
     if setup:
-        await run_setup(ctx, view.id, setup, list(ctx.action.params.get("setup") or []))
+        planned = ctx.action.params_as(DevboxCreate).setup
+        await run_setup(ctx, view.id, setup, list(planned))
         await ctx.api.main.update_devbox(view.id, metadata=ready)
-    if p.get("state") == "suspended":
+    if p.state == "suspended":
         await _suspend(ctx, view.id)
     return Done(await _finish_create(ctx, view.id), {result_key("devbox", ctx.address): view.id})
 
 
 async def _finish_create(ctx: OpContext, devbox_id: str) -> str:
-    p = ctx.params
+    p = ctx.params_as(DevboxCreate)
     kind = ctx.action.kind
-    if kind == "replace" and p.get("old_id"):
-        extra = await _final_snapshot(ctx, p["old_id"], p.get("final_snapshot"))
-        await shutdown(ctx, p["old_id"])
-        return f"{ctx.address} has been replaced ({devbox_id} replaces {p['old_id']}{extra})"
+    if isinstance(p, DevboxReplace) and p.old_id:
+        extra = await _final_snapshot(ctx, p.old_id, p.final_snapshot)
+        await shutdown(ctx, p.old_id)
+        return f"{ctx.address} has been replaced ({devbox_id} replaces {p.old_id}{extra})"
     if kind == "restore":
-        source = p["body"].get("snapshot_id", "a snapshot")
+        source = p.body.get("snapshot_id", "a snapshot")
         return f"{ctx.address} has been restored from {source} ({devbox_id})"
     return f"{ctx.address} has been created ({devbox_id})"
 
 
 async def update_devbox(ctx: OpContext) -> Done:
-    p = ctx.params
-    await ctx.api.main.update_devbox(
-        ctx.resource_id, name=p.get("name"), metadata=p.get("metadata")
-    )
+    p = ctx.params_as(DevboxUpdate)
+    await ctx.api.main.update_devbox(ctx.resource_id, name=p.name, metadata=p.metadata)
     return Done(f"{ctx.address} has been updated")
 
 
@@ -206,6 +211,7 @@ async def resume_devbox(ctx: OpContext) -> Done:
 
 
 async def delete_devbox(ctx: OpContext) -> Done:
-    extra = await _final_snapshot(ctx, ctx.resource_id, ctx.params.get("final_snapshot"))
+    final = ctx.params_as(DevboxDelete).final_snapshot
+    extra = await _final_snapshot(ctx, ctx.resource_id, final)
     await shutdown(ctx, ctx.resource_id)
     return Done(f"{ctx.address} ({ctx.resource_id}) has been shut down{extra}")

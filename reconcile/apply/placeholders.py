@@ -1,15 +1,16 @@
 """Substitutes `${object:…}`, `${snapshot:…}`, `${devbox:…}` and `${env:…}` in action params.
 
-Pure: takes params, the ids recorded so far in this run and an environment mapping, and
-returns resolved params plus the sensitive values used (so callers can scrub them from
-messages). It never prints or stores a resolved `${env:}` value.
+Pure: takes params (typed dataclasses, or any JSON-like value), the ids recorded so far in
+this run and an environment mapping, and returns resolved params plus the sensitive values
+used (so callers can scrub them from messages). It never prints or stores a resolved
+`${env:}` value.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from reconcile.errors import OperationError
@@ -45,9 +46,16 @@ def _walk(
 ) -> Any:
     if isinstance(value, str):
         return _substitute(value, results, environ, secrets)
+    if is_dataclass(value) and not isinstance(value, type):
+        changed = {
+            f.name: _walk(getattr(value, f.name), results, environ, secrets) for f in fields(value)
+        }
+        return replace(value, **changed)
+    if isinstance(value, tuple):
+        return tuple(_walk(v, results, environ, secrets) for v in value)
     if isinstance(value, dict):
         return {k: _walk(v, results, environ, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list):
         return [_walk(v, results, environ, secrets) for v in value]
     return value
 
@@ -81,6 +89,9 @@ def references(value: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(value, str):
         found.update(f"{k}:{n}" for k, n in PATTERN.findall(value) if k != "env")
+    elif is_dataclass(value) and not isinstance(value, type):
+        for f in fields(value):
+            found |= references(getattr(value, f.name))
     elif isinstance(value, dict):
         for item in value.values():
             found |= references(item)

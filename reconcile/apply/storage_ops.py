@@ -24,6 +24,7 @@ from reconcile.errors import (
     SnapshotFailedError,
 )
 from reconcile.live.model import DELETE_REFUSED_REASON, KEY_DELETE_REFUSED, KEY_STATE, KEY_TOKEN
+from reconcile.plan.params import ObjectCreate, SnapshotTake
 
 ORPHAN_ROUNDS = 3
 HAS_DISK = ("running", "suspended")  # the statuses a devbox can be snapshotted in
@@ -54,34 +55,35 @@ async def _find_object(ctx: OpContext, name: str, token: str) -> StorageObject |
 async def _create_object(ctx: OpContext, data: bytes) -> StorageObject:
     """A new object in UPLOADING with its upload URL (an orphan found by token is deleted,
     since only the create answer carries the URL)."""
-    p = ctx.params
+    p = ctx.params_as(ObjectCreate)
     for _round in range(ORPHAN_ROUNDS):
         token = new_token()
-        metadata = {**dict(p.get("metadata") or {}), KEY_TOKEN: token}
+        metadata = {**dict(p.metadata), KEY_TOKEN: token}
 
         async def create(token: str = token, metadata: dict[str, str] = metadata) -> StorageObject:
             return await ctx.api.main.create_object(
-                name=p["name"],
-                content_type=p.get("content_type") or "unspecified",
+                name=p.name,
+                content_type=p.content_type or "unspecified",
                 metadata=metadata,
-                ttl_ms=p.get("ttl_ms"),
+                ttl_ms=p.ttl_ms,
                 request_id=token,
                 retry=NO_RETRY,
             )
 
         async def find(token: str = token) -> StorageObject | None:
-            return await _find_object(ctx, p["name"], token)
+            return await _find_object(ctx, p.name, token)
 
         obj = await ctx.create_once(create, find)
         if obj.upload_url is not None or obj.state != "UPLOADING":
             return obj
         await _delete_object_quietly(ctx, obj.id)
-    raise OperationError(f"could not create object {p['name']!r}: every create was lost in transit")
+    raise OperationError(f"could not create object {p.name!r}: every create was lost in transit")
 
 
 async def create_object(ctx: OpContext) -> Done:
     """object create / replace: create, upload the bytes, complete."""
-    data = _read_checked(ctx.params["file"], ctx.params.get("sha256"))
+    p = ctx.params_as(ObjectCreate)
+    data = _read_checked(p.file, p.sha256)
     obj = await _create_object(ctx, data)
     if obj.state == "UPLOADING":
         assert obj.upload_url is not None
@@ -171,13 +173,11 @@ async def _mark_complete(ctx: OpContext, snapshot_id: str, metadata: dict[str, s
 
 async def snapshot(ctx: OpContext) -> Done:
     """snapshot snapshot: take one for a series and record it as `snapshot:SERIES`."""
-    p = ctx.params
-    series = p["series"]
-    metadata = dict(p.get("metadata") or {})
-    snapshot_id = await take_snapshot(ctx, p["devbox"], p.get("name"), metadata)
+    p = ctx.params_as(SnapshotTake)
+    snapshot_id = await take_snapshot(ctx, p.devbox, p.name, dict(p.metadata))
     return Done(
         f"{ctx.address}: snapshot {snapshot_id} has been taken",
-        {result_key("snapshot", series): snapshot_id},
+        {result_key("snapshot", p.series): snapshot_id},
     )
 
 

@@ -16,17 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconcile.commands.common import (
-    PLAN_DIR,
-    RetryNotice,
-    default_plan_path,
-    discover,
-    load,
-    load_plan,
-    locked,
-    looks_like_plan,
-    utc_now,
-)
+from reconcile.commands.common import RetryNotice, discover, load, locked, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import grace_seconds, graceful, run_async
 from reconcile.errors import (
@@ -36,6 +26,7 @@ from reconcile.errors import (
     PlanFileError,
     StalePlanError,
 )
+from reconcile.plan.planfile import PLAN_DIR, default_plan_path, load_plan, looks_like_plan
 
 if TYPE_CHECKING:
     from reconcile.live.model import LiveState

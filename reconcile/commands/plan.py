@@ -6,17 +6,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from reconcile.commands.common import (
-    default_plan_path,
-    load,
-    make_client,
-    make_plan,
-    save_plan,
-    utc_now,
-)
+from reconcile.commands.common import load, make_client, make_plan, utc_now
 from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.plan.model import Plan
+from reconcile.plan.planfile import default_plan_path, save_plan
 
 
 def run(

@@ -5,7 +5,7 @@ Touches snapshots only. Runs under the stack lock (so never beside `apply` or an
 snapshot failed is not pruned that night, and the run exits 1. Quiet when nothing changed;
 `--quiet` is silent unless an error. `--json` writes one event per action and always ends with
 a `summary` event, also when the run stops on an error. It decides nothing itself: what is due
-and what to prune come from `reconcile.plan.retaining`.
+and what to prune come from `reconcile.plan.retain_run`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from reconcile.live.model import LiveState
     from reconcile.manifest import LoadedManifest
     from reconcile.manifest.schema import Manifest
-    from reconcile.plan.retaining import SeriesPrune
+    from reconcile.plan.retain_run import SeriesPrune
 
 Clock = Callable[[], datetime]
 StatusesNeeded = Callable[["LiveState"], frozenset[str]]
@@ -225,7 +225,8 @@ async def _retain(
 async def _retain_with(
     session: _Session, loaded: LoadedManifest, clock: Clock, dry_run: bool, report: RetainReport
 ) -> None:
-    from reconcile.plan import retaining as r
+    from reconcile.plan import retain_run as r
+    from reconcile.plan.params import SnapshotTake
 
     manifest, now, out = loaded.manifest, clock(), session.out
     base = _base_plan(loaded, session.endpoint, now)
@@ -239,12 +240,12 @@ async def _retain_with(
     if dry_run:
         _announce(shots, out)
         report.taken = [a.id for a in shots.actions]
-        assume = frozenset(a.params["series"] for a in shots.actions)
+        assume = frozenset(a.params_as(SnapshotTake).series for a in shots.actions)
     else:
         report.taken, failed = await session.run(shots)
         report.failed.extend(failed)
         if failed:  # the manifest's rule: a run whose own snapshot failed prunes nothing
-            lost = {shots.action(i).params["series"] for i, _ in failed}
+            lost = {shots.action(i).params_as(SnapshotTake).series for i, _ in failed}
             held.update({name: HELD if name in lost else HELD_OTHER for name in manifest.snapshots})
     needed: StatusesNeeded = lambda lv: r.prune_statuses_needed(manifest, lv)  # noqa: E731
     if shots.actions and not dry_run:  # list again: new snapshots, complete or failed

@@ -37,8 +37,9 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
-def format_duration(value: timedelta) -> str:
-    """The shortest `<int><unit>` spelling of a duration (the inverse of parse_duration)."""
+def duration_spelling(value: timedelta) -> str:
+    """How a duration is written back into manifest data: the shortest `<int><unit>` spelling
+    (the inverse of parse_duration). Messages use retention.format_duration instead."""
     seconds = int(value.total_seconds())
     for unit in ("w", "d", "h", "m"):
         size = _UNIT_SECONDS[unit]
@@ -50,7 +51,7 @@ def format_duration(value: timedelta) -> str:
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
+    PlainSerializer(duration_spelling, return_type=str),
     # Not pydantic's own timedelta schema: its `format: duration` means ISO 8601 (P1D).
     WithJsonSchema(
         {

@@ -20,6 +20,7 @@ from reconcile.plan.model import (
     ResourceType,
     RetentionRow,
 )
+from reconcile.plan.params import ActionParams, NoParams
 
 if TYPE_CHECKING:
     from reconcile.manifest import LoadedManifest
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class PlanContext:
-    """Everything one planning pass accumulates."""
+    """Everything one planning pass accumulates.
+
+    `restores`: snapshot id → the first devbox action created from it (its address);
+    `mounted_by`: object id or placeholder → the devbox create actions that mount it."""
 
     loaded: LoadedManifest
     live: LiveState
@@ -44,6 +48,8 @@ class PlanContext:
     devbox_action: dict[str, str] = field(default_factory=dict)
     series_action: dict[str, str] = field(default_factory=dict)
     replaced_objects: dict[str, list[str]] = field(default_factory=dict)
+    restores: dict[str, str] = field(default_factory=dict)
+    mounted_by: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def stack(self) -> str:
@@ -59,7 +65,7 @@ class PlanContext:
         resource_id: str | None = None,
         depends_on: tuple[str, ...] | list[str] = (),
         changes: tuple[Change, ...] | list[Change] = (),
-        params: dict[str, Any] | None = None,
+        params: ActionParams | None = None,
         action_id: str | None = None,
     ) -> Action:
         """Record an action; its id defaults to "<kind> <address>" (plus the live id if any)."""
@@ -74,7 +80,7 @@ class PlanContext:
             resource_id=resource_id,
             depends_on=tuple(dict.fromkeys(d for d in depends_on if d)),
             changes=tuple(changes),
-            params=params or {},
+            params=params or NoParams(),
         )
         self.actions.append(action)
         if resource_id:

@@ -4,8 +4,6 @@ recreate after failure, and delete what the manifest no longer names. Pure.
 
 from __future__ import annotations
 
-from typing import Any
-
 from reconcile.live.model import (
     KEY_FIELDS,
     KEY_KIND,
@@ -29,6 +27,13 @@ from reconcile.plan.desired import (
     snapshot_metadata,
 )
 from reconcile.plan.model import Action, ActionKind, Change
+from reconcile.plan.params import (
+    DevboxCreate,
+    DevboxDelete,
+    DevboxReplace,
+    DevboxUpdate,
+    FinalSnapshot,
+)
 
 
 def owned_devboxes(ctx: PlanContext) -> dict[str, list[LiveDevbox]]:
@@ -59,7 +64,7 @@ def _forcing_changes(want: DesiredDevbox, box: LiveDevbox) -> list[Change]:
     ]
 
 
-def _final_snapshot(ctx: PlanContext, group: str, box: LiveDevbox) -> dict[str, object] | None:
+def _final_snapshot(ctx: PlanContext, group: str, box: LiveDevbox) -> FinalSnapshot | None:
     """The final snapshot to take before destroying a devbox with snapshot_before_destroy.
 
     It joins the devbox's series (whose retention prunes it) only when the devbox finished its
@@ -73,27 +78,37 @@ def _final_snapshot(ctx: PlanContext, group: str, box: LiveDevbox) -> dict[str, 
         # deletes it).
         name = f"{group}-final"
         meta = {KEY_STACK: ctx.stack, KEY_KIND: "snapshot", KEY_NAME: name}
-        return {"series": None, "name": name, "metadata": meta}
+        return FinalSnapshot(series=None, name=name, metadata=meta)
     protect = ctx.loaded.manifest.snapshots[series].lifecycle.prevent_destroy
     meta = snapshot_metadata(ctx.stack, series, protect=protect)
-    return {"series": series, "name": f"{series}-final", "metadata": meta}
+    return FinalSnapshot(series=series, name=f"{series}-final", metadata=meta)
 
 
-def _create_params(
-    ctx: PlanContext, want: DesiredDevbox, snapshot_id: str | None
-) -> dict[str, Any]:
+def _create_params(ctx: PlanContext, want: DesiredDevbox, snapshot_id: str | None) -> DevboxCreate:
     ready_now = not want.spec.setup
     body = devbox_create_body(ctx.loaded, want, ctx.object_ids, snapshot_id)
     body["metadata"] = devbox_metadata(ctx.stack, want, ready=ready_now)
     if snapshot_id:
         body["metadata"][KEY_SOURCE] = snapshot_id
     ready_meta = None if ready_now else {**body["metadata"], KEY_READY: "true"}
-    return {
-        "body": body,
-        "setup": list(want.spec.setup),
-        "state": want.spec.state,
-        "ready_metadata": ready_meta,
-    }
+    return DevboxCreate(
+        body=body,
+        setup=tuple(want.spec.setup),
+        state=want.spec.state,
+        ready_metadata=ready_meta,
+    )
+
+
+def _record_uses(
+    ctx: PlanContext, want: DesiredDevbox, action: Action, snapshot_id: str | None
+) -> None:
+    """What later steps must know of a devbox being created: the snapshot it is restored from
+    (kept from pruning) and the objects it mounts (whose replaced copies wait for it)."""
+    if snapshot_id and not snapshot_id.startswith("${"):
+        ctx.restores.setdefault(snapshot_id, want.address)
+    for mount in want.spec.mounts:
+        object_id = ctx.object_ids.get(mount.object, mount.object)
+        ctx.mounted_by.setdefault(object_id, []).append(action.id)
 
 
 def _source(ctx: PlanContext, want: DesiredDevbox) -> tuple[str | None, list[str], list[str]]:
@@ -130,8 +145,8 @@ def _add_create(
     deps += _mount_deps(ctx, want)
     kind: ActionKind
     if old is not None:
-        params["old_id"] = old.id
-        params["final_snapshot"] = _final_snapshot(ctx, want.group, old)
+        final = _final_snapshot(ctx, want.group, old)
+        params = DevboxReplace(**vars(params), old_id=old.id, final_snapshot=final)
         kind = "replace"
     else:
         kind = "restore" if snapshot_id else "create"
@@ -148,6 +163,7 @@ def _add_create(
     )
     ctx.devbox_action[want.address] = action.id
     ctx.devbox_ids[want.address] = f"${{devbox:{want.address}}}"
+    _record_uses(ctx, want, action, snapshot_id)
     # The manifest decides for a devbox it names (so prevent_destroy can be turned off);
     # the live mark is for devboxes it no longer names (see delete_devbox).
     if old is not None and want.protected:
@@ -198,7 +214,7 @@ def _in_place(ctx: PlanContext, want: DesiredDevbox, box: LiveDevbox) -> None:
             reasons=reasons,
             resource_id=box.id,
             changes=changes,
-            params={"name": want.name, "metadata": desired_meta},
+            params=DevboxUpdate(name=want.name, metadata=desired_meta),
         )
     # What else uses the devbox (its series' snapshot) waits for the state change, so a
     # snapshot never meets a devbox that is suspending or resuming.
@@ -250,7 +266,7 @@ def delete_devbox(ctx: PlanContext, box: LiveDevbox, address: str, reason: str) 
         address,
         reasons=[reason],
         resource_id=box.id,
-        params={"final_snapshot": _final_snapshot(ctx, group, box)},
+        params=DevboxDelete(final_snapshot=_final_snapshot(ctx, group, box)),
     )
     manifest_spec = ctx.loaded.manifest.devboxes.get(group)
     protected = box.metadata.get(KEY_PROTECT) == "true" or bool(

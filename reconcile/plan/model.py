@@ -1,7 +1,8 @@
 """The plan as a value: actions, their reasons and dependencies, and live fingerprints; no I/O.
 
 A `Plan` is frozen and round-trips through JSON (the saved plan file). What an action does is
-its `kind` and `params`; `reasons` are for people and no decision ever reads them.
+its `kind` and typed `params` (plan/params.py); `reasons` are for people and no decision ever
+reads them.
 
 Placeholders in `params` are resolved by the executor at apply time:
   `${object:NAME}`   id of object NAME (created or replaced earlier in the same run, or live)
@@ -17,8 +18,17 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from reconcile.errors import PlanFileError
+from reconcile.plan.params import (
+    ActionParams,
+    NoParams,
+    P,
+    params_as,
+    params_from_json,
+    params_to_json,
+)
 
-FORMAT_VERSION = 1
+# 2: params are typed per (resource, kind), read back field by field (1: free-form).
+FORMAT_VERSION = 2
 
 ActionKind = Literal[
     "create", "update", "replace", "delete", "suspend", "resume", "snapshot", "restore", "prune"
@@ -65,7 +75,11 @@ class Action:
     resource_id: str | None = None
     depends_on: tuple[str, ...] = ()
     changes: tuple[Change, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
+    params: ActionParams = field(default_factory=NoParams)
+
+    def params_as(self, cls: type[P]) -> P:
+        """The params as `cls`; PlanFileError when this action carries something else."""
+        return params_as(self.params, cls, self.id)
 
     @property
     def symbol(self) -> str:
@@ -115,6 +129,7 @@ def _shallow(item: Action | Refusal | RetentionRow | LeftBehind) -> dict[str, An
     data = {f.name: getattr(item, f.name) for f in fields(item)}
     if isinstance(item, Action):
         data["changes"] = [_shallow_change(c) for c in item.changes]
+        data["params"] = params_to_json(item.params)
     if isinstance(item, RetentionRow) and not item.left:
         del data["left"]  # written only when set, so plan files stay as they were
     return data
@@ -190,21 +205,9 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        if data.get("format_version") != FORMAT_VERSION:
-            raise PlanFileError(
-                f"plan file has format_version {data.get('format_version')!r}; "
-                f"this rlstate reads {FORMAT_VERSION}"
-            )
+        _check_version(data.get("format_version"))
         try:
-            actions = tuple(
-                Action(
-                    **{k: v for k, v in a.items() if k not in ("changes", "reasons", "depends_on")},
-                    reasons=tuple(a.get("reasons", ())),
-                    depends_on=tuple(a.get("depends_on", ())),
-                    changes=tuple(Change(**c) for c in a.get("changes", ())),
-                )
-                for a in data["actions"]
-            )
+            actions = tuple(_action(a) for a in data["actions"])
             return cls(
                 stack=data["stack"],
                 manifest_path=data["manifest_path"],
@@ -222,7 +225,7 @@ class Plan:
                 targets=tuple(data.get("targets", ())),
                 left_behind=tuple(LeftBehind(**item) for item in data.get("left_behind", ())),
             )
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, PlanFileError) as error:
             raise PlanFileError(f"plan file is damaged or of another format ({error})") from None
 
     @classmethod
@@ -234,3 +237,30 @@ class Plan:
         if not isinstance(data, dict):
             raise PlanFileError("plan file is not a JSON object")
         return cls.from_dict(data)
+
+
+_READ_APART = ("changes", "reasons", "depends_on", "params")
+
+
+def _check_version(found: object) -> None:
+    if found == FORMAT_VERSION:
+        return
+    if isinstance(found, int) and not isinstance(found, bool) and 0 < found < FORMAT_VERSION:
+        raise PlanFileError(
+            f"written by an older rlstate (format_version {found}; this one reads "
+            f"{FORMAT_VERSION}): run `rlstate plan` again"
+        )
+    raise PlanFileError(
+        f"plan file has format_version {found!r}; this rlstate reads {FORMAT_VERSION}"
+    )
+
+
+def _action(data: dict[str, Any]) -> Action:
+    resource, kind = data["resource"], data["kind"]
+    return Action(
+        **{k: v for k, v in data.items() if k not in _READ_APART},
+        reasons=tuple(data.get("reasons", ())),
+        depends_on=tuple(data.get("depends_on", ())),
+        changes=tuple(Change(**c) for c in data.get("changes", ())),
+        params=params_from_json(resource, kind, data.get("params", {})),
+    )

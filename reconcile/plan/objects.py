@@ -9,6 +9,7 @@ from __future__ import annotations
 from reconcile.live.model import KEY_SHA256, KEY_SPEC, KEY_STACK, LiveObject
 from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import DesiredObject, desired_objects, object_metadata
+from reconcile.plan.params import ObjectCreate, ObjectReplace
 
 
 def _owned_objects(ctx: PlanContext) -> dict[str, list[LiveObject]]:
@@ -72,15 +73,15 @@ def plan_objects(ctx: PlanContext) -> None:
 
 
 def _create_object(ctx: PlanContext, want: DesiredObject, live: list[LiveObject]) -> None:
-    params = {
-        "name": want.name,
-        "content_type": want.content_type,
-        "metadata": object_metadata(ctx.stack, want),
-        "ttl_ms": want.ttl_ms,
-        "file": want.path,
-        "sha256": want.sha256,
-        "size": want.size,
-    }
+    params = ObjectCreate(
+        name=want.name,
+        content_type=want.content_type,
+        metadata=object_metadata(ctx.stack, want),
+        ttl_ms=want.ttl_ms,
+        file=want.path,
+        sha256=want.sha256,
+        size=want.size,
+    )
     if not live:
         action = ctx.add(
             "create", "object", want.address, reasons=["not yet created"], params=params
@@ -92,7 +93,7 @@ def _create_object(ctx: PlanContext, want: DesiredObject, live: list[LiveObject]
             "object",
             want.address,
             reasons=[f"forced by {field}", reason],
-            params={**params, "old_id": live[0].id},
+            params=ObjectReplace(**vars(params), old_id=live[0].id),
             action_id=f"replace {want.address}",
         )
         ctx.replaced_objects[want.name] = [o.id for o in live]
@@ -123,14 +124,8 @@ def plan_replaced_object_deletes(ctx: PlanContext) -> None:
     """Delete the old objects of replaced ones, after every devbox action that mounts them."""
     if not ctx.replaced_objects:
         return
-    mounting: dict[str, list[str]] = {}
-    wanted = set(ctx.devbox_action.values())
-    for action in ctx.actions:
-        if action.id in wanted:
-            for mount in action.params.get("body", {}).get("mounts", []):
-                mounting.setdefault(mount.get("object_id"), []).append(action.id)
     for name, old_ids in ctx.replaced_objects.items():
-        needs = [ctx.object_action[name], *mounting.get(ctx.object_ids[name], [])]
+        needs = [ctx.object_action[name], *ctx.mounted_by.get(ctx.object_ids[name], [])]
         for old in old_ids:
             ctx.add(
                 "delete",

@@ -32,7 +32,7 @@ from test_plan_support import (
 from reconcile.api.client import RunloopClient
 from reconcile.commands.common import make_plan
 from reconcile.manifest import LoadedManifest
-from reconcile.plan.model import Plan
+from reconcile.plan.model import FORMAT_VERSION, Plan
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_plan_text_exit_codes_and_plan_file(local_server: Any, drifted: dict[str
 
     saved = work / ".rlstate" / "plan.json"
     plan = Plan.from_json(saved.read_text())
-    assert (plan.stack, plan.has_changes, plan.format_version) == (STACK, True, 1)
+    assert (plan.stack, plan.has_changes, plan.format_version) == (STACK, True, FORMAT_VERSION)
     assert run(local_server, work, "plan", path.name, "--out", "elsewhere.json").returncode == 0
     assert Plan.from_json((work / "elsewhere.json").read_text()).stack == STACK
     for secret in (local_server.token, SECRET):

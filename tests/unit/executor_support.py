@@ -17,6 +17,7 @@ from reconcile.apply.creating import CreatePolicy
 from reconcile.apply.events import ActionEvent, ApplyResult, Event
 from reconcile.apply.executor import ExecutorOptions, RunControl, apply_plan
 from reconcile.plan.model import Action, Plan
+from reconcile.plan.params import ObjectCreate, SnapshotTake, params_from_json
 
 STACK = "exec-test"
 T = TypeVar("T")
@@ -38,7 +39,8 @@ def devbox(
     body: dict[str, Any] | None = None,
     **params: Any,
 ) -> Action:
-    """A devbox create (or restore/replace) action at address devbox.NAME."""
+    """A devbox create (or restore/replace, given old_id and final_snapshot as the plan file
+    holds them) action at address devbox.NAME."""
     meta = ownership("devbox", name, **{"rlstate.ready": "false"})
     full_body = {"name": name, "metadata": meta, **(body or {})}
     return Action(
@@ -47,13 +49,17 @@ def devbox(
         resource="devbox",
         address=f"devbox.{name}",
         depends_on=tuple(deps),
-        params={
-            "body": full_body,
-            "setup": list(setup),
-            "state": state,
-            "ready_metadata": {**meta, "rlstate.ready": "true"},
-            **params,
-        },
+        params=params_from_json(
+            "devbox",
+            kind,
+            {
+                "body": full_body,
+                "setup": list(setup),
+                "state": state,
+                "ready_metadata": {**meta, "rlstate.ready": "true"},
+                **params,
+            },
+        ),
     )
 
 
@@ -64,12 +70,12 @@ def snapshot(series: str, devbox_ref: str, *, deps: Iterable[str] = ()) -> Actio
         resource="snapshot",
         address=f"snapshot.{series}",
         depends_on=tuple(deps),
-        params={
-            "series": series,
-            "devbox": devbox_ref,
-            "name": f"{series}-1",
-            "metadata": ownership("snapshot", series, **{"rlstate.series": series}),
-        },
+        params=SnapshotTake(
+            series=series,
+            devbox=devbox_ref,
+            name=f"{series}-1",
+            metadata=ownership("snapshot", series, **{"rlstate.series": series}),
+        ),
     )
 
 
@@ -91,15 +97,15 @@ def obj(name: str, path: str, sha256: str, size: int, *, deps: Iterable[str] = (
         resource="object",
         address=f"object.{name}",
         depends_on=tuple(deps),
-        params={
-            "name": name,
-            "content_type": "text",
-            "metadata": ownership("object", name, **{"rlstate.sha256": sha256}),
-            "ttl_ms": None,
-            "file": path,
-            "sha256": sha256,
-            "size": size,
-        },
+        params=ObjectCreate(
+            name=name,
+            content_type="text",
+            metadata=ownership("object", name, **{"rlstate.sha256": sha256}),
+            ttl_ms=None,
+            file=path,
+            sha256=sha256,
+            size=size,
+        ),
     )
 
 
@@ -110,7 +116,7 @@ def simple(kind: str, resource: str, address: str, resource_id: str, **params: A
         resource=resource,  # type: ignore[arg-type]
         address=address,
         resource_id=resource_id,
-        params=params,
+        params=params_from_json(resource, kind, params),
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from test_planner_support import NOW, World, ago, write_manifest
 from test_planner_worlds import FINAL
 
+from reconcile.plan.params import DevboxDelete, DevboxReplace
 from reconcile.plan.planner import build_plan
 
 ENV = {"CI_TOKEN": "t"}
@@ -36,9 +37,10 @@ def test_the_final_snapshot_of_a_replaced_builder(
     plan = build_plan(after, world.state(), NOW)
 
     replace = plan.action("replace devbox.builder")
-    final = replace.params["final_snapshot"]
-    assert (final["series"], final["name"]) == (series, name)
-    assert ("rlstate.series" in final["metadata"]) is (series is not None)
+    final = replace.params_as(DevboxReplace).final_snapshot
+    assert final is not None
+    assert (final.series, final.name) == (series, name)
+    assert ("rlstate.series" in final.metadata) is (series is not None)
 
 
 def test_a_duplicate_left_unfinished_gets_a_final_snapshot_of_no_series(tmp_path: Path) -> None:
@@ -53,4 +55,5 @@ def test_a_duplicate_left_unfinished_gets_a_final_snapshot_of_no_series(tmp_path
     plan = build_plan(before, world.state(), NOW)
 
     deletes = [a for a in plan.actions if a.kind == "delete" and a.resource_id == "dbx_builder_dup"]
-    assert [a.params["final_snapshot"]["series"] for a in deletes] == [None]
+    finals = [a.params_as(DevboxDelete).final_snapshot for a in deletes]
+    assert [f.series if f else "no final snapshot" for f in finals] == [None]

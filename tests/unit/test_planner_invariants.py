@@ -35,6 +35,7 @@ from reconcile.live.model import KEY_PROTECT, LiveState
 from reconcile.manifest import LoadedManifest
 from reconcile.plan.desired import desired_devboxes
 from reconcile.plan.model import Plan
+from reconcile.plan.params import ObjectCreate
 from reconcile.plan.planner import build_plan
 from reconcile.plan.series import statuses_needed
 
@@ -97,7 +98,9 @@ def test_the_invariant_checks_can_fail(tmp_path: Path) -> None:
     plan = build_plan(loaded, live, NOW)
     bad = replace(plan.actions[0], resource_id="dbx_stranger", depends_on=(plan.actions[-1].id,))
     broken = replace(plan, actions=(bad, *plan.actions[1:]))
-    problems = plan_problems(broken, loaded, live, (plan.actions[0].params["sha256"],))
+    problems = plan_problems(
+        broken, loaded, live, (plan.actions[0].params_as(ObjectCreate).sha256,)
+    )
     assert any("does not own" in p for p in problems)
     assert any("cycle" in p for p in problems)
     assert any("sensitive" in p for p in problems)

@@ -19,7 +19,6 @@ from datetime import datetime
 
 from reconcile.live.model import LiveState
 from reconcile.manifest.schema import Manifest
-from reconcile.plan.desired import snapshot_metadata
 from reconcile.plan.model import Action, Plan, RetentionRow
 from reconcile.plan.series import (
     SeriesView,
@@ -30,6 +29,7 @@ from reconcile.plan.series import (
     series_views,
     to_record,
 )
+from reconcile.plan.snapshots import snapshot_take
 from reconcile.retention import RetentionDecision, SnapshotRecord, decide_retention
 
 NEW_SNAPSHOT = "(new)"
@@ -119,8 +119,7 @@ def snapshot_plan(manifest: Manifest, jobs: list[SnapshotJob], base: Plan) -> Pl
     for job in jobs:
         if job.blocked or job.devbox_id is None:
             continue
-        spec = manifest.snapshots[job.series]
-        meta = snapshot_metadata(manifest.stack, job.series, protect=spec.lifecycle.prevent_destroy)
+        protect = manifest.snapshots[job.series].lifecycle.prevent_destroy
         actions.append(
             Action(
                 id=f"snapshot snapshot.{job.series}",
@@ -128,12 +127,7 @@ def snapshot_plan(manifest: Manifest, jobs: list[SnapshotJob], base: Plan) -> Pl
                 resource="snapshot",
                 address=f"snapshot.{job.series}",
                 reasons=(job.reason,),
-                params={
-                    "series": job.series,
-                    "devbox": job.devbox_id,
-                    "name": f"{job.series}-{stamp}",
-                    "metadata": meta,
-                },
+                params=snapshot_take(manifest.stack, job.series, job.devbox_id, stamp, protect),
             )
         )
     return _with_actions(base, tuple(actions), ())

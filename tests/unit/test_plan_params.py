@@ -1,0 +1,79 @@
+"""Typed action params in the plan file: each (resource, kind) reads back as its own class, and
+a plan file whose params do not fit, or of an older format, is refused with a clear message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconcile.errors import PlanFileError
+from reconcile.plan.model import FORMAT_VERSION, Action, Plan
+from reconcile.plan.params import (
+    DevboxCreate,
+    DevboxReplace,
+    FinalSnapshot,
+    NoParams,
+    SnapshotTake,
+)
+from reconcile.plan.planfile import load_plan, save_plan
+
+BODY = {"name": "web", "metadata": {"rlstate.stack": "demo"}}
+
+
+def _plan(*actions: Action) -> Plan:
+    return Plan("demo", "rlstate.yaml", "0" * 64, "2026-11-24T09:00:00+00:00", actions=actions)
+
+
+def _replace() -> Action:
+    final = FinalSnapshot(series=None, name="web-final", metadata={"rlstate.stack": "demo"})
+    params = DevboxReplace(BODY, ("make",), "running", None, old_id="dbx_1", final_snapshot=final)
+    return Action("replace devbox.web", "replace", "devbox", "devbox.web", params=params)
+
+
+def test_each_kind_reads_back_as_its_own_class(tmp_path: Path) -> None:
+    take = SnapshotTake(series="golden", devbox="dbx_1", name="golden-1", metadata={})
+    plan = _plan(
+        _replace(),
+        Action("snapshot snapshot.golden", "snapshot", "snapshot", "snapshot.golden", params=take),
+        Action("suspend devbox.db", "suspend", "devbox", "devbox.db", resource_id="dbx_2"),
+    )
+    save_plan(plan, tmp_path / "plan.json")
+
+    loaded = load_plan(tmp_path / "plan.json")
+
+    assert loaded == plan
+    assert [type(a.params) for a in loaded.actions] == [DevboxReplace, SnapshotTake, NoParams]
+    assert loaded.actions[0].params_as(DevboxCreate).setup == ("make",)
+    with pytest.raises(PlanFileError, match="carries SnapshotTake, not DevboxCreate"):
+        loaded.actions[1].params_as(DevboxCreate)
+
+
+def test_params_that_do_not_fit_their_kind_are_refused(tmp_path: Path) -> None:
+    data = json.loads(_plan(_replace()).to_json())
+    del data["actions"][0]["params"]["old_id"]
+    data["actions"][0]["params"]["extra"] = 1
+    (tmp_path / "plan.json").write_text(json.dumps(data))
+
+    with pytest.raises(PlanFileError) as refused:
+        load_plan(tmp_path / "plan.json")
+
+    assert str(refused.value) == (
+        f"{tmp_path / 'plan.json'}: cannot use the saved plan "
+        "(is damaged or of another format (params of a devbox replace do not fit: extra, old_id))"
+    )
+
+
+def test_a_plan_of_the_previous_format_says_to_plan_again(tmp_path: Path) -> None:
+    data = json.loads(_plan(_replace()).to_json())
+    data["format_version"] = FORMAT_VERSION - 1
+    (tmp_path / "plan.json").write_text(json.dumps(data))
+
+    with pytest.raises(PlanFileError) as refused:
+        load_plan(tmp_path / "plan.json")
+
+    assert str(refused.value) == (
+        f"{tmp_path / 'plan.json'}: written by an older rlstate (format_version "
+        f"{FORMAT_VERSION - 1}; this one reads {FORMAT_VERSION}): run `rlstate plan` again"
+    )
