@@ -203,12 +203,12 @@ class Session:
             return self._execute(plan, endpoint, requests)
 
     async def _plan(self, endpoint: Endpoint, make: MakePlan) -> tuple[Plan, int]:
-        from reconcile.apply.clients import ApiClients
+        from reconcile.api.client import RunloopClient
 
-        async with ApiClients.open(endpoint.url, endpoint.key, on_retry=RetryNotice()) as api:
-            live = await discover(api.main, self.loaded, utc_now())
+        async with RunloopClient(endpoint.url, endpoint.key, on_retry=RetryNotice()) as client:
+            live = await discover(client, self.loaded, utc_now())
             plan = make(self.loaded, live, endpoint)
-            return replace(plan, api_url=endpoint.origin), api.requests
+            return replace(plan, api_url=endpoint.origin), client.stats.total
 
     def _nothing_to_do(self, plan: Plan, requests: int) -> int:
         from reconcile.apply.events import ApplyResult, SummaryEvent
@@ -263,17 +263,21 @@ class Session:
     async def _apply(
         self, plan: Plan, endpoint: Endpoint, reporter: Reporter, planned_requests: int
     ) -> int:
-        from reconcile.apply.clients import ApiClients
+        from reconcile.api.client import RunloopClient
         from reconcile.apply.context import RetryRelay
         from reconcile.apply.executor import ExecutorOptions, RunControl, apply_plan
 
         control = RunControl()
         with graceful(control, reporter, self.grace):
-            api = ApiClients.open(endpoint.url, endpoint.key, on_retry=RetryRelay(reporter))
-            api.earlier = planned_requests
-            async with api:
+            relay = RetryRelay(reporter)
+            async with RunloopClient(endpoint.url, endpoint.key, on_retry=relay) as client:
                 options = ExecutorOptions(parallelism=self.parallelism)
                 result = await apply_plan(
-                    plan, api, options=options, emit=reporter, control=control
+                    plan,
+                    client,
+                    options=options,
+                    emit=reporter,
+                    control=control,
+                    earlier_requests=planned_requests,
                 )
         return result.exit_code

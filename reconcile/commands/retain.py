@@ -130,19 +130,18 @@ class _Output:
 
 class _Session:
     """One run's API client, opened once (each new client costs a TLS context): discovery
-    reads through `client`, the executor runs plans through `api`; `requests` counts all."""
+    and the executor share it; `requests` counts all."""
 
     def __init__(self, endpoint: Endpoint, out: _Output) -> None:
-        from reconcile.apply.clients import ApiClients
+        from reconcile.api.client import RunloopClient
 
         self.endpoint, self.out = endpoint, out
-        self.api = ApiClients.open(endpoint.url, endpoint.key, on_retry=out.retry)
-        self.client = self.api.main
+        self.client = RunloopClient(endpoint.url, endpoint.key, on_retry=out.retry)
         self.left: set[str] = set()  # action ids whose delete the API refused (error snapshots)
 
     @property
     def requests(self) -> int:
-        return self.api.requests
+        return self.client.stats.total
 
     async def read_needed(self, live: LiveState, needed: StatusesNeeded) -> LiveState:
         """`live` with every status `needed` names read (repeating until none is missing)."""
@@ -170,12 +169,12 @@ class _Session:
         self.out.prune_ids.update(
             {a.id: a.resource_id or "" for a in plan.actions if a.kind == "prune"}
         )
-        result = await apply_plan(plan, self.api, emit=self.out.sink)
+        result = await apply_plan(plan, self.client, emit=self.out.sink)
         self.left.update(action_id for action_id, _ in result.left_behind)
         return list(result.done), [*result.failed, *result.skipped]
 
     async def aclose(self) -> None:
-        await self.api.aclose()
+        await self.client.aclose()
 
 
 def _announce(plan: Plan, out: _Output) -> None:
