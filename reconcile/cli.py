@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from reconcile.commands import DEFAULT_MANIFEST
 from reconcile.errors import Interrupted, RlstateError, UserError
 
 app = typer.Typer(
@@ -49,7 +50,6 @@ Targets = Annotated[
     ),
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-DEFAULT_MANIFEST = Path("rlstate.yaml")
 _debug = False
 
 

@@ -1,0 +1,9 @@
+"""One module per command (imported only when it runs), and the names they share.
+
+Holds only constants: `rlstate --help` and `validate` import this package, so it stays bare.
+"""
+
+from pathlib import Path
+
+DEFAULT_MANIFEST = Path("rlstate.yaml")  # the manifest a command reads when given none
+PLAN_DIR = ".rlstate"  # beside the manifest: the saved plan and the stack lock

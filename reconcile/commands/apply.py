@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconcile.commands import DEFAULT_MANIFEST, PLAN_DIR
 from reconcile.commands.common import (
-    PLAN_DIR,
     RetryNotice,
     default_plan_path,
     discover,
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from reconcile.plan.model import Plan
     from reconcile.progress import Reporter
 
-DEFAULT_MANIFEST = Path("rlstate.yaml")
 MakePlan = Callable[["LoadedManifest", "LiveState", Endpoint], "Plan"]
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconcile.commands import PLAN_DIR
 from reconcile.errors import PlanFileError, UserError
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from reconcile.live.model import LiveState
     from reconcile.manifest import LoadedManifest
     from reconcile.plan.model import Plan
-
-PLAN_DIR = ".rlstate"
 
 
 def utc_now() -> datetime:

@@ -6,6 +6,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from reconcile.commands import DEFAULT_MANIFEST
 from reconcile.commands.common import (
     default_plan_path,
     load,
@@ -58,7 +59,7 @@ def run(
 
 def _apply_command(path: Path) -> str:
     """The shortest command that applies this saved plan from the current folder."""
-    if path.resolve() == default_plan_path(Path("rlstate.yaml")):
+    if path.resolve() == default_plan_path(DEFAULT_MANIFEST):
         return "rlstate apply"
     try:
         shown = path.resolve().relative_to(Path.cwd())

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconcile.commands import PLAN_DIR
 from reconcile.commands.common import load, locked, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import run_async
@@ -124,7 +125,7 @@ def run(
     report = RetainReport()
     try:
         loaded = load(manifest_path, need_env=False)
-        folder = manifest_path.resolve().parent / ".rlstate"
+        folder = manifest_path.resolve().parent / PLAN_DIR
         with locked(folder, loaded.manifest.stack, "retain"), connect(conn, quiet=True) as ep:
             run_async(_retain(ep, loaded, clock, dry_run, out, report))
     except (RlstateError, Interrupted) as error:
