@@ -8,6 +8,7 @@ from typing import Any
 
 from reconcile.live.model import (
     KEY_FIELDS,
+    KEY_GROUP,
     KEY_KIND,
     KEY_NAME,
     KEY_PROTECT,
@@ -243,7 +244,7 @@ def plan_devbox(ctx: PlanContext, want: DesiredDevbox, live: list[LiveDevbox]) -
 
 
 def delete_devbox(ctx: PlanContext, box: LiveDevbox, address: str, reason: str) -> None:
-    group = box.metadata.get("rlstate.group") or box.logical_name or ""
+    group = box.metadata.get(KEY_GROUP) or box.logical_name or ""
     action = ctx.add(
         "delete",
         "devbox",
