@@ -123,14 +123,13 @@ def check_live_unchanged(saved: Plan, live: LiveState) -> None:
 
 def run(
     source: Path | None,
-    conn: object,
+    conn: ConnectionSettings,
     yes: bool,
     parallelism: int,
     json_out: bool,
     targets: list[str],
 ) -> int:
     """Apply a manifest (plan, show, confirm) or a saved plan (re-checked, not asked)."""
-    assert isinstance(conn, ConnectionSettings)
     chosen = resolve_source(source)
     if chosen.saved is not None and targets:
         raise ConfigError("--target cannot be used with a saved plan (plan with --target instead)")
@@ -152,9 +151,8 @@ def run(
     return session.run(make, ask=not yes and saved is None, question="Apply these changes?")
 
 
-def run_destroy(manifest: Path, conn: object, yes: bool, json_out: bool) -> int:
+def run_destroy(manifest: Path, conn: ConnectionSettings, yes: bool, json_out: bool) -> int:
     """Delete every resource of the stack (prevent_destroy refuses the whole plan)."""
-    assert isinstance(conn, ConnectionSettings)
     loaded = load(manifest, need_env=False)
 
     def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint) -> Plan:

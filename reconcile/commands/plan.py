@@ -22,7 +22,7 @@ from reconcile.plan.model import Plan
 
 def run(
     manifest_path: Path,
-    conn: object,
+    conn: ConnectionSettings,
     out: Path | None,
     json_out: bool,
     detailed_exitcode: bool,
@@ -31,7 +31,6 @@ def run(
     """Plan, print, save; exit 2 for changes only with --detailed-exitcode."""
     from reconcile.render import plan_to_json, render_plan_text
 
-    assert isinstance(conn, ConnectionSettings)
     loaded = load(manifest_path)
     now = utc_now()
     with connect(conn, quiet=json_out) as endpoint:

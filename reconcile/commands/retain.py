@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconcile.commands import PLAN_DIR
 from reconcile.commands.common import load, locked, utc_now
-from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
+from reconcile.commands.connection import Endpoint, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.errors import Interrupted, RlstateError
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from reconcile.api.retry import RetryEvent
     from reconcile.apply.events import Event
     from reconcile.apply.retain_run import Clock, RetainReport
+    from reconcile.commands.connection import ConnectionSettings
     from reconcile.manifest import LoadedManifest
     from reconcile.plan.model import Action
 
@@ -108,7 +109,7 @@ def _print_report(report: RetainReport, out: _Output, dry_run: bool) -> None:
 
 def run(
     manifest_path: Path,
-    conn: object,
+    conn: ConnectionSettings,
     dry_run: bool,
     json_out: bool,
     quiet: bool,
@@ -120,7 +121,6 @@ def run(
     `clock` gives "now" for `every` and `within` (tests pass the backend's clock)."""
     from reconcile.apply.retain_run import RetainReport
 
-    assert isinstance(conn, ConnectionSettings)
     out = _Output(json_out, quiet)
     report = RetainReport()
     try:
