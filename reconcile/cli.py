@@ -11,11 +11,15 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from reconcile.commands import DEFAULT_MANIFEST
 from reconcile.errors import Interrupted, RlstateError, UserError
+
+if TYPE_CHECKING:
+    from reconcile.commands.connection import ConnectionSettings
 
 app = typer.Typer(
     name="rlstate",
@@ -49,11 +53,12 @@ Targets = Annotated[
     ),
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-DEFAULT_MANIFEST = Path("rlstate.yaml")
 _debug = False
 
 
-def _connection(api_url: str | None, api_key: str | None, local_dir: Path | None) -> object:
+def _connection(
+    api_url: str | None, api_key: str | None, local_dir: Path | None
+) -> ConnectionSettings:
     from reconcile.commands.connection import ConnectionSettings
 
     return ConnectionSettings.from_flags(api_url=api_url, api_key=api_key, local_dir=local_dir)

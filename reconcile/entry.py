@@ -25,9 +25,9 @@ def _fast_validate(args: list[str]) -> int | None:
             paths.append(arg)
     if len(paths) > 1:
         return None
-    from reconcile.commands import validate
+    from reconcile.commands import DEFAULT_MANIFEST, validate
 
-    return validate.run(Path(paths[0] if paths else "rlstate.yaml"), json_out)
+    return validate.run(Path(paths[0]) if paths else DEFAULT_MANIFEST, json_out)
 
 
 def _take_debug(argv: list[str]) -> list[str]:

@@ -6,10 +6,14 @@ Values that came from `${env:}` are never shown: they print as "(sensitive)".
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconcile.plan.model import Action, Plan, RetentionRow
 from reconcile.plan.params import DevboxCreate
+
+if TYPE_CHECKING:
+    from reconcile.apply.events import Event
+    from reconcile.apply.retain_run import RetainReport
 
 SENSITIVE = "(sensitive)"
 _SUMMARY_WORDS = (
@@ -140,3 +144,120 @@ def _size(size: int) -> str:
             return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
         value /= 1024
     return f"{size}B"
+
+
+def retain_planned(action: Action) -> tuple[dict[str, Any], str | None]:
+    """--dry-run: the `planned` event of an action a real retain would take, and its line (a
+    prune has none: the table shows it)."""
+    data: dict[str, Any] = {
+        "event": "action",
+        "id": action.id,
+        "address": action.address,
+        "kind": action.kind,
+        "state": "planned",
+        "message": "; ".join(action.reasons),
+    }
+    if action.kind == "prune":
+        data["snapshot"] = action.resource_id
+        return data, None
+    return data, f"{action.address}: would take a snapshot ({action.reasons[0]})"
+
+
+def retain_ran(event: Event, action: Action | None) -> tuple[dict[str, Any], str | None] | None:
+    """An executor event of a retain run as its JSON event and line (a done prune has no line:
+    the table shows it); None for the events retain does not show (started, waiting, summary)."""
+    from reconcile.apply.events import ActionEvent, ThrottledEvent
+
+    if isinstance(event, ThrottledEvent):
+        return event.to_json(), f"{event.address}: {event.message}"
+    if not isinstance(event, ActionEvent) or event.state not in ("done", "failed", "skipped"):
+        return None
+    data = event.to_json()
+    if event.kind == "prune":
+        data["snapshot"] = (action.resource_id or "") if action else None
+    text = event.message
+    if not text.startswith(event.address):
+        text = f"{event.address}: {text}"
+    return data, None if (event.kind, event.state) == ("prune", "done") else text
+
+
+def retain_summary(report: RetainReport, dry_run: bool) -> dict[str, Any]:
+    """retain's last JSON event: counts a cron wrapper checks, and why anything failed."""
+    return {
+        "event": "summary",
+        "result": report.result,
+        "dry_run": dry_run,
+        "taken": len(report.taken),
+        "pruned": len(report.pruned),
+        "kept": report.kept,
+        "left": report.left_in_place,
+        "failed": len(report.failed),
+        "failures": [{"id": i, "reason": why} for i, why in report.failed],
+        "refused": report.refused,
+        "error": report.error,
+        "requests": report.requests,
+        "elapsed_s": report.elapsed_s,
+    }
+
+
+def retain_series(report: RetainReport) -> list[dict[str, Any]]:
+    """Per series: its policy in words and how many snapshots stay and go."""
+    rows = report.plan.retention if report.plan else ()
+    gone = set(report.pruned)
+    out = []
+    for item in report.prunes:
+        mine = [r for r in rows if r.series == item.series]
+        policy = item.decision.policy
+        out.append(
+            {
+                "event": "series",
+                "series": item.series,
+                "policy": policy.describe() if policy else "",
+                "kept": sum(1 for r in mine if r.keep and not r.left),
+                "pruned": sum(1 for r in mine if r.snapshot_id in gone),
+                "left": sum(1 for r in mine if r.left),
+                "refused": item.decision.refused,
+            }
+        )
+    return out
+
+
+def retention_row_json(row: RetentionRow) -> dict[str, Any]:
+    """One row of the retention table as a `retention` JSON event."""
+    return {
+        "event": "retention",
+        "series": row.series,
+        "snapshot": row.snapshot_id,
+        "created": row.created,
+        "status": row.status,
+        "keep": row.keep,
+        "left": row.left,
+        "reasons": list(row.reasons),
+        "size_bytes": row.size_bytes,
+        "managed": row.managed,
+    }
+
+
+def retain_text(report: RetainReport, lines: list[str], dry_run: bool) -> str:
+    """retain's plain output: the run's `lines`, the table, a line per series, the summary."""
+    lines = list(lines)
+    if report.plan and report.plan.retention:
+        lines.append(retention_table(report.plan.retention))
+    for info in retain_series(report):
+        verb = "would be pruned" if dry_run else "pruned"
+        line = f"snapshot.{info['series']} ({info['policy']}): {info['kept']} kept"
+        line += f", {info['pruned']} {verb}"
+        if info["left"]:
+            line += f", {info['left']} left in place (ended in error; the API refuses to delete)"
+        if info["refused"]:
+            line += f"; prune refused: {info['refused']}"
+        lines.append(line)
+    s = retain_summary(report, dry_run)
+    lines.append(
+        f"Retain{' (dry run)' if dry_run else ''}: {'would take' if dry_run else 'took'} "
+        f"{s['taken']} snapshot(s), {'would prune' if dry_run else 'pruned'} {s['pruned']}, "
+        f"kept {s['kept']}, failed {s['failed']}"
+        + (f", left {s['left']} that ended in error (the API keeps those)." if s["left"] else ".")
+    )
+    lines.extend(f"error: {action_id}: {reason}" for action_id, reason in report.failed)
+    return "\n".join(lines) + "\n"

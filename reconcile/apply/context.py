@@ -1,4 +1,4 @@
-"""What one operation gets to work with (resolved params, clients, a way to report) and returns.
+"""What one operation gets to work with (resolved params, the client, a way to report) and returns.
 
 Shared by the operation modules; holds no logic beyond small helpers every operation uses.
 """
@@ -12,10 +12,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from reconcile.api import RetryEvent
-from reconcile.apply.clients import ApiClients
-from reconcile.apply.creating import CreatePolicy, create_exactly_once
+from reconcile.api import RetryEvent, RunloopClient
 from reconcile.apply.events import EventSink, ThrottledEvent, discard
+from reconcile.apply.exactly_once import CreatePolicy, create_exactly_once
 from reconcile.errors import ApiRateLimitError, RetryableApiError
 from reconcile.plan.model import Action
 from reconcile.plan.params import ActionParams, P, params_as
@@ -53,7 +52,7 @@ class OpContext:
 
     action: Action
     params: ActionParams
-    api: ApiClients
+    client: RunloopClient
     report: Callable[[str], None]
     on_throttled: Callable[[ApiRateLimitError, float], None]
     on_ambiguous: Callable[[RetryableApiError], None]

@@ -11,9 +11,9 @@ import uuid
 from typing import Any
 
 from reconcile.api import Devbox
-from reconcile.apply.clients import NO_RETRY
+from reconcile.api.retry import NO_RETRY
 from reconcile.apply.context import Done, OpContext
-from reconcile.apply.creating import new_token
+from reconcile.apply.exactly_once import new_token
 from reconcile.apply.placeholders import result_key
 from reconcile.apply.storage_ops import take_snapshot
 from reconcile.errors import (
@@ -44,7 +44,7 @@ def _ended(view: Devbox) -> str:
 
 async def wait_until(ctx: OpContext, devbox_id: str, status: str, timeout: float) -> Devbox:
     """The devbox once in `status`; DevboxFailedError if it ends in failure/shutdown first."""
-    view = await ctx.api.main.wait_for_devbox_status(devbox_id, [status], timeout=timeout)
+    view = await ctx.client.wait_for_devbox_status(devbox_id, [status], timeout=timeout)
     if view.status != status:
         raise DevboxFailedError(
             f"devbox {devbox_id} ended in {_ended(view)} while waiting for {status}"
@@ -53,7 +53,7 @@ async def wait_until(ctx: OpContext, devbox_id: str, status: str, timeout: float
 
 
 async def _find_devbox(ctx: OpContext, token: str) -> Devbox | None:
-    for view in await ctx.api.main.list_devboxes():
+    for view in await ctx.client.list_devboxes():
         if view.metadata.get(KEY_TOKEN) == token:
             return view
     return None
@@ -64,7 +64,7 @@ async def _create(ctx: OpContext, body: dict[str, Any]) -> Devbox:
     body = {**body, "metadata": {**dict(body.get("metadata") or {}), KEY_TOKEN: token}}
 
     async def create() -> Devbox:
-        return await ctx.api.main.create_devbox(body, request_id=token, retry=NO_RETRY)
+        return await ctx.client.create_devbox(body, request_id=token, retry=NO_RETRY)
 
     async def find() -> Devbox | None:
         return await _find_devbox(ctx, token)
@@ -85,9 +85,9 @@ async def run_setup(ctx: OpContext, devbox_id: str, commands: list[str], shown: 
     for index, command in enumerate(commands):
         label = shown[index] if index < len(shown) else command
         ctx.report(f"setup {index + 1}/{len(commands)} on devbox {devbox_id}: {label[:60]}")
-        run = await ctx.api.main.execute(devbox_id, command, command_id=str(uuid.uuid4()))
+        run = await ctx.client.execute(devbox_id, command, command_id=str(uuid.uuid4()))
         if run.status != "completed":
-            run = await ctx.api.main.wait_for_execution(
+            run = await ctx.client.wait_for_execution(
                 devbox_id, run.execution_id, ["completed"], timeout=ctx.timeouts.command
             )
         if run.exit_status != 0:
@@ -107,18 +107,18 @@ async def shutdown(ctx: OpContext, devbox_id: str) -> None:
     while True:
         attempt += 1
         try:
-            await ctx.api.main.shutdown_devbox(devbox_id)
+            await ctx.client.shutdown_devbox(devbox_id)
             return
         except ApiNotFoundError:
             return
         except (ApiConflictError, ApiBadRequestError):
-            view = await ctx.api.main.get_devbox(devbox_id)
+            view = await ctx.client.get_devbox(devbox_id)
             if view.status in TERMINAL_DEVBOX:
                 return
             if ctx.clock() >= deadline:
                 raise
             ctx.report(f"devbox {devbox_id} cannot shut down yet ({view.status}); retrying")
-            await ctx.sleep(ctx.api.main.retry_policy.backoff(attempt))
+            await ctx.sleep(ctx.client.retry_policy.backoff(attempt))
 
 
 async def _final_snapshot(ctx: OpContext, devbox_id: str, final: FinalSnapshot | None) -> str:
@@ -127,7 +127,7 @@ async def _final_snapshot(ctx: OpContext, devbox_id: str, final: FinalSnapshot |
     try:
         snap = await take_snapshot(ctx, devbox_id, final.name, dict(final.metadata))
     except (ApiBadRequestError, ApiConflictError):
-        view = await ctx.api.main.get_devbox(devbox_id)
+        view = await ctx.client.get_devbox(devbox_id)
         if view.status not in TERMINAL_DEVBOX:
             raise
         return f"; no final snapshot: it had ended ({_ended(view)}) and has no disk"
@@ -150,7 +150,7 @@ async def create_devbox(ctx: OpContext) -> Done:
     if setup:
         planned = ctx.action.params_as(DevboxCreate).setup
         await run_setup(ctx, view.id, setup, list(planned))
-        await ctx.api.main.update_devbox(view.id, metadata=ready)
+        await ctx.client.update_devbox(view.id, metadata=ready)
     if p.state == "suspended":
         await _suspend(ctx, view.id)
     return Done(await _finish_create(ctx, view.id), {result_key("devbox", ctx.address): view.id})
@@ -171,18 +171,18 @@ async def _finish_create(ctx: OpContext, devbox_id: str) -> str:
 
 async def update_devbox(ctx: OpContext) -> Done:
     p = ctx.params_as(DevboxUpdate)
-    await ctx.api.main.update_devbox(ctx.resource_id, name=p.name, metadata=p.metadata)
+    await ctx.client.update_devbox(ctx.resource_id, name=p.name, metadata=p.metadata)
     return Done(f"{ctx.address} has been updated")
 
 
 async def _suspend(ctx: OpContext, devbox_id: str) -> None:
     try:
-        await ctx.api.main.suspend_devbox(devbox_id)
+        await ctx.client.suspend_devbox(devbox_id)
     except (ApiBadRequestError, ApiConflictError):
-        view = await ctx.api.main.get_devbox(devbox_id)
+        view = await ctx.client.get_devbox(devbox_id)
         if view.status in BOOTING:
             await wait_until(ctx, devbox_id, "running", ctx.timeouts.devbox_ready)
-            await ctx.api.main.suspend_devbox(devbox_id)
+            await ctx.client.suspend_devbox(devbox_id)
         elif view.status not in ("suspending", "suspended"):
             raise
     ctx.report(f"devbox {devbox_id} suspending")
@@ -197,12 +197,12 @@ async def suspend_devbox(ctx: OpContext) -> Done:
 async def resume_devbox(ctx: OpContext) -> Done:
     devbox_id = ctx.resource_id
     try:
-        await ctx.api.main.resume_devbox(devbox_id)
+        await ctx.client.resume_devbox(devbox_id)
     except (ApiBadRequestError, ApiConflictError):
-        view = await ctx.api.main.get_devbox(devbox_id)
+        view = await ctx.client.get_devbox(devbox_id)
         if view.status == "suspending":
             await wait_until(ctx, devbox_id, "suspended", ctx.timeouts.devbox_transition)
-            await ctx.api.main.resume_devbox(devbox_id)
+            await ctx.client.resume_devbox(devbox_id)
         elif view.status not in BOOTING and view.status != "running":
             raise
     ctx.report(f"devbox {devbox_id} resuming")

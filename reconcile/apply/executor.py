@@ -17,9 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconcile.apply.clients import ApiClients
+from reconcile.api import RunloopClient
 from reconcile.apply.context import Done, OpContext, Timeouts, current_action
-from reconcile.apply.creating import CreatePolicy
 from reconcile.apply.events import (
     ActionEvent,
     ActionState,
@@ -31,6 +30,7 @@ from reconcile.apply.events import (
     discard,
     outcome_of,
 )
+from reconcile.apply.exactly_once import CreatePolicy
 from reconcile.apply.operations import operation_for, starting_message
 from reconcile.apply.placeholders import resolve, scrub
 from reconcile.errors import (
@@ -103,16 +103,21 @@ def _one_line(error: BaseException) -> str:
 
 async def apply_plan(
     plan: Plan,
-    api: ApiClients,
+    client: RunloopClient,
     *,
     options: ExecutorOptions | None = None,
     emit: EventSink = discard,
     control: RunControl | None = None,
+    earlier_requests: int = 0,
 ) -> ApplyResult:
-    """Runs every action of `plan` in dependency order; emits events, ends with a summary."""
+    """Runs every action of `plan` in dependency order; emits events, ends with a summary.
+
+    The summary counts `client`'s requests plus `earlier_requests` (this run's, made before it
+    started, e.g. while planning)."""
     refuse_protected(plan)
     _check_ids(plan)
-    walk = _Walk(plan, api, options or ExecutorOptions(), emit, control or RunControl())
+    options = options or ExecutorOptions()
+    walk = _Walk(plan, client, options, emit, control or RunControl(), earlier_requests)
     result = await walk.run()
     emit(SummaryEvent(result))
     return result
@@ -124,18 +129,20 @@ class _Walk:
     def __init__(
         self,
         plan: Plan,
-        api: ApiClients,
+        client: RunloopClient,
         options: ExecutorOptions,
         emit: EventSink,
         control: RunControl,
+        earlier_requests: int,
     ) -> None:
-        self.plan, self.api, self.options, self.emit, self.control = (
+        self.plan, self.client, self.options, self.emit, self.control = (
             plan,
-            api,
+            client,
             options,
             emit,
             control,
         )
+        self.earlier_requests = earlier_requests
         self.environ = options.environ if options.environ is not None else os.environ
         self.by_id = {a.id: a for a in plan.actions}
         self.dependents: dict[str, list[str]] = {a.id: [] for a in plan.actions}
@@ -167,7 +174,7 @@ class _Walk:
             skipped=tuple(self.skipped),
             left_behind=tuple(self.left_behind),
             outcome=outcome_of(len(self.done), len(self.failed), len(self.skipped)),
-            requests=self.api.requests,
+            requests=self.earlier_requests + self.client.stats.total,
             elapsed_s=self.options.clock() - self.t0,
             results=dict(self.results),
             errors=dict(self.errors),
@@ -222,7 +229,7 @@ class _Walk:
         ctx = OpContext(
             action=action,
             params=resolution.value,
-            api=self.api,
+            client=self.client,
             report=lambda message: self._event(action, "waiting", message),
             on_throttled=lambda error, delay: self._throttled(action, error, delay),
             on_ambiguous=lambda error: self._ambiguous(action, error),

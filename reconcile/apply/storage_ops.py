@@ -11,9 +11,9 @@ import hashlib
 from pathlib import Path
 
 from reconcile.api import StorageObject
-from reconcile.apply.clients import NO_RETRY
+from reconcile.api.retry import NO_RETRY
 from reconcile.apply.context import Done, OpContext, name_of
-from reconcile.apply.creating import new_token
+from reconcile.apply.exactly_once import new_token
 from reconcile.apply.placeholders import result_key
 from reconcile.errors import (
     ApiBadRequestError,
@@ -46,7 +46,7 @@ def _read_checked(path: str, sha256: str | None) -> bytes:
 
 
 async def _find_object(ctx: OpContext, name: str, token: str) -> StorageObject | None:
-    for obj in await ctx.api.main.list_objects(name=name):
+    for obj in await ctx.client.list_objects(name=name):
         if obj.metadata.get(KEY_TOKEN) == token and obj.state != "DELETED":
             return obj
     return None
@@ -61,7 +61,7 @@ async def _create_object(ctx: OpContext, data: bytes) -> StorageObject:
         metadata = {**dict(p.metadata), KEY_TOKEN: token}
 
         async def create(token: str = token, metadata: dict[str, str] = metadata) -> StorageObject:
-            return await ctx.api.main.create_object(
+            return await ctx.client.create_object(
                 name=p.name,
                 content_type=p.content_type or "unspecified",
                 metadata=metadata,
@@ -88,11 +88,11 @@ async def create_object(ctx: OpContext) -> Done:
     if obj.state == "UPLOADING":
         assert obj.upload_url is not None
         ctx.report(f"uploading {len(data)} bytes to object {obj.id}")
-        await ctx.api.main.upload_object_bytes(obj.upload_url, data, obj.upload_headers)
+        await ctx.client.upload_object_bytes(obj.upload_url, data, obj.upload_headers)
         try:
-            obj = await ctx.api.main.complete_object(obj.id)
+            obj = await ctx.client.complete_object(obj.id)
         except ApiConflictError:
-            obj = await ctx.api.main.get_object(obj.id)
+            obj = await ctx.client.get_object(obj.id)
             if obj.state != "READ_ONLY":
                 raise
     verb = "replaced" if ctx.action.kind == "replace" else "created"
@@ -104,7 +104,7 @@ async def create_object(ctx: OpContext) -> Done:
 
 async def _delete_object_quietly(ctx: OpContext, object_id: str) -> None:
     with contextlib.suppress(ApiNotFoundError):
-        await ctx.api.main.delete_object(object_id)
+        await ctx.client.delete_object(object_id)
 
 
 async def delete_object(ctx: OpContext) -> Done:
@@ -120,13 +120,13 @@ async def take_snapshot(
     tagged = {**metadata, KEY_TOKEN: token}
 
     async def create() -> str:
-        snap = await ctx.api.main.snapshot_disk_async(
+        snap = await ctx.client.snapshot_disk_async(
             devbox_id, name=name, metadata=tagged, request_id=token, retry=NO_RETRY
         )
         return snap.id
 
     async def find() -> str | None:
-        found = await ctx.api.main.list_snapshots(metadata={KEY_TOKEN: token})
+        found = await ctx.client.list_snapshots(metadata={KEY_TOKEN: token})
         return found[0].id if found else None
 
     try:
@@ -137,7 +137,7 @@ async def take_snapshot(
         # refused while it booted or suspended; now it can
         snapshot_id = await ctx.create_once(create, find)
     ctx.report(f"snapshot {snapshot_id} of devbox {devbox_id} in_progress")
-    status = await ctx.api.main.wait_for_snapshot(snapshot_id, timeout=ctx.timeouts.snapshot)
+    status = await ctx.client.wait_for_snapshot(snapshot_id, timeout=ctx.timeouts.snapshot)
     if status.status != "complete":
         why = f": {status.error_message}" if status.error_message else ""
         raise SnapshotFailedError(
@@ -151,10 +151,10 @@ async def await_disk(ctx: OpContext, devbox_id: str) -> bool:
     """After the API refused to snapshot a devbox: waits while it boots or suspends (e.g. one a
     killed run left booting, which the server is still starting); True when it then has a disk
     to snapshot (running or suspended), False when it ended (failure, shutdown)."""
-    view = await ctx.api.main.get_devbox(devbox_id)
+    view = await ctx.client.get_devbox(devbox_id)
     if view.status in SETTLING:
         ctx.report(f"devbox {devbox_id} is {view.status}; waiting to snapshot it")
-        view = await ctx.api.main.wait_for_devbox_status(
+        view = await ctx.client.wait_for_devbox_status(
             devbox_id, HAS_DISK, timeout=ctx.timeouts.devbox_ready
         )
     return view.status in HAS_DISK
@@ -166,9 +166,7 @@ async def _mark_complete(ctx: OpContext, snapshot_id: str, metadata: dict[str, s
     Only an optimisation: if the update fails, discovery reads the status instead.
     """
     with contextlib.suppress(ApiError):
-        await ctx.api.main.update_snapshot(
-            snapshot_id, metadata={**metadata, KEY_STATE: "complete"}
-        )
+        await ctx.client.update_snapshot(snapshot_id, metadata={**metadata, KEY_STATE: "complete"})
 
 
 async def snapshot(ctx: OpContext) -> Done:
@@ -185,7 +183,7 @@ async def delete_snapshot(ctx: OpContext) -> Done:
     """snapshot prune / delete; a snapshot already gone counts as done, and so does one that
     ended in error which the API refuses to delete (409): it is left in place and marked."""
     try:
-        await ctx.api.main.delete_snapshot(ctx.resource_id)
+        await ctx.client.delete_snapshot(ctx.resource_id)
     except ApiNotFoundError:
         pass
     except ApiConflictError as refused:
@@ -199,7 +197,7 @@ async def _refused_delete(ctx: OpContext, refused: ApiConflictError) -> Done:
     complete ones can be deleted): such a one is left, with `rlstate.delete_refused` on its
     metadata so that plans stop asking to delete it (best effort). Any other 409 fails."""
     try:
-        status = await ctx.api.main.get_snapshot_status(ctx.resource_id)
+        status = await ctx.client.get_snapshot_status(ctx.resource_id)
     except ApiError:
         raise refused from None
     if status.status != "error":
@@ -212,7 +210,7 @@ async def _refused_delete(ctx: OpContext, refused: ApiConflictError) -> Done:
         if status.snapshot is None:
             raise OperationError("the status answer did not include the snapshot's metadata")
         marked = {**status.snapshot.metadata, KEY_DELETE_REFUSED: "error"}
-        await ctx.api.main.update_snapshot(ctx.resource_id, metadata=marked)
+        await ctx.client.update_snapshot(ctx.resource_id, metadata=marked)
     except (ApiError, OperationError) as error:
         message += f"; recording that on it failed ({' '.join(str(error).split())})"
     return Done(message, left_behind=DELETE_REFUSED_REASON)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconcile.commands import DEFAULT_MANIFEST
 from reconcile.commands.common import RetryNotice, discover, load, locked, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import grace_seconds, graceful, run_async
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from reconcile.plan.model import Plan
     from reconcile.progress import Reporter
 
-DEFAULT_MANIFEST = Path("rlstate.yaml")
 MakePlan = Callable[["LoadedManifest", "LiveState", Endpoint], "Plan"]
 
 
@@ -115,14 +115,13 @@ def check_live_unchanged(saved: Plan, live: LiveState) -> None:
 
 def run(
     source: Path | None,
-    conn: object,
+    conn: ConnectionSettings,
     yes: bool,
     parallelism: int,
     json_out: bool,
     targets: list[str],
 ) -> int:
     """Apply a manifest (plan, show, confirm) or a saved plan (re-checked, not asked)."""
-    assert isinstance(conn, ConnectionSettings)
     chosen = resolve_source(source)
     if chosen.saved is not None and targets:
         raise ConfigError("--target cannot be used with a saved plan (plan with --target instead)")
@@ -144,9 +143,8 @@ def run(
     return session.run(make, ask=not yes and saved is None, question="Apply these changes?")
 
 
-def run_destroy(manifest: Path, conn: object, yes: bool, json_out: bool) -> int:
+def run_destroy(manifest: Path, conn: ConnectionSettings, yes: bool, json_out: bool) -> int:
     """Delete every resource of the stack (prevent_destroy refuses the whole plan)."""
-    assert isinstance(conn, ConnectionSettings)
     loaded = load(manifest, need_env=False)
 
     def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint) -> Plan:
@@ -194,12 +192,12 @@ class Session:
             return self._execute(plan, endpoint, requests)
 
     async def _plan(self, endpoint: Endpoint, make: MakePlan) -> tuple[Plan, int]:
-        from reconcile.apply.clients import ApiClients
+        from reconcile.api.client import RunloopClient
 
-        async with ApiClients.open(endpoint.url, endpoint.key, on_retry=RetryNotice()) as api:
-            live = await discover(api.main, self.loaded, utc_now())
+        async with RunloopClient(endpoint.url, endpoint.key, on_retry=RetryNotice()) as client:
+            live = await discover(client, self.loaded, utc_now())
             plan = make(self.loaded, live, endpoint)
-            return replace(plan, api_url=endpoint.origin), api.requests
+            return replace(plan, api_url=endpoint.origin), client.stats.total
 
     def _nothing_to_do(self, plan: Plan, requests: int) -> int:
         from reconcile.apply.events import ApplyResult, SummaryEvent
@@ -254,17 +252,21 @@ class Session:
     async def _apply(
         self, plan: Plan, endpoint: Endpoint, reporter: Reporter, planned_requests: int
     ) -> int:
-        from reconcile.apply.clients import ApiClients
+        from reconcile.api.client import RunloopClient
         from reconcile.apply.context import RetryRelay
         from reconcile.apply.executor import ExecutorOptions, RunControl, apply_plan
 
         control = RunControl()
         with graceful(control, reporter, self.grace):
-            api = ApiClients.open(endpoint.url, endpoint.key, on_retry=RetryRelay(reporter))
-            api.earlier = planned_requests
-            async with api:
+            relay = RetryRelay(reporter)
+            async with RunloopClient(endpoint.url, endpoint.key, on_retry=relay) as client:
                 options = ExecutorOptions(parallelism=self.parallelism)
                 result = await apply_plan(
-                    plan, api, options=options, emit=reporter, control=control
+                    plan,
+                    client,
+                    options=options,
+                    emit=reporter,
+                    control=control,
+                    earlier_requests=planned_requests,
                 )
         return result.exit_code

@@ -6,6 +6,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from reconcile.commands import DEFAULT_MANIFEST
 from reconcile.commands.common import load, make_client, make_plan, utc_now
 from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.commands.interrupts import run_async
@@ -15,7 +16,7 @@ from reconcile.plan.planfile import default_plan_path, save_plan
 
 def run(
     manifest_path: Path,
-    conn: object,
+    conn: ConnectionSettings,
     out: Path | None,
     json_out: bool,
     detailed_exitcode: bool,
@@ -24,7 +25,6 @@ def run(
     """Plan, print, save; exit 2 for changes only with --detailed-exitcode."""
     from reconcile.render import plan_to_json, render_plan_text
 
-    assert isinstance(conn, ConnectionSettings)
     loaded = load(manifest_path)
     now = utc_now()
     with connect(conn, quiet=json_out) as endpoint:
@@ -52,7 +52,7 @@ def run(
 
 def _apply_command(path: Path) -> str:
     """The shortest command that applies this saved plan from the current folder."""
-    if path.resolve() == default_plan_path(Path("rlstate.yaml")):
+    if path.resolve() == default_plan_path(DEFAULT_MANIFEST):
         return "rlstate apply"
     try:
         shown = path.resolve().relative_to(Path.cwd())

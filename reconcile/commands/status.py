@@ -136,12 +136,15 @@ def render_status(report: dict[str, Any]) -> str:
 
 
 def run(
-    manifest_path: Path, conn: object, json_out: bool, *, clock: Callable[[], datetime] = utc_now
+    manifest_path: Path,
+    conn: ConnectionSettings,
+    json_out: bool,
+    *,
+    clock: Callable[[], datetime] = utc_now,
 ) -> int:
     """Prints the status report; `clock` gives "now" for ages (tests pass the backend's)."""
     from reconcile.plan.planner import build_plan
 
-    assert isinstance(conn, ConnectionSettings)
     loaded = load(manifest_path, need_env=False)  # monitoring runs without the secrets
     now = clock()
     with connect(conn, quiet=json_out) as endpoint:

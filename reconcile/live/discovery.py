@@ -163,8 +163,18 @@ async def discover_live_state(
     if all_statuses:
         ids = frozenset(s.id for s in live.snapshots)
         return live.with_statuses(await read_statuses(client, ids))
+    if statuses_needed is None:
+        return live
+    return await read_needed_statuses(client, live, statuses_needed)
+
+
+async def read_needed_statuses(
+    client: RunloopClient, live: LiveState, statuses_needed: StatusesNeeded
+) -> LiveState:
+    """`live` with every status `statuses_needed` names read, asking again after each round
+    (a status read can make another one matter) until it names none."""
     for _ in range(len(live.snapshots) + 1):
-        needed = statuses_needed(live) if statuses_needed else frozenset()
+        needed = statuses_needed(live)
         if not needed:
             break
         live = live.with_statuses(await read_statuses(client, needed))

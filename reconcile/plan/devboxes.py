@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from reconcile.live.model import (
     KEY_FIELDS,
+    KEY_GROUP,
     KEY_KIND,
     KEY_NAME,
     KEY_PROTECT,
@@ -259,7 +260,7 @@ def plan_devbox(ctx: PlanContext, want: DesiredDevbox, live: list[LiveDevbox]) -
 
 
 def delete_devbox(ctx: PlanContext, box: LiveDevbox, address: str, reason: str) -> None:
-    group = box.metadata.get("rlstate.group") or box.logical_name or ""
+    group = box.metadata.get(KEY_GROUP) or box.logical_name or ""
     action = ctx.add(
         "delete",
         "devbox",

@@ -11,10 +11,9 @@ import httpx
 
 from reconcile.api import RunloopClient
 from reconcile.api.retry import RetryPolicy
-from reconcile.apply.clients import ApiClients
 from reconcile.apply.context import RetryRelay
-from reconcile.apply.creating import CreatePolicy
 from reconcile.apply.events import ActionEvent, ApplyResult, Event
+from reconcile.apply.exactly_once import CreatePolicy
 from reconcile.apply.executor import ExecutorOptions, RunControl, apply_plan
 from reconcile.plan.model import Action, Plan
 from reconcile.plan.params import ObjectCreate, SnapshotTake, params_from_json
@@ -185,15 +184,15 @@ def run_plan(
                 control_hook(control, event)
 
         relay.sink = sink
-        api = ApiClients.open(
+        client = RunloopClient(
             server.url, server.token, on_retry=relay, retry=FAST_RETRY, transport=transport
         )
-        async with api:
+        async with client:
             options = ExecutorOptions(
                 parallelism=parallelism, environ=environ or {}, create_policy=FAST_CREATES
             )
-            result = await apply_plan(plan, api, options=options, emit=sink, control=control)
-            return Run(result, events, api.by_route())
+            result = await apply_plan(plan, client, options=options, emit=sink, control=control)
+            return Run(result, events, dict(client.stats.by_route))
 
     return asyncio.run(go())
 

@@ -13,9 +13,10 @@ rule's place and push out a snapshot the rule keeps. A decision is only made on 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from reconcile.live.model import LiveState
 from reconcile.manifest.schema import Manifest
@@ -30,7 +31,10 @@ from reconcile.plan.series import (
     to_record,
 )
 from reconcile.plan.snapshots import snapshot_take
-from reconcile.retention import RetentionDecision, SnapshotRecord, decide_retention
+from reconcile.retention import LEFT_REASON, RetentionDecision, SnapshotRecord, decide_retention
+
+if TYPE_CHECKING:
+    from reconcile.manifest import LoadedManifest
 
 NEW_SNAPSHOT = "(new)"
 
@@ -192,3 +196,42 @@ def _with_actions(base: Plan, actions: tuple[Action, ...], rows: tuple[Retention
         retention=rows,
         api_url=base.api_url,
     )
+
+
+@dataclass(frozen=True)
+class RetainInputs:
+    """What one `retain` run starts from: the manifest, and the API its plans are made on."""
+
+    loaded: LoadedManifest
+    api_url: str
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.loaded.manifest
+
+    def base_plan(self, now: datetime) -> Plan:
+        """An empty plan with the run's header; both phases' plans start from it."""
+        return Plan(
+            stack=self.manifest.stack,
+            manifest_path=str(self.loaded.path),
+            manifest_sha256=self.loaded.sha256,
+            created_at=now.isoformat(),
+            api_url=self.api_url,
+        )
+
+
+def mark_unpruned(plan: Plan, still: Mapping[str, str], left: Collection[str]) -> Plan:
+    """Rows whose prune failed or did not run (snapshot id → why) say kept, and why; rows whose
+    prune the API refused for good (an error snapshot) say left."""
+
+    def mark(row: RetentionRow) -> RetentionRow:
+        if row.keep:
+            return row
+        if row.snapshot_id in still:
+            why = f"prune failed: {still[row.snapshot_id]}"
+            return replace(row, keep=True, reasons=(*row.reasons, why))
+        if row.snapshot_id in left:
+            return replace(row, keep=True, left=True, reasons=(*row.reasons, LEFT_REASON))
+        return row
+
+    return replace(plan, retention=tuple(mark(row) for row in plan.retention))
