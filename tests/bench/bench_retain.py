@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from test_retain_support import recording_proxy  # noqa: E402
+from retain_support import recording_proxy  # noqa: E402
 
 TOKEN = "bench-token-not-secret"
 MARKED = "--unmarked" not in sys.argv  # seed as rlstate's own (status known) or not

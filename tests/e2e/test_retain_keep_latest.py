@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runloop_api_client import Runloop
-from test_retain_support import (
+from retain_support import (
     BackendClock,
     events,
     mutating,

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from runloop_api_client import Runloop
-from test_retain_support import (
+from retain_support import (
     REFUSED_KEY,
     BackendClock,
     ProxyLog,

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-from test_planner_cases import CASES, Case
-from test_planner_support import build, normalize, plan_json, plan_text, write_manifest
+from planner_cases import CASES, Case
+from planner_support import build, normalize, plan_json, plan_text, write_manifest
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden" / "plan"
 UPDATE = os.environ.get("RLSTATE_UPDATE_GOLDEN") == "1"
