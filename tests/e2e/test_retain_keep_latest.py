@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runloop_api_client import Runloop
 from retain_support import (
     BackendClock,
     events,
@@ -22,6 +21,7 @@ from retain_support import (
     sdk,
     summary,
 )
+from runloop_api_client import Runloop
 
 MANIFEST = """\
 version: 1

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runloop_api_client import Runloop
 from retain_support import (
     REFUSED_KEY,
     BackendClock,
@@ -39,6 +38,7 @@ from retain_support import (
     series_snapshots,
     write_manifest,
 )
+from runloop_api_client import Runloop
 
 from reconcile.commands import retain, status
 from reconcile.commands.connection import ConnectionSettings
