@@ -1,6 +1,7 @@
 """Running the real `rlstate` in a subprocess, as a user or a cron job would: the command line,
 the environment it runs in (this checkout, no API settings from the caller's shell), and runs to
-the end or in the background. No fixtures and no assertions here; callers check what came out.
+the end or in the background; and the one switch that rewrites golden files. No fixtures and no
+assertions here; callers check what came out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from pathlib import Path
 from typing import IO, Protocol
 
 REPO = Path(__file__).resolve().parents[1]
+# Set to 1, golden-file tests write what they got instead of comparing (then read the diff).
+GOLDEN_VARIABLE = "RLSTATE_UPDATE_GOLDEN"
+
+
+def updating_goldens() -> bool:
+    """Whether this run rewrites golden files (RLSTATE_UPDATE_GOLDEN=1) instead of checking them."""
+    return os.environ.get(GOLDEN_VARIABLE) == "1"
 
 
 class Endpoint(Protocol):
