@@ -1,6 +1,7 @@
 """Running the real `rlstate` in a subprocess, as a user or a cron job would: the command line,
 the environment it runs in (this checkout, no API settings from the caller's shell), and runs to
-the end or in the background; and the one switch that rewrites golden files. No fixtures and no
+the end or in the background; the official SDK on the same API (to check what a run did, as a
+user would); and the one switch that rewrites golden files. No fixtures and no
 assertions here; callers check what came out.
 """
 
@@ -12,7 +13,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from runloop_api_client import Runloop
 
 REPO = Path(__file__).resolve().parents[1]
 # Set to 1, golden-file tests write what they got instead of comparing (then read the diff).
@@ -119,3 +123,10 @@ def rlstate(
     """`rlstate ARGS --api-url --api-key` against `api`, to its end: what most end-to-end tests
     call."""
     return run_rlstate(args, cwd=cwd, api=api, timeout=timeout)
+
+
+def sdk(api: Endpoint, retries: int = 5) -> Runloop:
+    """The official Runloop SDK pointed at `api`."""
+    from runloop_api_client import Runloop
+
+    return Runloop(base_url=api.url, bearer_token=api.token, max_retries=retries)

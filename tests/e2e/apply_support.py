@@ -13,6 +13,7 @@ from typing import Any
 from runloop_api_client import Runloop
 
 from tests.helpers import REPO, rlstate, start_rlstate
+from tests.helpers import sdk as sdk
 
 MANIFESTS = REPO / "manifests"
 ACTIVE = {"provisioning", "initializing", "running", "suspending", "suspended", "resuming"}
@@ -38,10 +39,6 @@ def summary(stdout: str) -> dict[str, Any]:
     found = [e for e in events(stdout) if e.get("event") == "summary"]
     assert found, f"no summary event in:\n{stdout}"
     return found[-1]
-
-
-def sdk(server: Any) -> Runloop:
-    return Runloop(base_url=server.url, bearer_token=server.token, max_retries=5)
 
 
 def devboxes(client: Runloop, stack: str, active_only: bool = True) -> list[Any]:

@@ -26,6 +26,7 @@ from reconcile.plan.desired import (
     snapshot_metadata,
 )
 from tests.helpers import rlstate_env, run_rlstate
+from tests.helpers import sdk as sdk
 
 STACK = "shop"
 SECRET = "shop-secret-Value-4242-never-printed"
@@ -65,10 +66,6 @@ def write_shop(folder: Path, text: str = MANIFEST) -> Path:
 
 def load_shop(path: Path) -> LoadedManifest:
     return load_manifest(path, environ=ENV)
-
-
-def sdk(server: Any) -> Runloop:
-    return Runloop(base_url=server.url, bearer_token=server.token, max_retries=5)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from runloop_api_client import Runloop
 
 from reconcile.retention import RetentionDecision, RetentionPolicy, SnapshotRecord, decide_retention
 from tests.helpers import ApiAt, run_rlstate
+from tests.helpers import sdk as sdk
 
 STACK = "nightly"
 SERIES_KEY = "rlstate.series"
@@ -124,10 +125,6 @@ class BackendClock:
 
     def close(self) -> None:
         self.http.close()
-
-
-def sdk(server: Any, retries: int = 5) -> Runloop:
-    return Runloop(base_url=server.url, bearer_token=server.token, max_retries=retries)
 
 
 def write_manifest(folder: Path, series: dict[str, dict[str, Any]], devboxes: bool) -> Path:
