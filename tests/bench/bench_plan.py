@@ -52,6 +52,7 @@ from reconcile.plan.desired import (  # noqa: E402
 )
 from reconcile.plan.planner import build_plan  # noqa: E402
 from reconcile.render import plan_to_json, render_plan_text  # noqa: E402
+from tests.helpers import rlstate_env  # noqa: E402
 
 TOKEN = "bench-token-not-secret"
 HOUR_MS = 3_600_000
@@ -193,8 +194,7 @@ main()
 
 def subprocess_runs(url: str, manifest: Path, runs: int) -> tuple[list[float], int, int]:
     """Wall seconds of each `rlstate plan`, its exit code, and the peak RSS (KiB) of any run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env["PYTHONPATH"] = str(REPO)
+    env = rlstate_env()
     args = [sys.executable, "-c", WRAPPER, "plan", str(manifest), "--detailed-exitcode"]
     args += ["--api-url", url, "--api-key", TOKEN, "--out", str(manifest.parent / "plan.json")]
     times, peak, code = [], 0, 0

@@ -37,7 +37,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from test_retain_support import recording_proxy  # noqa: E402
+from retain_support import recording_proxy  # noqa: E402
+
+from tests.helpers import rlstate_env  # noqa: E402
 
 TOKEN = "bench-token-not-secret"
 MARKED = "--unmarked" not in sys.argv  # seed as rlstate's own (status known) or not
@@ -150,8 +152,7 @@ def left(control: httpx.Client, devbox: str) -> int:
 
 
 def timed(argv: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env["PYTHONPATH"] = str(REPO)
+    env = rlstate_env()
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
     elapsed = time.perf_counter() - start

@@ -11,9 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.e2e.apply_support import rlstate as run_cli
+from tests.helpers import rlstate_env, run_rlstate
 
 SECRET = "s3cr3t-value-for-the-test"
 MANIFEST = """version: 1
@@ -34,12 +32,8 @@ snapshots:
 
 def rlstate(server: Any, cwd: Path, *args: str, secret: bool) -> subprocess.CompletedProcess[str]:
     """`rlstate ARGS` against the test server, with or without APP_TOKEN in its environment."""
-    with pytest.MonkeyPatch.context() as env:
-        if secret:
-            env.setenv("APP_TOKEN", SECRET)
-        else:
-            env.delenv("APP_TOKEN", raising=False)
-        result = run_cli(server, cwd, *args)
+    env = rlstate_env({"APP_TOKEN": SECRET} if secret else None, drop=["APP_TOKEN"])
+    result = run_rlstate(args, cwd=cwd, api=server, env=env)
     assert SECRET not in result.stdout + result.stderr
     return result
 

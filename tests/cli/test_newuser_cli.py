@@ -7,9 +7,6 @@ Real subprocesses and real files; where an API is needed, the real local backend
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +14,16 @@ import pytest
 
 from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.errors import ApiConnectionError
+from tests.helpers import REPO, rlstate_env, run_rlstate
 
-REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "manifests" / "quickstart.yaml"
 MANIFEST = "version: 1\nstack: newuser\ndevboxes:\n  box:\n    keep_alive: 1h\n"
 
 
 def rlstate(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Any:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    environ |= {"PYTHONPATH": str(REPO), "RLSTATE_LOCAL_DIR": str(cwd / "local")} | (env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "reconcile", *args],
-        cwd=cwd,
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """`rlstate ARGS` with the embedded backend's data in cwd/local unless `env` says otherwise."""
+    environ = rlstate_env({"RLSTATE_LOCAL_DIR": str(cwd / "local")} | (env or {}))
+    return run_rlstate(args, cwd=cwd, env=environ, timeout=120)
 
 
 def one_error_line(result: Any) -> str:

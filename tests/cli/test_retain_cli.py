@@ -8,9 +8,7 @@ Time: the backend's clock is moved back, so snapshots it takes are old to the CL
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,42 +16,14 @@ from typing import Any
 import pytest
 from runloop_api_client import Runloop
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import run_rlstate, start_rlstate
+
 DAY = 86400
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env["PYTHONPATH"] = str(REPO)
-    return env
-
-
-def _argv(server: Any, command: str, *args: str, key: str | None = None) -> list[str]:
-    key = key or server.token
-    return [
-        sys.executable,
-        "-m",
-        "reconcile",
-        command,
-        *args,
-        "--api-url",
-        server.url,
-        "--api-key",
-        key,
-    ]
 
 
 def rlstate(server: Any, cwd: Path, command: str, *args: str, key: str | None = None) -> Any:
     """Runs the CLI to the end; the API key must never show in what it prints."""
-    result = subprocess.run(
-        _argv(server, command, *args, key=key),
-        cwd=cwd,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_rlstate([command, *args], cwd=cwd, api=server, key=key, timeout=300)
     assert (key or server.token) not in result.stdout + result.stderr
     return result
 
@@ -249,15 +219,7 @@ def test_an_api_error_is_one_line_on_stderr(
 
 
 def _start(server: Any, cwd: Path, command: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        _argv(server, command, *args),
-        cwd=cwd,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_rlstate([command, *args], cwd=cwd, api=server)
 
 
 def _holding_lock(first: subprocess.Popen[str], lock: Path) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.apply_support import rlstate as run_cli
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO, run_rlstate
 
 
 def test_plan_against_a_throttling_api_says_why_it_waits_then_fails_in_one_line(
@@ -17,7 +15,7 @@ def test_plan_against_a_throttling_api_says_why_it_waits_then_fails_in_one_line(
     manifest.write_text((REPO / "manifests" / "quickstart.yaml").read_text())
     faults = {"rate": 1.0, "statuses": [429], "retry_after": 0.01}
     local_server.control("/_local/faults", faults)
-    result = run_cli(local_server, tmp_path, "plan")
+    result = run_rlstate(["plan"], cwd=tmp_path, api=local_server)
     local_server.control("/_local/faults", {"rate": 0.0})
 
     assert result.returncode == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +11,8 @@ import pytest
 
 from reconcile.commands import validate
 from reconcile.manifest import manifest_json_schema
+from tests.helpers import REPO, rlstate_env, run_rlstate
 
-REPO = Path(__file__).resolve().parents[2]
 INVALID = REPO / "tests/data/invalid"
 # Modules that validate must never load: the HTTP client, the renderer, the differ, our API layer.
 HEAVY = ("httpx", "rich", "deepdiff", "reconcile.api", "reconcile.apply", "reconcile.localapi")
@@ -22,16 +21,7 @@ HEAVY = ("httpx", "rich", "deepdiff", "reconcile.api", "reconcile.apply", "recon
 def rlstate(
     *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "CI_TOKEN"} | (env or {})
-    environ["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "reconcile", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_rlstate(args, cwd=cwd, env=rlstate_env(env, drop=["CI_TOKEN"]), timeout=60)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +119,7 @@ def test_validate_imports_nothing_heavy_and_opens_no_connection(manifest: str) -
     result = subprocess.run(
         [sys.executable, "-c", script, manifest],
         cwd=REPO,
-        env=os.environ | {"PYTHONPATH": str(REPO)},
+        env=rlstate_env(),
         capture_output=True,
         text=True,
         timeout=60,

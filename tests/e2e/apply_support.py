@@ -4,17 +4,17 @@ backend, and look at the result with the official Runloop SDK (what a user would
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from runloop_api_client import Runloop
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO, rlstate, start_rlstate
+from tests.helpers import sdk as sdk
+
 MANIFESTS = REPO / "manifests"
 ACTIVE = {"provisioning", "initializing", "running", "suspending", "suspended", "resuming"}
 
@@ -26,51 +26,9 @@ def workdir(tmp_path: Path) -> Path:
     return target
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env["PYTHONPATH"] = str(REPO)
-    return env
-
-
-def command(server: Any, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "reconcile",
-        *args,
-        "--api-url",
-        server.url,
-        "--api-key",
-        server.token,
-    ]
-
-
-def rlstate(
-    server: Any, cwd: Path, *args: str, timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    """Runs `rlstate ARGS` to the end (stdin not a terminal)."""
-    return subprocess.run(
-        command(server, *args),
-        cwd=cwd,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def start(server: Any, cwd: Path, *args: str) -> subprocess.Popen[str]:
-    """Starts `rlstate ARGS` with its stdout readable line by line."""
-    return subprocess.Popen(
-        command(server, *args),
-        cwd=cwd,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """Starts `rlstate ARGS` against `server` with its stdout readable line by line."""
+    return start_rlstate(args, cwd=cwd, api=server)
 
 
 def events(stdout: str) -> list[dict[str, Any]]:
@@ -81,10 +39,6 @@ def summary(stdout: str) -> dict[str, Any]:
     found = [e for e in events(stdout) if e.get("event") == "summary"]
     assert found, f"no summary event in:\n{stdout}"
     return found[-1]
-
-
-def sdk(server: Any) -> Runloop:
-    return Runloop(base_url=server.url, bearer_token=server.token, max_retries=5)
 
 
 def devboxes(client: Runloop, stack: str, active_only: bool = True) -> list[Any]:

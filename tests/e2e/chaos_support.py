@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import select
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +20,8 @@ from typing import Any
 
 from chaos_world import TOKEN, Api, Expected, Foreign, World, problems
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO, rlstate, rlstate_argv, rlstate_env
+
 FAULTS_OFF: dict[str, object] = {
     "rate": 0.0,
     "drop_rate": 0.0,
@@ -30,13 +29,6 @@ FAULTS_OFF: dict[str, object] = {
     "latency_ms": 0,
     "snapshot_error_rate": 0.0,
 }
-
-
-def env() -> dict[str, str]:
-    """The environment a `rlstate` subprocess runs in: this checkout, no API settings."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    clean["PYTHONPATH"] = str(REPO)
-    return clean
 
 
 def free_port() -> int:
@@ -64,8 +56,8 @@ class ServerProcess:
         args += ["--token", TOKEN, "--transition-seconds", str(self.transition_seconds)]
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconcile", *args],
-            env=env(),
+            rlstate_argv(args),
+            env=rlstate_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -120,25 +112,6 @@ def chaos_bench(base: Path, *, foreign: bool = True) -> Iterator[Chaos]:
         server.stop()
 
 
-def cli_args(api: Api, *args: str) -> list[str]:
-    return [sys.executable, "-m", "reconcile", *args, "--api-url", api.url, "--api-key", api.token]
-
-
-def rlstate(
-    api: Api, cwd: Path, *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Runs `rlstate ARGS` to its end (a hang fails the test with the command's output)."""
-    return subprocess.run(
-        cli_args(api, *args),
-        cwd=cwd,
-        env=env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @dataclass
 class Run:
     """A `rlstate` run in the background: its stdout read line by line as it comes (JSON events
@@ -155,7 +128,7 @@ class Run:
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=environ or env(),
+                env=environ or rlstate_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=handle,

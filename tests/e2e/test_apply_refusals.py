@@ -4,11 +4,8 @@ resources, a held lock, Ctrl-C. Every refusal changes nothing."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ from apply_support import by_name, converged, devboxes, rlstate, sdk, start, sum
 
 from reconcile.apply.lock import stack_lock
 from reconcile.plan.model import FORMAT_VERSION
+from tests.helpers import run_rlstate
 
 
 def _quickstart(tmp_path: Path) -> Path:
@@ -194,13 +192,9 @@ def test_a_saved_plan_is_refused_against_another_api_than_it_was_made_on(
 ) -> None:
     work = _quickstart(tmp_path)
     assert rlstate(local_server, work, "plan").returncode == 0  # against the test server
-    embedded = [sys.executable, "-m", "reconcile", "apply", "--local-dir", str(tmp_path / "own")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    embedded = ["apply", "--local-dir", str(tmp_path / "own")]
 
-    refused = subprocess.run(
-        embedded, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True
-    )
+    refused = run_rlstate(embedded, cwd=work)
 
     assert refused.returncode == 1
     assert f"the saved plan was made against {local_server.url}" in refused.stderr

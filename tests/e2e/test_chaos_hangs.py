@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import signal
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,12 +16,12 @@ from chaos_support import (
     SCENARIOS,
     Run,
     ServerProcess,
-    cli_args,
-    env,
     random_faults,
     workspace,
 )
 from chaos_world import Api, problems, settle
+
+from tests.helpers import rlstate_argv, rlstate_env
 
 STACKS = ("a", "b", "c")
 
@@ -48,7 +47,7 @@ def _own_copy(tmp_path: Path, prefix: str) -> Path:
 
 def _all_at_once(server: Api, works: list[Path], *args: str) -> None:
     """Runs `rlstate ARGS` in every folder at once; each must end, and succeed."""
-    runs = [Run.start(cli_args(server, *args, "--yes", "--json"), work) for work in works]
+    runs = [Run.start(rlstate_argv([*args, "--yes", "--json"], api=server), work) for work in works]
     codes = [run.finish(timeout=150) for run in runs]
     assert codes == [0] * len(runs), "\n".join(run.output()[-2000:] for run in runs)
 
@@ -98,11 +97,11 @@ def test_an_interrupted_embedded_apply_does_not_wait_for_the_capture_it_abandone
     # stop with the embedded backend instead of holding the process that long (45 s here).
     (tmp_path / "rlstate.yaml").write_text(SPARSE)
     environ = {
-        **env(),
+        **rlstate_env(),
         "RLSTATE_LOCAL_DIR": str(tmp_path / "local"),
         "RLSTATE_INTERRUPT_GRACE": "0",
     }
-    argv = [sys.executable, "-m", "reconcile"]
+    argv = rlstate_argv([])
     run = Run.start([*argv, "apply", "--json", "--yes", "rlstate.yaml"], tmp_path, environ)
     assert run.read_until(match=lambda line: "in_progress" in line), run.output()
     # Strike once the capture has queued the file's 100,000 chunk jobs (about a second).

@@ -21,12 +21,12 @@ from chaos_support import (
     REPO,
     Run,
     ServerProcess,
-    cli_args,
-    env,
     rlstate,
     workspace,
 )
 from chaos_world import Api, World, settle
+
+from tests.helpers import rlstate_argv, rlstate_env
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_an_interrupt_while_planning_exits_with_one_line_and_the_lock_released(
         assert rlstate(api, work, "apply", case.args[1], "--yes").returncode == 0
     before = World.read(api).of(case.stack)
     api.control("/_local/faults", {"latency_ms": 1500})
-    run = Run.start(cli_args(api, *case.args), work)
+    run = Run.start(rlstate_argv(case.args, api=api), work)
     _wait_for("taking the lock", _lock(work, case.stack).exists)
     run.proc.send_signal(case.signum)
     code = run.finish()
@@ -108,8 +108,8 @@ def test_in_flight_work_that_outlives_the_grace_after_sigterm_is_aborted(
     api: Api, work: Path
 ) -> None:
     api.control("/_local/speed", {"snapshot_extra_seconds": 3})
-    environ = {**env(), "RLSTATE_INTERRUPT_GRACE": "0.2"}
-    args = cli_args(api, "apply", "retention.yaml", "--yes", "--json")
+    environ = rlstate_env({"RLSTATE_INTERRUPT_GRACE": "0.2"})
+    args = rlstate_argv(["apply", "retention.yaml", "--yes", "--json"], api=api)
     run = Run.start(args, work, environ)
     assert run.read_until(match=lambda line: "in_progress" in line), run.output()
     run.proc.send_signal(signal.SIGTERM)
@@ -138,7 +138,7 @@ def test_retain_interrupted_while_its_snapshot_runs_still_ends_with_a_summary(
     api.control("/_local/clock", {"offset_seconds": 0})
     known = {s["id"] for s in World.read(api).snapshots}
     api.control("/_local/speed", {"snapshot_extra_seconds": 3})
-    run = Run.start(cli_args(api, "retain", "retention.yaml", "--json"), work)
+    run = Run.start(rlstate_argv(["retain", "retention.yaml", "--json"], api=api), work)
     _wait_for("a new snapshot", lambda: bool({s["id"] for s in World.read(api).snapshots} - known))
     run.proc.send_signal(signal.SIGTERM)
     code = run.finish()
@@ -159,7 +159,7 @@ def test_destroy_aborted_by_a_second_ctrl_c_during_its_final_snapshot_can_run_ag
 ) -> None:
     assert rlstate(api, work, "apply", "combined.yaml", "--yes").returncode == 0
     api.control("/_local/speed", {"snapshot_extra_seconds": 3})
-    run = Run.start(cli_args(api, "destroy", "combined.yaml", "--yes", "--json"), work)
+    run = Run.start(rlstate_argv(["destroy", "combined.yaml", "--yes", "--json"], api=api), work)
     assert run.read_until(match=lambda line: "in_progress" in line), run.output()
     run.strike(0.0, signal.SIGINT, signal.SIGINT)
     code = run.finish()
@@ -199,7 +199,7 @@ def test_a_signal_while_the_lock_is_being_taken_lets_it_go_once_taken(tmp_path: 
         taker = subprocess.Popen(
             [sys.executable, "-c", TAKER, str(folder)],
             cwd=REPO,
-            env=env(),
+            env=rlstate_env(),
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -21,11 +21,12 @@ from chaos_support import (
     Round,
     Run,
     chaos_bench,
-    cli_args,
     converge,
     rlstate,
 )
 from chaos_world import World
+
+from tests.helpers import rlstate_argv
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "6"))
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "1000"))
@@ -46,7 +47,7 @@ def test_a_run_killed_at_a_random_moment_under_faults_converges_on_the_next_appl
     plan = Round.from_seed(seed)
     plan.prepare(chaos.api, chaos.work)
     chaos.api.control("/_local/faults", plan.faults)
-    run = Run.start(cli_args(chaos.api, *plan.args()), chaos.work)
+    run = Run.start(rlstate_argv(plan.args(), api=chaos.api), chaos.work)
     try:
         plan.strike(run, signal.SIGKILL)
     finally:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
-from chaos_support import Chaos, Round, Run, chaos_bench, cli_args, converge, env
+from chaos_support import Chaos, Round, Run, chaos_bench, converge
+
+from tests.helpers import rlstate_argv, rlstate_env
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "3"))
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "5000"))
@@ -40,7 +41,7 @@ def test_a_server_killed_mid_run_and_restarted_on_its_data_loses_nothing(
     plan.prepare(api, chaos.work)
     api.control("/_local/speed", SLOW_SNAPSHOTS)
     api.control("/_local/faults", plan.faults)  # until the restart, which starts without
-    run = Run.start(cli_args(api, *plan.args()), chaos.work)
+    run = Run.start(rlstate_argv(plan.args(), api=api), chaos.work)
     try:
         if plan.moment(run):
             chaos.server.kill()
@@ -59,15 +60,15 @@ def test_a_second_server_over_a_data_dir_in_use_is_refused(chaos: Chaos) -> None
     # Two servers over one data dir each kept records the other never saw: applies through
     # both made duplicates, and the next start loaded them all.
     data = str(chaos.server.data_dir)
-    serve = [sys.executable, "-m", "reconcile", "local", "serve", "--port", "0"]
-    embedded = [sys.executable, "-m", "reconcile", "plan", "retention.yaml"]
+    serve = rlstate_argv(["local", "serve", "--port", "0"])
+    embedded = rlstate_argv(["plan", "retention.yaml"])
     second = subprocess.run(
-        [*serve, "--data-dir", data], env=env(), capture_output=True, text=True, timeout=30
+        [*serve, "--data-dir", data], env=rlstate_env(), capture_output=True, text=True, timeout=30
     )
     beside = subprocess.run(
         embedded,
         cwd=chaos.work,
-        env={**env(), "RLSTATE_LOCAL_DIR": data},
+        env=rlstate_env({"RLSTATE_LOCAL_DIR": data}),
         capture_output=True,
         text=True,
         timeout=30,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +21,11 @@ from chaos_support import (
     Run,
     ServerProcess,
     chaos_bench,
-    cli_args,
     converge,
-    env,
     workspace,
 )
+
+from tests.helpers import rlstate_argv, rlstate_env
 
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "4"))
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "3000"))
@@ -61,7 +60,7 @@ def test_a_run_signalled_at_a_random_moment_exits_cleanly_and_unlocked(
     signals = random.Random(seed).choice(SIGNALS)
     plan.prepare(chaos.api, chaos.work)
     chaos.api.control("/_local/faults", plan.faults)
-    run = Run.start(cli_args(chaos.api, *plan.args()), chaos.work)
+    run = Run.start(rlstate_argv(plan.args(), api=chaos.api), chaos.work)
     struck = False
     try:
         struck = plan.moment(run) and run.strike(0.0, *signals)
@@ -84,8 +83,8 @@ def test_an_embedded_apply_killed_with_its_backend_converges_on_the_next_run(
 ) -> None:
     plan = Round.from_seed(seed)
     work = workspace(tmp_path / "work")
-    environ = {**env(), "RLSTATE_LOCAL_DIR": str(tmp_path / "local")}
-    argv = [sys.executable, "-m", "reconcile", "apply", plan.scenario.manifest, "--yes", "--json"]
+    environ = rlstate_env({"RLSTATE_LOCAL_DIR": str(tmp_path / "local")})
+    argv = rlstate_argv(["apply", plan.scenario.manifest, "--yes", "--json"])
     for _ in range(2):  # a first kill, then one of the run that picks up after it
         run = Run.start(argv, work, environ)
         try:

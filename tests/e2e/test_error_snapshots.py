@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from test_retain_support import (
+from retain_support import (
     STACK_KEY,
     BackendClock,
     all_snapshots,
@@ -49,7 +49,7 @@ def _stack(server: Any) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 def _client(server: Any) -> Any:
-    from test_retain_support import sdk
+    from retain_support import sdk
 
     return sdk(server)
 

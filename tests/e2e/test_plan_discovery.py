@@ -1,6 +1,6 @@
 """Discovery's wire exchanges, pinned: recorded against the local backend, replayed with no server.
 
-The recorded stack is the drifted shop (see test_plan_support) with `prune_unmanaged: true`,
+The recorded stack is the drifted shop (see plan_support) with `prune_unmanaged: true`,
 next to another stack's and unmarked resources. Replay (the default) checks that discovery
 sends exactly the recorded requests (three lists, one devbox-filtered snapshot list, the status
 reads a prune needs) and that the plan made from the answers is right. Re-record with:
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from cassette_support import CASSETTE_ROOT, make_vcr, no_sleep, recording
-from test_plan_support import MANIFEST, SECRET, Shop, load_shop, make_strangers, sdk, write_shop
+from plan_support import MANIFEST, SECRET, Shop, load_shop, make_strangers, sdk, write_shop
 
 from reconcile.api.client import RunloopClient
 from reconcile.api.retry import RetryPolicy

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_plan_support import (
+from plan_support import (
     SECRET,
     STACK,
     Shop,

@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runloop_api_client import Runloop
-from test_retain_support import (
+from retain_support import (
     BackendClock,
     events,
     mutating,
@@ -22,6 +21,7 @@ from test_retain_support import (
     sdk,
     summary,
 )
+from runloop_api_client import Runloop
 
 MANIFEST = """\
 version: 1

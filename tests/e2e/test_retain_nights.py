@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runloop_api_client import Runloop
-from test_retain_support import (
+from retain_support import (
     REFUSED_KEY,
     BackendClock,
     ProxyLog,
@@ -39,6 +38,7 @@ from test_retain_support import (
     series_snapshots,
     write_manifest,
 )
+from runloop_api_client import Runloop
 
 from reconcile.commands import retain, status
 from reconcile.commands.connection import ConnectionSettings

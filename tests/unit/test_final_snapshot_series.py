@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_planner_support import NOW, World, ago, write_manifest
-from test_planner_worlds import FINAL
+from planner_support import NOW, World, ago, write_manifest
+from planner_worlds import FINAL
 
 from reconcile.plan.params import DevboxDelete, DevboxReplace
 from reconcile.plan.planner import build_plan

@@ -1,18 +1,18 @@
 """The manifest corpus: each invalid manifest reports exactly its problems; valid ones load.
 
 tests/data/invalid/NN-name.yaml pairs with NN-name.expected, one `line:col: path: message` per
-line. Refresh the expected files with RLSTATE_UPDATE_GOLDENS=1 (then read the diff).
+line. Refresh the expected files with RLSTATE_UPDATE_GOLDEN=1 (then read the diff).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from reconcile.errors import ManifestError
 from reconcile.manifest import load_manifest
+from tests.helpers import updating_goldens
 
 REPO = Path(__file__).resolve().parents[2]
 INVALID = sorted((REPO / "tests/data/invalid").glob("*.yaml"))
@@ -20,7 +20,7 @@ VALID = sorted((REPO / "tests/data/valid").glob("*.yaml"))
 EXAMPLES = sorted((REPO / "manifests").glob("*.yaml"))
 # The only variables the corpus refers to; RLSTATE_TEST_UNSET_VARIABLE is deliberately absent.
 ENVIRON = {"CI_TOKEN": "ci-token-not-secret", "API_HOST": "api.example.test"}
-UPDATE = os.environ.get("RLSTATE_UPDATE_GOLDENS") == "1"
+UPDATE = updating_goldens()
 
 
 def _problems(path: Path) -> list[str]:

@@ -7,15 +7,16 @@ written to is the only volatile part of a plan; it is replaced by a fixed mark.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from test_planner_cases import CASES, Case
-from test_planner_support import build, normalize, plan_json, plan_text, write_manifest
+from planner_cases import CASES, Case
+from planner_support import build, normalize, plan_json, plan_text, write_manifest
+
+from tests.helpers import GOLDEN_VARIABLE, updating_goldens
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden" / "plan"
-UPDATE = os.environ.get("RLSTATE_UPDATE_GOLDEN") == "1"
+UPDATE = updating_goldens()
 
 
 def plan_case(case: Case, folder: Path) -> tuple[str, str]:
@@ -38,7 +39,7 @@ def check_golden(path: Path, got: str) -> None:
         GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
         path.write_text(got, encoding="utf-8")
     if not path.exists():
-        pytest.fail(f"{path.name} is missing; create it with RLSTATE_UPDATE_GOLDEN=1")
+        pytest.fail(f"{path.name} is missing; create it with {GOLDEN_VARIABLE}=1")
     assert got == path.read_text(encoding="utf-8")
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_planner_cases import CASES, Case
-from test_planner_support import (
+from planner_cases import CASES, Case
+from planner_support import (
     NOW,
     OTHER_SECRET,
     SECRET,
@@ -29,7 +29,7 @@ from test_planner_support import (
     plan_problems,
     write_manifest,
 )
-from test_planner_worlds import BASE_WORKERS, EMPTY, FILES, SCRATCH
+from planner_worlds import BASE_WORKERS, EMPTY, FILES, SCRATCH
 
 from reconcile.live.model import KEY_PROTECT, LiveState
 from reconcile.manifest import LoadedManifest

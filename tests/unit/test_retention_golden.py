@@ -8,7 +8,6 @@ RLSTATE_UPDATE_GOLDEN=1 (then review the diff); never edit them by hand.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +21,10 @@ from reconcile.retention import (
     SnapshotStatusName,
     decide_retention,
 )
+from tests.helpers import GOLDEN_VARIABLE, updating_goldens
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "golden" / "retention"
-UPDATE = os.environ.get("RLSTATE_UPDATE_GOLDEN") == "1"
+UPDATE = updating_goldens()
 
 
 def at(when: str) -> datetime:
@@ -251,7 +251,7 @@ def test_golden(case: Case) -> None:
         GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(got, indent=2) + "\n", encoding="utf-8")
     if not path.exists():
-        pytest.fail(f"{path.name} is missing; create it with RLSTATE_UPDATE_GOLDEN=1")
+        pytest.fail(f"{path.name} is missing; create it with {GOLDEN_VARIABLE}=1")
     assert got == json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the SDK sweep (tests/localapi/test_sdk_sweep_*.py): the official SDK's clients on
+"""Helpers for the SDK sweep (tests/localapi/test_sdk_*.py): the official SDK's clients on
 the shared local server, a quick polling pace, and reading the message of a refusal."""
 
 from __future__ import annotations

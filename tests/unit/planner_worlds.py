@@ -1,12 +1,12 @@
 """The worlds of the planner's named cases: manifest texts and the live states built around them.
 
-Not a test module (it holds no tests). Each builder takes a `World` (test_planner_support) and
+Not a test module (it holds no tests). Each builder takes a `World` (planner_support) and
 adds live resources made from the case's `before` manifest, or strangers.
 """
 
 from __future__ import annotations
 
-from test_planner_support import World, ago
+from planner_support import World, ago
 
 FILES = {"tool.txt": "toolchain v1\n", "notes.md": "# notes\n"}
 FILES_V2 = {"tool.txt": "toolchain v2\n", "notes.md": "# notes\n"}

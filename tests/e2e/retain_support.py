@@ -7,9 +7,7 @@ What a run did is always checked from outside: with the official SDK and the pro
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +21,9 @@ import httpx
 from runloop_api_client import Runloop
 
 from reconcile.retention import RetentionDecision, RetentionPolicy, SnapshotRecord, decide_retention
+from tests.helpers import ApiAt, run_rlstate
+from tests.helpers import sdk as sdk
 
-REPO = Path(__file__).resolve().parents[2]
 STACK = "nightly"
 SERIES_KEY = "rlstate.series"
 STACK_KEY = "rlstate.stack"
@@ -128,10 +127,6 @@ class BackendClock:
         self.http.close()
 
 
-def sdk(server: Any, retries: int = 5) -> Runloop:
-    return Runloop(base_url=server.url, bearer_token=server.token, max_retries=retries)
-
-
 def write_manifest(folder: Path, series: dict[str, dict[str, Any]], devboxes: bool) -> Path:
     """A manifest of stack `nightly` with these series (and devbox `builder` if asked)."""
     doc: dict[str, Any] = {"version": 1, "stack": STACK, "snapshots": series}
@@ -197,26 +192,11 @@ def inventory(client: Runloop, skip_series: bool = True) -> dict[str, Any]:
     return {"devboxes": boxes, "objects": objects, "snapshots": snaps}
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env["PYTHONPATH"] = str(REPO)
-    return env
-
-
 def rlstate(
     url: str, token: str, cwd: Path, *args: str, command: str = "retain"
 ) -> subprocess.CompletedProcess[str]:
-    """`rlstate COMMAND ARGS` as a real subprocess, stdin not a terminal."""
-    argv = [sys.executable, "-m", "reconcile", command, *args, "--api-url", url, "--api-key", token]
-    return subprocess.run(
-        argv,
-        cwd=cwd,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    """`rlstate COMMAND ARGS` against the API at `url` (a recording proxy or the server)."""
+    return run_rlstate([command, *args], cwd=cwd, api=ApiAt(url, token), timeout=300)
 
 
 def events(stdout: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from runloop_api_client import BadRequestError, NotFoundError, Runloop, RunloopSDK
-from sdk_sweep_support import message_of
+from sdk_support import message_of
 
 Call = Callable[[RunloopSDK, str], object]
 

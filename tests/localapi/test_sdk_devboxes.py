@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from runloop_api_client import NotFoundError, Runloop, RunloopError
 from runloop_api_client.types import DevboxView
-from sdk_sweep_support import message_of
+from sdk_support import message_of
 
 
 def test_create_retrieve_update_and_list_by_status(sdk: Runloop) -> None:

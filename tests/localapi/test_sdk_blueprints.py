@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from runloop_api_client import BadRequestError, NotFoundError, Runloop, RunloopError
-from sdk_sweep_support import FAST, high_level
+from sdk_support import FAST, high_level
 
 DOCKERFILE = "FROM ubuntu:22.04\nARG WHO=nobody\nRUN echo built-for-$WHO > /home/user/who.txt\n"
 

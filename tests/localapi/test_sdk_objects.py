@@ -14,7 +14,7 @@ import httpx
 import pytest
 from runloop_api_client import ConflictError, NotFoundError, Runloop
 from runloop_api_client.types.shared_params.object_mount import ObjectMount
-from sdk_sweep_support import high_level
+from sdk_support import high_level
 
 
 def test_create_put_complete_download_delete(sdk: Runloop) -> None:

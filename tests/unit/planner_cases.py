@@ -3,15 +3,15 @@
 Each case is read by the golden test (its plan as text and JSON under tests/golden/plan/) and by
 the invariant test. `before` is the manifest the live resources were made from (default: the
 case's own manifest); planning the case's manifest against them shows the drift. The manifests
-and live states themselves are in test_planner_worlds.
+and live states themselves are in planner_worlds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from test_planner_support import OTHER_SECRET, SECRET, LiveBuilder
-from test_planner_worlds import (
+from planner_support import OTHER_SECRET, SECRET, LiveBuilder
+from planner_worlds import (
     BASE,
     BASE_WORKERS,
     CHAIN,

@@ -7,9 +7,7 @@ Not a test module (it holds no tests). `Shop` makes the resources; `run` calls t
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,9 @@ from reconcile.plan.desired import (
     object_metadata,
     snapshot_metadata,
 )
+from tests.helpers import rlstate_env, run_rlstate
+from tests.helpers import sdk as sdk
 
-REPO = Path(__file__).resolve().parents[2]
 STACK = "shop"
 SECRET = "shop-secret-Value-4242-never-printed"
 ENV = {"SHOP_TOKEN": SECRET}
@@ -67,10 +66,6 @@ def write_shop(folder: Path, text: str = MANIFEST) -> Path:
 
 def load_shop(path: Path) -> LoadedManifest:
     return load_manifest(path, environ=ENV)
-
-
-def sdk(server: Any) -> Runloop:
-    return Runloop(base_url=server.url, bearer_token=server.token, max_retries=5)
 
 
 @dataclass
@@ -177,17 +172,5 @@ def inventory(client: Runloop, ids: set[str]) -> dict[str, Any]:
 def run(
     server: Any, cwd: Path, *args: str, key: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`rlstate ARGS --api-url URL --api-key KEY` in a subprocess (stdin not a terminal)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RUNLOOP_", "RLSTATE_"))}
-    env.update(ENV, PYTHONPATH=str(REPO))
-    command = [sys.executable, "-m", "reconcile", *args]
-    command += ["--api-url", server.url, "--api-key", key or server.token]
-    return subprocess.run(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    """`rlstate ARGS --api-url URL --api-key KEY` in a subprocess, with the shop's secret set."""
+    return run_rlstate(args, cwd=cwd, api=server, key=key, env=rlstate_env(ENV))

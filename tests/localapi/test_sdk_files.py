@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from runloop_api_client import BadRequestError, NotFoundError, Runloop
-from sdk_sweep_support import message_of
+from sdk_support import message_of
 
 
 def test_write_then_read_and_the_devbox_sees_it(sdk: Runloop) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from runloop_api_client import AsyncRunloopSDK
-from sdk_sweep_support import FAST, high_level
+from sdk_support import FAST, high_level
 
 
 def test_devbox_commands_with_callbacks_and_exec_async(local_server: Any) -> None:
