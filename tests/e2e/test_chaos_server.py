@@ -62,7 +62,7 @@ def test_a_second_server_over_a_data_dir_in_use_is_refused(chaos: Chaos) -> None
     serve = [sys.executable, "-m", "reconcile", "local", "serve", "--port", "0"]
     embedded = [sys.executable, "-m", "reconcile", "plan", "retention.yaml"]
     second = subprocess.run(
-        [*serve, "--data-dir", data], env=env(), capture_output=True, text=True, timeout=30
+        [*serve, "--data-dir", data], env=env(), capture_output=True, text=True, timeout=120
     )
     beside = subprocess.run(
         embedded,
@@ -70,7 +70,7 @@ def test_a_second_server_over_a_data_dir_in_use_is_refused(chaos: Chaos) -> None
         env={**env(), "RLSTATE_LOCAL_DIR": data},
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,
     )
 
     for refused in (second, beside):
