@@ -293,27 +293,41 @@ def _os_error(error: OSError) -> NoReturn:
     raise SystemExit(1)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def _dispatch() -> NoReturn:
+    """Run the app; an error's message (or a signal's, which comes first) and exit status."""
+    from reconcile.signals import check
+
     click_error, usage_error, no_args = _click_errors()
     try:
         code = app(standalone_mode=False)
     except usage_error as error:
+        check()
         _usage_error(error, no_args)
     except click_error as error:
+        check()
         sys.stderr.write(f"error: {error.format_message()}\n")  # type: ignore[attr-defined]
         raise SystemExit(1) from None
     except typer.Abort:
+        check()
         sys.stderr.write("aborted\n")
         raise SystemExit(1) from None
     except RlstateError as error:
+        check()
         _fail(error)
-    except Interrupted as stopped:
-        sys.stderr.write(f"{stopped}\n")
-        raise SystemExit(128 + stopped.signum) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # only where the signal handlers are not rlstate's own
         sys.stderr.write("interrupted\n")
         raise SystemExit(128 + signal.SIGINT) from None
     except OSError as error:
+        check()
         _os_error(error)
+    check()
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        _dispatch()
+    except Interrupted as stopped:
+        sys.stderr.write(f"{stopped}\n")
+        raise SystemExit(128 + stopped.signum) from None

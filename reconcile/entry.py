@@ -3,13 +3,19 @@
 Cron and editors run validate often; building the typer app costs more than validating a
 manifest, so a plain `validate [MANIFEST] [--json]` is parsed here without importing typer.
 Anything else (help, unknown flags) goes through the full CLI, which owns the messages.
+SIGINT and SIGTERM are taken over before anything else (reconcile.signals): from then on they
+only record, and the run ends with one line and 128+N however late or early they came.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
+from reconcile import signals
+
+signals.install()  # first: importing the rest must not be interruptible either
+
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 
 def _fast_validate(args: list[str]) -> int | None:
@@ -39,14 +45,27 @@ def _take_debug(argv: list[str]) -> list[str]:
     return [arg for arg in argv[:end] if arg != "--debug"] + argv[end:]
 
 
-def main() -> None:
-    """`rlstate`: the fast validate path, or the typer app."""
+def _run() -> int | str | None:
+    """The command's exit status (the CLI says it with SystemExit)."""
     argv = _take_debug(sys.argv[1:])
     sys.argv[1:] = argv
     if argv[:1] == ["validate"]:
         code = _fast_validate(argv[1:])
         if code is not None:
-            raise SystemExit(code)
+            return code
     from reconcile.cli import main as cli_main
 
-    cli_main()
+    try:
+        cli_main()
+    except SystemExit as done:
+        return done.code
+    return 0
+
+
+def main() -> None:
+    """`rlstate`: the fast validate path, or the typer app; a signal nobody acted on makes it
+    end with one line and 128+N."""
+    code = _run()
+    if isinstance(code, str):  # SystemExit("message"): say it, as Python would
+        sys.stderr.write(f"{code}\n")
+    raise SystemExit(signals.finish(code if isinstance(code, int) else 0 if code is None else 1))

@@ -177,7 +177,10 @@ _UNHANDLED = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_
 @contextmanager
 def _signals_unwind() -> Iterator[_SignalGate]:
     """While held, SIGTERM and SIGINT (unless someone else handles them) raise Interrupted,
-    which unwinds the stack so `finally` blocks run and the CLI can say what happened."""
+    which unwinds the stack so `finally` blocks run and the CLI can say what happened.
+
+    (The CLI's own handlers, installed first thing, only record; it checks for a signal once
+    the lock is taken, so under the CLI this leaves the handlers alone.)"""
     gate = _SignalGate()
     if threading.current_thread() is not threading.main_thread():
         yield gate

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconcile import signals
 from reconcile.commands import DEFAULT_MANIFEST
 from reconcile.commands.common import RetryNotice, discover, load, locked, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
@@ -231,7 +232,8 @@ class Session:
         sys.stderr.write(f"{question} [y/N] ")
         sys.stderr.flush()
         try:
-            answer = sys.stdin.readline()
+            with signals.interruptible():
+                answer = sys.stdin.readline()
         except (KeyboardInterrupt, Interrupted) as stop:
             if getattr(stop, "signum", signal.SIGINT) != signal.SIGINT:
                 raise
@@ -242,6 +244,7 @@ class Session:
     def _execute(self, plan: Plan, endpoint: Endpoint, planned_requests: int) -> int:
         from reconcile.progress import make_reporter
 
+        signals.check()  # one that came after the plan was shown: start nothing
         reporter = make_reporter(sys.stdout, json_out=self.json_out, verb=self.verb)
         try:
             result = asyncio.run(self._apply(plan, endpoint, reporter, planned_requests))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconcile import signals
 from reconcile.errors import UserError
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def locked(folder: Path, stack: str, command: str) -> Iterator[None]:
                 f"cannot take the stack lock in {folder}: {error.strerror or error} "
                 "(the manifest's folder must be writable)"
             ) from None
+        signals.check()  # one that came while it was taken: let go of it, start nothing
         yield
 
 

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
+from reconcile import signals
 from reconcile.errors import (
     ApiAuthError,
     ApiConnectionError,
@@ -23,6 +24,9 @@ from reconcile.errors import (
     ConfigError,
     LocalBackendError,
 )
+
+if TYPE_CHECKING:
+    from reconcile.localapi.web.server import RunningServer
 
 CLOUD_URL = "https://api.runloop.ai"
 
@@ -112,7 +116,8 @@ def _data_dir_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             sys.stderr.write(f"waiting for another rlstate using the local backend in {folder}\n")
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            with signals.interruptible():  # a signal ends the wait (the file closes with it)
+                fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 
@@ -155,10 +160,17 @@ def connect(settings: ConnectionSettings, *, quiet: bool = False) -> Iterator[En
     from reconcile.localapi import LocalConfig, start_in_thread
 
     with _data_dir_lock(settings.local_dir):
+        signals.check()
         try:
             server = start_in_thread(LocalConfig(data_dir=settings.local_dir, port=0))
         except OSError as error:
+            signals.check()  # it failed because we were interrupted: say that instead
             raise LocalBackendError(f"could not start the local backend: {error}") from None
+        try:
+            signals.check()  # one that came while it started: stop it again, start nothing
+        except BaseException:
+            _stop(server)
+            raise
         if not quiet:
             sys.stderr.write(
                 f"rlstate: no API key set; using the embedded local backend "
@@ -172,4 +184,10 @@ def connect(settings: ConnectionSettings, *, quiet: bool = False) -> Iterator[En
                 origin=f"local:{settings.local_dir.resolve()}",
             )
         finally:
-            server.stop()
+            _stop(server)
+
+
+def _stop(server: RunningServer) -> None:
+    """Stop the embedded backend; a signal while it stops ends the wait for its connections."""
+    with signals.listening(lambda _signum: server.abort()):
+        server.stop()

@@ -4,8 +4,9 @@ Outside the executor either signal cancels the running coroutine, so its `finall
 context managers run (connections close, the stack lock is released by the caller), and the
 command ends with `Interrupted`. While the executor runs, the first signal starts nothing new
 and gives the operations in flight a grace period to finish; when it runs out, or at a second
-signal, they are aborted (every operation is safe to abandon: the next run re-plans). It
-decides nothing about what a run does.
+signal, they are aborted (every operation is safe to abandon: the next run re-plans). The
+signal handlers themselves only record and wake the loop (reconcile.signals); nothing here is
+interrupted by an exception from a handler. It decides nothing about what a run does.
 """
 
 from __future__ import annotations
@@ -13,19 +14,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from reconcile.errors import ConfigError, Interrupted
+from reconcile import signals
+from reconcile.errors import ConfigError
 
 if TYPE_CHECKING:
     from reconcile.apply.events import Event
     from reconcile.apply.executor import RunControl
 
 T = TypeVar("T")
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACE_ENV = "RLSTATE_INTERRUPT_GRACE"
 DEFAULT_GRACE_SECONDS = 30.0
 
@@ -46,55 +48,73 @@ def grace_seconds(environ: Mapping[str, str] = os.environ) -> float:
 
 
 @contextmanager
-def _loop_handlers(on_signal: Callable[[int], None]) -> Iterator[None]:
-    """SIGINT/SIGTERM call `on_signal` on the running loop; the handlers they replaced come back
-    after (asyncio alone would leave SIGTERM at its default, which kills without cleanup)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _on_loop(on_signal: Callable[[int], None]) -> Iterator[None]:
+    """While the block runs, each signal (and one heard before it) runs `on_signal` on the
+    running loop, soon: the handler only queues the call and wakes the loop. The loop is also
+    woken when another thread took the signal (set_wakeup_fd, as asyncio's own handlers do)."""
     loop = asyncio.get_running_loop()
-    saved = {sig: signal.getsignal(sig) for sig in SIGNALS}
-    for sig in SIGNALS:
-        loop.add_signal_handler(sig, on_signal, int(sig))
+
+    def wake(signum: int) -> None:
+        loop.call_soon_threadsafe(on_signal, signum)  # a closed loop raises: the handler drops it
+
+    with _wakeup_fd(loop), signals.listening(wake, replay=True):
+        yield
+
+
+@contextmanager
+def _wakeup_fd(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers, and so their wake-up, belong to the main thread
+        return
+    reader, writer = socket.socketpair()
+    for sock in (reader, writer):
+        sock.setblocking(False)
+    loop.add_reader(reader.fileno(), _drain, reader)
+    previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     try:
         yield
     finally:
-        for sig in SIGNALS:
-            loop.remove_signal_handler(sig)
-            previous = saved[sig]
-            if previous is not None:
-                signal.signal(sig, previous)
+        signal.set_wakeup_fd(previous)
+        loop.remove_reader(reader.fileno())
+        reader.close()
+        writer.close()
+
+
+def _drain(reader: socket.socket) -> None:
+    with suppress(OSError):
+        reader.recv(4096)
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(main)`, except that SIGINT or SIGTERM cancels `main` and, once it has
-    unwound, raises Interrupted (never a traceback from the middle of the event loop)."""
-    heard: list[int] = []
+    unwound, raises Interrupted (never a traceback from the middle of the event loop).
+
+    The signal handlers only record (reconcile.signals): a signal while the loop is built or
+    torn down is raised here, after `asyncio.run` has returned."""
     box: list[T] = []
-    guarded = _until_signal(main, heard, box)
+    guarded = _until_signal(main, box)
     try:
+        signals.check()  # one that came before: start nothing
         asyncio.run(guarded)
     finally:  # a signal before the loop ran them: close both (no "never awaited" warnings)
         guarded.close()
         main.close()
-    if heard:
-        raise Interrupted(heard[0])
+    signals.check()
     return box[0]
 
 
-async def _until_signal(main: Coroutine[Any, Any, T], heard: list[int], box: list[T]) -> None:
+async def _until_signal(main: Coroutine[Any, Any, T], box: list[T]) -> None:
     task = asyncio.current_task()
     assert task is not None
 
-    def on_signal(signum: int) -> None:
-        heard.append(signum)
+    def on_signal(_signum: int) -> None:
         task.cancel()  # again at a second signal, should the first one's unwinding hang
 
-    with _loop_handlers(on_signal):
+    with _on_loop(on_signal):
         try:
             box.append(await main)
         except BaseException:
-            if not heard:
+            if signals.pending() is None:
                 raise  # whatever the interrupted coroutine raised on its way out is moot
 
 
@@ -125,7 +145,11 @@ def graceful(control: RunControl, sink: Callable[[Event], None], grace: float) -
         else:
             sink(NoticeEvent("interrupted again: aborting operations in flight"))
 
-    with _loop_handlers(on_signal):
+    def on_signals(_signum: int) -> None:
+        for signum in signals.take():  # acted on here: the command's edge does not repeat them
+            on_signal(signum)
+
+    with _on_loop(on_signals):
         try:
             yield
         finally:

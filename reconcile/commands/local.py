@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconcile import signals
 from reconcile.commands.connection import default_local_dir
 from reconcile.errors import ConfigError
 
@@ -65,7 +66,7 @@ def serve(
         sandbox_mode=sandbox,
     )
     try:
-        run_server(config)
+        run_server(config, stop_on=lambda stop: signals.listening(stop, replay=True))
     except OSError as error:
         if error.filename is None:
             raise ConfigError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None

@@ -51,7 +51,7 @@ class ServerProcess:
     def api(self) -> Api:
         return Api(f"http://127.0.0.1:{self.port}")
 
-    def start(self, timeout: float = 30) -> Api:
+    def start(self, timeout: float = 60) -> Api:
         args = ["local", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
         args += ["--token", TOKEN, "--transition-seconds", str(self.transition_seconds)]
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115

@@ -63,7 +63,7 @@ def test_a_second_server_over_a_data_dir_in_use_is_refused(chaos: Chaos) -> None
     serve = rlstate_argv(["local", "serve", "--port", "0"])
     embedded = rlstate_argv(["plan", "retention.yaml"])
     second = subprocess.run(
-        [*serve, "--data-dir", data], env=rlstate_env(), capture_output=True, text=True, timeout=30
+        [*serve, "--data-dir", data], env=rlstate_env(), capture_output=True, text=True, timeout=120
     )
     beside = subprocess.run(
         embedded,
@@ -71,7 +71,7 @@ def test_a_second_server_over_a_data_dir_in_use_is_refused(chaos: Chaos) -> None
         env=rlstate_env({"RLSTATE_LOCAL_DIR": data}),
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=120,
     )
 
     for refused in (second, beside):

@@ -119,12 +119,13 @@ def _dry_run(n: Nights) -> tuple[set[str], set[str]]:
 
 def _settled(client: Runloop, snap: Any) -> SnapshotRecord:
     """The snapshot's record once it is no longer in progress (faults may cut a wait short)."""
-    for _ in range(200):
+    deadline = time.monotonic() + 60  # generous: the machine may be busy
+    while time.monotonic() < deadline:
         rec = record(client, snap)
         if rec.status != "in_progress":
             return rec
         time.sleep(0.05)
-    raise AssertionError(f"snapshot {snap.id} stayed in progress")
+    raise AssertionError(f"snapshot {snap.id} stayed in progress for 60 s")
 
 
 def _marked(snap: Any) -> bool:

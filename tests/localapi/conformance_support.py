@@ -356,11 +356,12 @@ class World:
 
     def _blueprint(self) -> str:
         rid = str(self._ok("POST", "/v1/blueprints", json={"name": "world-bp"})["id"])
-        for _ in range(3000):
+        deadline = time.monotonic() + 120  # generous: the machine may be busy
+        while time.monotonic() < deadline:
             if self._get(f"/v1/blueprints/{rid}").get("status") not in BUILDING:
                 return rid
             time.sleep(0.01)
-        raise AssertionError("world: the blueprint did not build")
+        raise AssertionError("world: the blueprint did not build within 120 s")
 
 
 # -- Arazzo staging ------------------------------------------------------------------------------

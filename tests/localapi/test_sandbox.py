@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -156,12 +157,14 @@ def test_kill_stops_the_command_and_its_children(sandbox: Sandbox) -> None:
 
 
 async def _until(condition: Callable[[], bool]) -> bool:
-    """Poll a condition about other processes (there is nothing to await); False after ~5 s."""
-    for _ in range(250):
-        if condition():
-            return True
+    """Poll a condition about other processes (there is nothing to await); False after 60 s
+    (a busy machine can take seconds to start or reap one)."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
         await asyncio.sleep(0.02)
-    return False
+    return True
 
 
 def _alive(marker: str) -> bool:

@@ -3,9 +3,12 @@ thread of its own (`start_in_thread`, for the embedded backend and tests). No re
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import TracebackType
 from typing import Any
 
@@ -18,6 +21,7 @@ from reconcile.localapi.web.app import create_app
 from reconcile.localapi.web.faults import DropConnection
 
 START_TIMEOUT = 30.0
+StopOn = Callable[[Callable[[int], None]], AbstractContextManager[object]]
 
 
 class DroppingH11Protocol(H11Protocol):
@@ -45,6 +49,26 @@ def _dropping(app: Any) -> Any:
 class _Server(uvicorn.Server):
     announce: str | None = None
     notifier: Notifier | None = None
+    own_signals = True  # False: the caller routes SIGINT/SIGTERM to request_stop
+    stop_requested = False
+
+    def request_stop(self, _signum: int = 0) -> None:
+        """First call: stop once started (or now); later: stop without waiting. Only sets
+        flags, so a signal handler may call it at any moment."""
+        if self.stop_requested:
+            self.force_exit = True
+        self.stop_requested = True
+
+    async def on_tick(self, counter: int) -> bool:
+        return self.stop_requested or await super().on_tick(counter)
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if not self.own_signals:
+            yield
+            return
+        with super().capture_signals():
+            yield
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self.notifier is not None:
@@ -111,6 +135,11 @@ class RunningServer:
         self._server.should_exit = True
         self._thread.join(timeout=15)
 
+    def abort(self) -> None:
+        """Make a stop under way skip waiting for connections and tasks (only sets flags: safe
+        to call from a signal handler)."""
+        self._server.should_exit = self._server.force_exit = True
+
     def __enter__(self) -> RunningServer:
         return self
 
@@ -132,7 +161,13 @@ def start_in_thread(config: LocalConfig) -> RunningServer:
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="rlstate-localapi", daemon=True
     )
-    thread.start()
+    # the thread starts with SIGINT/SIGTERM blocked: the process's signals go to its main
+    # thread, whose handlers own them (a signal taken by this thread would not wake it)
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
     deadline = time.monotonic() + START_TIMEOUT
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
@@ -143,12 +178,15 @@ def start_in_thread(config: LocalConfig) -> RunningServer:
     return RunningServer(server, thread, _url_of(server), token)
 
 
-def serve(config: LocalConfig) -> None:
+def serve(config: LocalConfig, stop_on: StopOn | None = None) -> None:
     """Serve until interrupted, after one line saying where (never the token itself).
 
-    Raises OSError when the address cannot be bound."""
+    `stop_on(request_stop)` is held while serving: whoever handles the process's signals calls
+    `request_stop` for each (without it, uvicorn handles them). Raises OSError when the address
+    cannot be bound."""
     sock = bind(config.host, config.port)
     server, _token, mode = _uvicorn(config)
+    server.own_signals = stop_on is None
     if config.token:
         token_note = "token as given at start"
     else:
@@ -157,7 +195,8 @@ def serve(config: LocalConfig) -> None:
         f"rlstate local API at {{url}} (data {config.data_dir}, sandbox {mode}, {token_note})"
     )
     try:
-        server.run(sockets=[sock])
+        with stop_on(server.request_stop) if stop_on is not None else nullcontext():
+            server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         return
     if not server.started:
