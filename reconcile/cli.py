@@ -53,6 +53,13 @@ Targets = Annotated[
     ),
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+AllowReplaceAdopted = Annotated[
+    bool,
+    typer.Option(
+        "--allow-replace-adopted",
+        help="Allow replacing devboxes rlstate adopted (an `import:` entry) instead of created.",
+    ),
+]
 _debug = False
 
 
@@ -109,6 +116,7 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes.")
     ] = False,
     target: Targets = None,
+    allow_replace_adopted: AllowReplaceAdopted = False,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     local_dir: LocalDir = None,
@@ -117,7 +125,17 @@ def plan(
     from reconcile.commands import plan as cmd
 
     conn = _connection(api_url, api_key, local_dir)
-    raise typer.Exit(cmd.run(manifest, conn, out, json_out, detailed_exitcode, target or []))
+    raise typer.Exit(
+        cmd.run(
+            manifest,
+            conn,
+            out,
+            json_out,
+            detailed_exitcode,
+            target or [],
+            allow_replace_adopted=allow_replace_adopted,
+        )
+    )
 
 
 @app.command()
@@ -132,6 +150,7 @@ def apply(
     ] = 10,
     json_out: JsonOut = False,
     target: Targets = None,
+    allow_replace_adopted: AllowReplaceAdopted = False,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     local_dir: LocalDir = None,
@@ -144,7 +163,17 @@ def apply(
     from reconcile.commands import apply as cmd
 
     conn = _connection(api_url, api_key, local_dir)
-    raise typer.Exit(cmd.run(source, conn, yes, parallelism, json_out, target or []))
+    raise typer.Exit(
+        cmd.run(
+            source,
+            conn,
+            yes,
+            parallelism,
+            json_out,
+            target or [],
+            allow_replace_adopted=allow_replace_adopted,
+        )
+    )
 
 
 @app.command()

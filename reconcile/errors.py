@@ -7,6 +7,7 @@ RlstateError                      base: every error rlstate means to report (exi
 │   ├── StalePlanError            a saved plan no longer matches the manifest or live state
 │   ├── ProtectedResourceError    the plan would delete/replace a prevent_destroy resource
 │   ├── ConfirmationRequired      apply/destroy needs --yes (no terminal to ask on)
+│   ├── AdoptionError             an `import:` entry cannot be carried out (owner, content, …)
 │   └── ConfigError               bad flags/environment (API URL, key, data dir)
 ├── LockError                     another rlstate run holds the stack's lock
 ├── ApiError                      the Runloop API failed us
@@ -82,6 +83,11 @@ class ProtectedResourceError(UserError):
 
 class ConfirmationRequired(UserError):
     """A destructive command needs --yes because there is no terminal to ask on."""
+
+
+class AdoptionError(UserError):
+    """An `import:` entry names a resource that cannot be adopted: missing, another stack's,
+    ended, or (an object) not the manifest's content."""
 
 
 class ConfigError(UserError):

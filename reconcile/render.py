@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 SENSITIVE = "(sensitive)"
 _SUMMARY_WORDS = (
+    ("adopt", "to adopt"),
     ("create", "to create"),
     ("restore", "to restore"),
     ("update", "to update"),
@@ -45,14 +46,16 @@ def action_line(action: Action) -> str:
     target = action.address
     if action.kind in ("prune", "delete") and action.resource == "snapshot":
         target = f"{action.address} {action.resource_id}"
-    elif action.kind == "delete" and action.resource_id:
+    elif action.kind in ("delete", "adopt") and action.resource_id:
         target = f"{action.address} ({action.resource_id})"
+    if action.kind == "adopt":
+        return f"{action.symbol:>3} {action.kind} {target}"  # its reasons are detail lines
     reasons = f" ({'; '.join(action.reasons)})" if action.reasons else ""
     return f"{action.symbol:>3} {action.kind} {target}{reasons}"
 
 
 def _detail_lines(action: Action) -> list[str]:
-    lines = []
+    lines = [f"note: {reason}" for reason in action.reasons if action.kind == "adopt"]
     for change in action.changes:
         if change.field in ("metadata", "name", "moved", "prevent_destroy"):
             from reconcile.plan.diffing import describe_change
@@ -86,6 +89,7 @@ def render_plan_text(plan: Plan, *, details: bool = True) -> str:
     if not plan.actions:
         lines.append("No changes. The live state matches the manifest.")
         lines.extend(left_behind_lines(plan))
+        lines.extend(f"  note: {note}" for note in plan.notes)
         return "\n".join(lines)
     lines.append("")
     for action in plan.actions:
@@ -95,6 +99,7 @@ def render_plan_text(plan: Plan, *, details: bool = True) -> str:
     for refusal in plan.refusals:
         lines.append(f"  ! refused: {refusal.message}")
     lines.extend(left_behind_lines(plan))
+    lines.extend(f"  note: {note}" for note in plan.notes)
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines)

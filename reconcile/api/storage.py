@@ -154,6 +154,11 @@ class StorageEndpoints(EndpointGroup):
         call = Call("GET", OBJECT + "/download", {"id": object_id}, params=params)
         return (await self._http.send_model(call, DownloadUrl)).download_url
 
+    async def download_object_bytes(self, download_url: str) -> bytes:
+        """GETs an object's bytes from its presigned download URL (no Authorization header)."""
+        call = Call("GET", "{download_url}", url=download_url, timeout=UPLOAD_TIMEOUT)
+        return (await self._http.send(call)).content
+
     async def delete_object(self, object_id: str) -> None:
         await self._http.send(Call("POST", OBJECT + "/delete", {"id": object_id}))
 

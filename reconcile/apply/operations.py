@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from reconcile.apply import devbox_ops, storage_ops
+from reconcile.apply import adopt_ops, devbox_ops, storage_ops
 from reconcile.apply.context import Done, OpContext
 from reconcile.plan.model import Action
 
@@ -24,6 +24,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("snapshot", "snapshot"): storage_ops.snapshot,
     ("snapshot", "prune"): storage_ops.delete_snapshot,
     ("snapshot", "delete"): storage_ops.delete_snapshot,
+    ("devbox", "adopt"): adopt_ops.adopt_devbox,
+    ("snapshot", "adopt"): adopt_ops.adopt_snapshot,
 }
 
 STARTING: dict[str, str] = {
@@ -36,6 +38,7 @@ STARTING: dict[str, str] = {
     "delete": "deleting",
     "snapshot": "taking a snapshot",
     "prune": "pruning",
+    "adopt": "adopting",
 }
 
 
@@ -46,6 +49,6 @@ def operation_for(action: Action) -> Operation | None:
 def starting_message(action: Action) -> str:
     """The sentence shown when an action starts: "devbox.builder: creating"."""
     what = STARTING.get(action.kind, action.kind)
-    shows_id = action.resource_id and action.kind in ("prune", "delete")
+    shows_id = action.resource_id and action.kind in ("prune", "delete", "adopt")
     target = f" {action.resource_id}" if shows_id else ""
     return f"{action.address}: {what}{target}"

@@ -121,6 +121,8 @@ def run(
     parallelism: int,
     json_out: bool,
     targets: list[str],
+    *,
+    allow_replace_adopted: bool = False,
 ) -> int:
     """Apply a manifest (plan, show, confirm) or a saved plan (re-checked, not asked)."""
     chosen = resolve_source(source)
@@ -135,7 +137,13 @@ def run(
         from reconcile.plan.planner import build_plan
 
         if saved is None:
-            return build_plan(loaded, live, utc_now(), tuple(targets))
+            return build_plan(
+                loaded,
+                live,
+                utc_now(),
+                tuple(targets),
+                allow_replace_adopted=allow_replace_adopted,
+            )
         check_same_api(saved, endpoint)
         check_live_unchanged(saved, live)
         return saved

@@ -93,9 +93,14 @@ async def discover(client: RunloopClient, loaded: LoadedManifest, now: datetime)
 
 
 async def make_plan(
-    client: RunloopClient, loaded: LoadedManifest, now: datetime, targets: tuple[str, ...] = ()
+    client: RunloopClient,
+    loaded: LoadedManifest,
+    now: datetime,
+    targets: tuple[str, ...] = (),
+    *,
+    allow_replace_adopted: bool = False,
 ) -> Plan:
     from reconcile.plan.planner import build_plan
 
     live = await discover(client, loaded, now)
-    return build_plan(loaded, live, now, targets)
+    return build_plan(loaded, live, now, targets, allow_replace_adopted=allow_replace_adopted)

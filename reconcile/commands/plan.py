@@ -21,6 +21,8 @@ def run(
     json_out: bool,
     detailed_exitcode: bool,
     targets: list[str],
+    *,
+    allow_replace_adopted: bool = False,
 ) -> int:
     """Plan, print, save; exit 2 for changes only with --detailed-exitcode."""
     from reconcile.render import plan_to_json, render_plan_text
@@ -31,7 +33,9 @@ def run(
 
         async def go() -> Plan:
             async with make_client(endpoint) as client:
-                plan = await make_plan(client, loaded, now, tuple(targets))
+                plan = await make_plan(
+                    client, loaded, now, tuple(targets), allow_replace_adopted=allow_replace_adopted
+                )
             return replace(plan, api_url=endpoint.origin)  # apply checks it is the same API
 
         plan = run_async(go())

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from reconcile.api.client import RunloopClient
 from reconcile.api.models import Devbox, Snapshot, StorageObject
 from reconcile.errors import ApiNotFoundError
+from reconcile.live.imports import import_entries, read_imports
 from reconcile.live.model import (
     KEY_DELETE_REFUSED,
     KEY_STACK,
@@ -38,7 +39,14 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 def _devbox(d: Devbox) -> LiveDevbox:
     return LiveDevbox(
-        d.id, d.name, d.status, d.create_time_ms, dict(d.metadata), d.blueprint_id, d.snapshot_id
+        d.id,
+        d.name,
+        d.status,
+        d.create_time_ms,
+        dict(d.metadata),
+        d.blueprint_id,
+        d.snapshot_id,
+        dict(d.launch_parameters),
     )
 
 
@@ -71,9 +79,10 @@ def _snapshot(s: Snapshot) -> LiveSnapshot:
 async def _foreign_snapshots(
     client: RunloopClient, manifest: Manifest, devboxes: list[LiveDevbox]
 ) -> list[Snapshot]:
-    """Snapshots of the devboxes of series with prune_unmanaged (other tools took them)."""
+    """Snapshots of the devboxes of series with prune_unmanaged (other tools took them), and
+    of the devboxes whose snapshots `import:` entries adopt into a series."""
     by_name = primary_devbox_ids(manifest.stack, devboxes)
-    wanted = set()
+    wanted = {i.devbox for i in import_entries(manifest, "snapshot").values() if i.devbox}
     for spec in manifest.snapshots.values():
         if spec.prune_unmanaged:
             dbx = spec.devbox if spec.devbox.startswith("dbx_") else by_name.get(spec.devbox)
@@ -101,12 +110,14 @@ async def list_stack(client: RunloopClient, manifest: Manifest) -> LiveState:
     snaps = {s.id: s for s in own_snaps if s.metadata.get(KEY_STACK) == stack}
     for foreign in await _foreign_snapshots(client, manifest, devboxes):
         snaps.setdefault(foreign.id, foreign)
+    imported = await read_imports(client, manifest, all_devboxes, all_objects, _devbox, _object)
     return LiveState(
         stack=stack,
         devboxes=tuple(devboxes),
         objects=tuple(objects),
         snapshots=tuple(_snapshot(s) for s in snaps.values()),
         api_url=client.base_url,
+        imported=imported,
     )
 
 

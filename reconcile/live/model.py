@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ KEY_TOKEN = "rlstate.token"
 KEY_SOURCE = "rlstate.snapshot"
 KEY_READY = "rlstate.ready"
 KEY_SHA256 = "rlstate.sha256"
+KEY_ADOPTED = "rlstate.adopted"  # "true": rlstate adopted it (an `import:` entry), not created it
 KEY_STATE = "rlstate.state"  # "complete" once rlstate saw the snapshot complete (it never reverts)
 # "error" once the API refused to delete a snapshot that ended in error (the API keeps those; it
 # never changes again): plans leave it alone instead of asking to delete it every run.
@@ -58,6 +59,7 @@ class LiveDevbox:
     metadata: dict[str, str] = field(default_factory=dict)
     blueprint_id: str | None = None
     snapshot_id: str | None = None
+    launch: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -113,21 +115,35 @@ class LiveSnapshot:
 
 
 @dataclass(frozen=True)
+class Imported:
+    """What the manifest's `import:` entries name, read by id whoever owns it: devboxes and
+    objects by id, the sha256 of each foreign object's bytes, blueprint names by id (to compare
+    a devbox's blueprint), and the ids that were not found."""
+
+    devboxes: dict[str, LiveDevbox] = field(default_factory=dict)
+    objects: dict[str, LiveObject] = field(default_factory=dict)
+    object_sha256: dict[str, str] = field(default_factory=dict)
+    blueprint_names: dict[str, str] = field(default_factory=dict)
+    missing: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class LiveState:
-    """The stack's live resources at one moment."""
+    """The stack's live resources at one moment (and what `import:` entries name)."""
 
     stack: str
     devboxes: tuple[LiveDevbox, ...] = ()
     objects: tuple[LiveObject, ...] = ()
     snapshots: tuple[LiveSnapshot, ...] = ()
     api_url: str = ""
+    imported: Imported = field(default_factory=Imported)
 
     def with_statuses(self, statuses: dict[str, tuple[str, str | None]]) -> LiveState:
         """A copy with the given snapshot statuses (id → (status, error_message)) filled in."""
         snaps = tuple(
             _replace_status(s, *statuses[s.id]) if s.id in statuses else s for s in self.snapshots
         )
-        return LiveState(self.stack, self.devboxes, self.objects, snaps, self.api_url)
+        return replace(self, snapshots=snaps)
 
 
 def _replace_status(snap: LiveSnapshot, status: str, error: str | None) -> LiveSnapshot:

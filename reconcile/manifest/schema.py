@@ -225,6 +225,23 @@ class MovedSpec(Strict):
     to: str = Field(pattern=r"^(devbox|object|snapshot)\.[A-Za-z0-9_.-]+$")
 
 
+class ImportSpec(Strict):
+    """Bring a live resource rlstate did not create under this manifest (adoption).
+
+    `to: devbox.NAME, id: dbx_…` adopts a devbox; `to: object.NAME, id: obj_…` an object whose
+    bytes match the manifest's file; `to: snapshot.SERIES, devbox: dbx_…` the existing
+    snapshots of a devbox into a series."""
+
+    to: str = Field(
+        pattern=r"^(devbox|object|snapshot)\.[A-Za-z0-9_.-]+$",
+        description="The manifest resource to adopt into: devbox.NAME, object.NAME, snapshot.NAME.",
+    )
+    id: str | None = Field(None, description="The live resource's id (dbx_… or obj_…).")
+    devbox: str | None = Field(
+        None, description="For snapshot.SERIES: the dbx_ id whose existing snapshots join it."
+    )
+
+
 class Manifest(Strict):
     """A whole manifest: the desired state of one stack."""
 
@@ -244,6 +261,11 @@ class Manifest(Strict):
     )
     moved: list[MovedSpec] = Field(
         default_factory=list, description="Renames that keep the live resource."
+    )
+    imports: list[ImportSpec] = Field(
+        default_factory=list,
+        alias="import",
+        description="Live resources rlstate did not create, adopted by the next apply.",
     )
 
 

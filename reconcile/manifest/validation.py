@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from reconcile.manifest.imports import check_imports
 from reconcile.manifest.messages import suggest
 from reconcile.manifest.schema import DevboxSpec, parse_duration
 from reconcile.manifest.yamlsource import FieldPath, Reporter
@@ -51,6 +52,7 @@ def check_manifest(data: Any, report: Reporter) -> None:
     check_ignore_changes(doc, report)
     check_devbox_fields(doc, report)
     check_metadata(doc, report)
+    check_imports(doc, report)
 
 
 def _replicas(spec: Any) -> int | None:

@@ -50,6 +50,8 @@ class PlanContext:
     replaced_objects: dict[str, list[str]] = field(default_factory=dict)
     restores: dict[str, str] = field(default_factory=dict)
     mounted_by: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    allow_replace_adopted: bool = False
 
     @property
     def stack(self) -> str:

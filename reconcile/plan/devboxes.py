@@ -5,6 +5,7 @@ recreate after failure, and delete what the manifest no longer names. Pure.
 from __future__ import annotations
 
 from reconcile.live.model import (
+    KEY_ADOPTED,
     KEY_FIELDS,
     KEY_GROUP,
     KEY_KIND,
@@ -169,15 +170,27 @@ def _add_create(
     # the live mark is for devboxes it no longer names (see delete_devbox).
     if old is not None and want.protected:
         ctx.refuse(action, f"{want.address} has prevent_destroy; replacing it is refused")
+    if old is not None and not_created_here(ctx, old) and not ctx.allow_replace_adopted:
+        ctx.refuse(
+            action,
+            f"{want.address} ({old.id}) was adopted, not created by rlstate, and replacing it "
+            "destroys it; pass --allow-replace-adopted, or make the manifest match it",
+        )
     return action
+
+
+def not_created_here(ctx: PlanContext, box: LiveDevbox) -> bool:
+    """The devbox was adopted (or is being adopted) rather than created by this stack."""
+    return box.metadata.get(KEY_STACK) != ctx.stack or box.metadata.get(KEY_ADOPTED) == "true"
 
 
 def _kept_metadata(ctx: PlanContext, want: DesiredDevbox, box: LiveDevbox) -> dict[str, str]:
     """The metadata an in-place update writes. Ignored fields keep the live devbox's hashes:
     it still runs with those values, and dropping `ignore_changes` later must show the diff."""
     meta = devbox_metadata(ctx.stack, want, ready=True)
-    if box.metadata.get(KEY_SOURCE):
-        meta[KEY_SOURCE] = box.metadata[KEY_SOURCE]
+    for kept in (KEY_SOURCE, KEY_ADOPTED):
+        if box.metadata.get(kept):
+            meta[kept] = box.metadata[kept]
     live_fields = decode_fields(box.metadata.get(KEY_FIELDS))
     ignored = set(want.spec.lifecycle.ignore_changes) & set(live_fields)
     if ignored:
@@ -217,6 +230,11 @@ def _in_place(ctx: PlanContext, want: DesiredDevbox, box: LiveDevbox) -> None:
             changes=changes,
             params=DevboxUpdate(name=want.name, metadata=desired_meta),
         )
+    settle_state(ctx, want, box)
+
+
+def settle_state(ctx: PlanContext, want: DesiredDevbox, box: LiveDevbox) -> None:
+    """Suspend or resume a kept devbox so that its status matches the manifest's `state`."""
     # What else uses the devbox (its series' snapshot) waits for the state change, so a
     # snapshot never meets a devbox that is suspending or resuming.
     if want.spec.state == "suspended" and box.status in ("running", "resuming"):

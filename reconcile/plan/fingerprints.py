@@ -38,6 +38,7 @@ def _members(live: LiveState) -> dict[str, str]:
 
 def _by_id(live: LiveState) -> dict[str, str]:
     resources: list[LiveDevbox | LiveObject | LiveSnapshot] = [
+        *live.imported.devboxes.values(),
         *live.devboxes,
         *live.objects,
         *live.snapshots,
@@ -48,6 +49,7 @@ def _by_id(live: LiveState) -> dict[str, str]:
 def plan_fingerprints(live: LiveState, touched: set[str]) -> dict[str, str]:
     """What apply will check: each touched resource's fingerprint, and the member sets."""
     everything: list[LiveDevbox | LiveObject | LiveSnapshot] = [
+        *live.imported.devboxes.values(),
         *live.devboxes,
         *live.objects,
         *live.snapshots,

@@ -31,7 +31,16 @@ from reconcile.plan.params import (
 FORMAT_VERSION = 2
 
 ActionKind = Literal[
-    "create", "update", "replace", "delete", "suspend", "resume", "snapshot", "restore", "prune"
+    "create",
+    "update",
+    "replace",
+    "delete",
+    "suspend",
+    "resume",
+    "snapshot",
+    "restore",
+    "prune",
+    "adopt",
 ]
 ResourceType = Literal["devbox", "object", "snapshot"]
 
@@ -45,6 +54,7 @@ SYMBOLS: dict[str, str] = {
     "delete": "-",
     "snapshot": ">",
     "prune": "x",
+    "adopt": "=",
 }
 DESTRUCTIVE: frozenset[str] = frozenset({"replace", "delete", "prune"})
 
@@ -155,6 +165,7 @@ class Plan:
     api_url: str = ""
     targets: tuple[str, ...] = ()
     left_behind: tuple[LeftBehind, ...] = ()
+    notes: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
 
     @property
@@ -170,6 +181,7 @@ class Plan:
     def counts(self) -> dict[str, int]:
         """Number of actions per kind, in a fixed order, zero counts left out."""
         order = (
+            "adopt",
             "create",
             "restore",
             "update",
@@ -196,6 +208,10 @@ class Plan:
             data["left_behind"] = [_shallow(item) for item in self.left_behind]
         else:
             del data["left_behind"]
+        if self.notes:  # likewise
+            data["notes"] = list(self.notes)
+        else:
+            del data["notes"]
         return data
 
     def to_json(self) -> str:
@@ -224,6 +240,7 @@ class Plan:
                 api_url=data.get("api_url", ""),
                 targets=tuple(data.get("targets", ())),
                 left_behind=tuple(LeftBehind(**item) for item in data.get("left_behind", ())),
+                notes=tuple(str(n) for n in data.get("notes", ())),
             )
         except (KeyError, TypeError, PlanFileError) as error:
             raise PlanFileError(f"plan file is damaged or of another format ({error})") from None

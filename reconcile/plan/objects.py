@@ -7,6 +7,7 @@ a new object; the old one is deleted by a separate action once nothing planned n
 from __future__ import annotations
 
 from reconcile.live.model import KEY_SHA256, KEY_SPEC, KEY_STACK, LiveObject
+from reconcile.plan.adoption import object_to_adopt
 from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import DesiredObject, desired_objects, object_metadata
 from reconcile.plan.params import ObjectCreate, ObjectReplace
@@ -63,6 +64,11 @@ def plan_objects(ctx: PlanContext) -> None:
         if good:
             ctx.object_ids[want.name] = good[0].id
             _delete_leftovers(ctx, want, [o for o in live if o is not good[0]], "duplicate")
+            continue
+        adopted = object_to_adopt(ctx, want)
+        if adopted is not None:
+            ctx.object_ids[want.name] = adopted.id
+            _delete_leftovers(ctx, want, live, f"{want.address} is now {adopted.id} (adopted)")
             continue
         _create_object(ctx, want, live)
     # An object the manifest no longer declares but a devbox still mounts by its obj_ id stays.

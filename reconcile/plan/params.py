@@ -64,6 +64,23 @@ class DevboxDelete:
 
 
 @dataclass(frozen=True)
+class DevboxAdopt:
+    """devbox adopt: the name and full metadata (the user's plus rlstate's marks) written in
+    place on a devbox rlstate did not create."""
+
+    name: str
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SnapshotAdopt:
+    """snapshot adopt: the series it joins and its full metadata (its own plus the marks)."""
+
+    series: str
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
 class ObjectCreate:
     """object create: the file to upload (checked against its planned sha256) and the object."""
 
@@ -99,6 +116,8 @@ ActionParams: TypeAlias = (
     | DevboxReplace
     | DevboxUpdate
     | DevboxDelete
+    | DevboxAdopt
+    | SnapshotAdopt
     | ObjectCreate
     | ObjectReplace
     | SnapshotTake
@@ -111,6 +130,8 @@ PARAMS_OF: dict[tuple[str, str], type[ActionParams]] = {
     ("devbox", "replace"): DevboxReplace,
     ("devbox", "update"): DevboxUpdate,
     ("devbox", "delete"): DevboxDelete,
+    ("devbox", "adopt"): DevboxAdopt,
+    ("snapshot", "adopt"): SnapshotAdopt,
     ("object", "create"): ObjectCreate,
     ("object", "replace"): ObjectReplace,
     ("snapshot", "snapshot"): SnapshotTake,

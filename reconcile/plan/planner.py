@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from reconcile.live.model import KEY_GROUP, KEY_STACK, LiveDevbox, LiveState
+from reconcile.plan.adoption import devbox_to_adopt, plan_adopt_devbox, plan_adopt_snapshots
 from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import DesiredDevbox, desired_devboxes
 from reconcile.plan.devboxes import delete_devbox, owned_devboxes, plan_devbox
@@ -40,10 +41,16 @@ if TYPE_CHECKING:
 
 
 def build_plan(
-    loaded: LoadedManifest, live: LiveState, now: datetime, targets: tuple[str, ...] = ()
+    loaded: LoadedManifest,
+    live: LiveState,
+    now: datetime,
+    targets: tuple[str, ...] = (),
+    *,
+    allow_replace_adopted: bool = False,
 ) -> Plan:
     """Everything apply must do so that live matches the manifest, with reasons."""
     ctx = PlanContext(loaded=loaded, live=live, now=now)
+    ctx.allow_replace_adopted = allow_replace_adopted
     plan_objects(ctx)
     views = {v.name: v for v in series_views(loaded.manifest, live)}
     resolve_series_sources(ctx, views)
@@ -100,7 +107,12 @@ class _Tree:
         self.done.add(want.address)
         if want.source_series and want.source_series in self.views:
             self.plan_series(self.views[want.source_series])
-        plan_devbox(self.ctx, want, self.owned.get(want.name, []))
+        owned = self.owned.get(want.name, [])
+        foreign = devbox_to_adopt(self.ctx, want, owned)
+        if foreign is not None:
+            plan_adopt_devbox(self.ctx, want, foreign)
+        else:
+            plan_devbox(self.ctx, want, owned)
 
     def plan_series(self, view: SeriesView) -> None:
         key = f"series:{view.name}"
@@ -111,6 +123,7 @@ class _Tree:
         if source is not None:
             self.plan_devbox(source)
         plan_series_snapshot(self.ctx, view, source)
+        plan_adopt_snapshots(self.ctx, view)
 
 
 def build_destroy_plan(loaded: LoadedManifest, live: LiveState, now: datetime) -> Plan:
@@ -158,4 +171,5 @@ def _finish(ctx: PlanContext, targets: tuple[str, ...]) -> Plan:
         api_url=ctx.live.api_url,
         targets=targets,
         left_behind=tuple(ctx.left_behind),
+        notes=tuple(ctx.notes),
     )

@@ -32,6 +32,7 @@ from reconcile.retention import (
 )
 
 _STATUS_NAMES = {"in_progress", "complete", "error", "deleted"}
+ADOPTING_REASON = "adopted by this apply; retention applies from the next run"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,16 @@ class SeriesView:
     @property
     def all(self) -> tuple[LiveSnapshot, ...]:
         return self.managed + self.unmanaged
+
+    @property
+    def adopting(self) -> tuple[LiveSnapshot, ...]:
+        """Snapshots an `import:` entry brings into the series that carry no marks yet: they
+        count as the series' own (for `every` and restores) but are not pruned this run."""
+        return tuple(s for s in self.managed if KEY_STACK not in s.metadata)
+
+    def protected(self, given: Mapping[str, str]) -> dict[str, str]:
+        """`given` plus the snapshots being adopted, which no prune of this run may take."""
+        return {**given, **{s.id: ADOPTING_REASON for s in self.adopting}}
 
 
 def policy_of(spec: SeriesSpec) -> RetentionPolicy:
@@ -74,6 +85,11 @@ def series_devbox_ids(manifest: Manifest, live: LiveState) -> dict[str, str | No
 def series_views(manifest: Manifest, live: LiveState) -> list[SeriesView]:
     """Every series of the manifest with its live snapshots."""
     ids = series_devbox_ids(manifest, live)
+    imported = {
+        i.to.split(".", 1)[1]: i.devbox
+        for i in manifest.imports
+        if i.to.startswith("snapshot.") and i.devbox
+    }
     by_series: dict[str | None, list[LiveSnapshot]] = {}
     foreign: dict[str, list[LiveSnapshot]] = {}
     for snap in live.snapshots:
@@ -86,6 +102,11 @@ def series_views(manifest: Manifest, live: LiveState) -> list[SeriesView]:
         devbox_id = ids[name]
         unmanaged = foreign.get(devbox_id, []) if spec.prune_unmanaged and devbox_id else []
         managed = by_series.get(name, [])
+        source = imported.get(name)
+        if source is not None:
+            managed = managed + foreign.get(source, [])
+            if source == devbox_id:
+                unmanaged = []
         out.append(SeriesView(name, spec, devbox_id, tuple(managed), tuple(unmanaged)))
     return out
 
@@ -124,7 +145,7 @@ def decide_series(
     if not needed:
         return assumed
     records = [to_record(s, assume_complete=s.id not in needed) for s in view.all]
-    return decide_retention(records, policy_of(view.spec), now, protected)
+    return decide_retention(records, policy_of(view.spec), now, view.protected(protected))
 
 
 def newest_complete(snaps: Iterable[LiveSnapshot]) -> LiveSnapshot | None:
@@ -151,7 +172,7 @@ def _assumed(
     depends on: all of them if it removes anything, else the newest and the newest that may
     be complete (what `every` and restores read)."""
     records = [to_record(s, assume_complete=True) for s in view.all]
-    assumed = decide_retention(records, policy_of(view.spec), now, protected)
+    assumed = decide_retention(records, policy_of(view.spec), now, view.protected(protected))
     unread = {s.id for s in view.all if s.status == "unread"}
     if not unread:
         return assumed, frozenset()
