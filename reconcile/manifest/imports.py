@@ -28,7 +28,7 @@ def check_imports(doc: dict[Any, Any], report: Reporter) -> None:
     """Report every `import:` entry that names no declared resource, carries the wrong id (or a
     field its kind does not take), or repeats another entry's target or live id."""
     targets: dict[str, int] = {}
-    ids: dict[str, int] = {}
+    ids: dict[str, dict[str, int]] = {kind: {} for kind in SECTIONS}  # a devbox and its series
     for i, entry in enumerate(_list(doc.get("import"))):
         item = _map(entry)
         to = item.get("to")
@@ -43,7 +43,7 @@ def check_imports(doc: dict[Any, Any], report: Reporter) -> None:
         field, _ = ID_FIELD[kind]
         live_id = item.get(field)
         if isinstance(live_id, str):
-            _once(ids, live_id, ("import", i, field), "is imported more than once", report)
+            _once(ids[kind], live_id, ("import", i, field), "is imported more than once", report)
 
 
 def _check_target(

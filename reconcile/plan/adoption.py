@@ -228,8 +228,9 @@ def object_to_adopt(ctx: PlanContext, want: DesiredObject) -> LiveObject | None:
             f"{where}: cannot be adopted: {why}; an object cannot be changed once made, so "
             "point the import at a matching object, or remove it (a new object is then made)"
         )
+    path = ctx.loaded.manifest.objects[want.name].path
     ctx.notes.append(
-        f"object.{want.name} is {obj.id}, adopted by content (its bytes hash as {want.path}); "
+        f"object.{want.name} is {obj.id}, adopted by content (its bytes hash as {path}); "
         "objects cannot carry rlstate's marks, so keep this import entry"
     )
     return obj
