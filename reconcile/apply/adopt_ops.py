@@ -13,12 +13,12 @@ from reconcile.plan.params import DevboxAdopt, SnapshotAdopt
 
 async def adopt_devbox(ctx: OpContext) -> Done:
     p = ctx.params_as(DevboxAdopt)
-    await ctx.api.main.update_devbox(ctx.resource_id, name=p.name, metadata=p.metadata)
+    await ctx.client.update_devbox(ctx.resource_id, name=p.name, metadata=p.metadata)
     ids = {result_key("devbox", ctx.address): ctx.resource_id}
     return Done(f"{ctx.address} has been adopted ({ctx.resource_id})", ids)
 
 
 async def adopt_snapshot(ctx: OpContext) -> Done:
     p = ctx.params_as(SnapshotAdopt)
-    await ctx.api.main.update_snapshot(ctx.resource_id, metadata=p.metadata)
+    await ctx.client.update_snapshot(ctx.resource_id, metadata=p.metadata)
     return Done(f"{ctx.address}: {ctx.resource_id} has been adopted")
