@@ -208,6 +208,32 @@ def status(
 
 
 @app.command()
+def generate(
+    stack: Annotated[str, typer.Option("--stack", help="The manifest's stack name.")] = "main",
+    devbox: Annotated[
+        list[str] | None,
+        typer.Option("--devbox", metavar="NAME_GLOB", help="Devboxes by name glob or id."),
+    ] = None,
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option("--metadata", metavar="KEY=VALUE", help="Devboxes with this metadata."),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Devbox statuses to take [default: running,suspended]."),
+    ] = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Print a manifest that adopts an account's devboxes and their snapshots (import: entries)."""
+    from reconcile.commands import generate as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(conn, stack, devbox or [], metadata or [], status))
+
+
+@app.command()
 def retain(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,

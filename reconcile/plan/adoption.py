@@ -182,7 +182,6 @@ def plan_adopt_snapshots(ctx: PlanContext, view: SeriesView) -> None:
             "adopt",
             "snapshot",
             f"snapshot.{view.name}",
-            reasons=[f"a snapshot of {snap.source_devbox_id}, joins the series"],
             resource_id=snap.id,
             params=SnapshotAdopt(series=view.name, metadata=meta),
         )

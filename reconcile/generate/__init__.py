@@ -1,0 +1,1 @@
+"""`rlstate generate`: a manifest written from what an account holds (pure writer in writer.py)."""
