@@ -4,6 +4,7 @@ a plan file whose params do not fit, or of an older format, is refused with a cl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,12 @@ import pytest
 from reconcile.errors import PlanFileError
 from reconcile.plan.model import FORMAT_VERSION, Action, Plan
 from reconcile.plan.params import (
+    DevboxAdopt,
     DevboxCreate,
     DevboxReplace,
     FinalSnapshot,
     NoParams,
+    SnapshotAdopt,
     SnapshotTake,
 )
 from reconcile.plan.planfile import load_plan, save_plan
@@ -77,3 +80,31 @@ def test_a_plan_of_the_previous_format_says_to_plan_again(tmp_path: Path) -> Non
         f"{tmp_path / 'plan.json'}: written by an older rlstate (format_version "
         f"{FORMAT_VERSION - 1}; this one reads {FORMAT_VERSION}): run `rlstate plan` again"
     )
+
+
+def test_adoptions_and_notes_read_back(tmp_path: Path) -> None:
+    devbox = DevboxAdopt(name="api", metadata={"rlstate.stack": "demo", "team": "core"})
+    snap = SnapshotAdopt(series="nightly", metadata={"rlstate.series": "nightly"})
+    plan = replace(
+        _plan(
+            Action("adopt devbox.api", "adopt", "devbox", "devbox.api", (), "dbx_1", params=devbox),
+            Action(
+                "adopt snapshot.nightly snp_1",
+                "adopt",
+                "snapshot",
+                "snapshot.nightly",
+                (),
+                "snp_1",
+                params=snap,
+            ),
+        ),
+        notes=("object.data is obj_1, adopted by content",),
+    )
+    save_plan(plan, tmp_path / "plan.json")
+
+    loaded = load_plan(tmp_path / "plan.json")
+
+    assert loaded == plan
+    assert [type(a.params) for a in loaded.actions] == [DevboxAdopt, SnapshotAdopt]
+    assert loaded.counts() == {"adopt": 2}
+    assert "notes" not in _plan().to_dict()  # written only when there are any
