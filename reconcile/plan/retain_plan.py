@@ -98,7 +98,7 @@ def _decide(
     records = [to_record(s) for s in view.all]
     if extra:
         records.append(SnapshotRecord(id=NEW_SNAPSHOT, created=now, status="complete"))
-    return decide_retention(records, policy_of(view.spec), now, protected)
+    return decide_retention(records, policy_of(view.spec), now, view.protected(protected))
 
 
 def prune_decisions(

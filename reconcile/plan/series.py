@@ -32,7 +32,7 @@ from reconcile.retention import (
 )
 
 _STATUS_NAMES = {"in_progress", "complete", "error", "deleted"}
-ADOPTING_REASON = "adopted by this apply; retention applies from the next run"
+ADOPTING_REASON = "being adopted (import:); retention applies once an apply has adopted it"
 
 
 @dataclass(frozen=True)

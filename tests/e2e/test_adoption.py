@@ -66,6 +66,10 @@ def test_adopting_stamps_in_place_and_retention_applies_on_the_next_night(
     assert f"object.settings is {obj.id}, adopted by content" in plan.stdout
     assert "Plan: 4 to adopt." in plan.stdout
 
+    early = rlstate(local_server, work, "retain", "rlstate.yaml", "--json")  # before adopting
+    assert early.returncode == 0, early.stderr
+    assert summary(early.stdout)["pruned"] == 0  # not the series' until an apply adopts them
+
     applied = rlstate(local_server, work, "apply", "--json")
     assert applied.returncode == 0, applied.stderr
     done = summary(applied.stdout)
