@@ -88,13 +88,25 @@ async def _foreign_snapshots(
             dbx = spec.devbox if spec.devbox.startswith("dbx_") else by_name.get(spec.devbox)
             if dbx:
                 wanted.add(dbx)
-    found: list[Snapshot] = []
-    for devbox_id in sorted(wanted):
-        try:
-            found.extend(await client.list_snapshots(devbox_id=devbox_id))
-        except ApiNotFoundError:
-            continue
-    return found
+    # One list per devbox, several at once (a manifest written by `generate` has one per series).
+    gate = asyncio.Semaphore(status_concurrency(client.base_url))
+
+    async def one(devbox_id: str) -> list[Snapshot]:
+        async with gate:
+            try:
+                return await client.list_snapshots(devbox_id=devbox_id)
+            except ApiNotFoundError:
+                return []
+
+    tasks = [asyncio.create_task(one(d)) for d in sorted(wanted)]
+    try:
+        lists = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:  # one list failed: the discovery fails, none is left running
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return [snap for listed in lists for snap in listed]
 
 
 async def list_stack(client: RunloopClient, manifest: Manifest) -> LiveState:
