@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from reconcile.manifest.schema import Manifest
 
 StatusesNeeded = Callable[[LiveState], frozenset[str]]
+LIST_CONCURRENCY = 8  # devbox-filtered snapshot lists in flight (one per imported series)
 STATUS_CONCURRENCY = 16
 LOOPBACK_CONCURRENCY = 4
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -89,7 +90,7 @@ async def _foreign_snapshots(
             if dbx:
                 wanted.add(dbx)
     # One list per devbox, several at once (a manifest written by `generate` has one per series).
-    gate = asyncio.Semaphore(status_concurrency(client.base_url))
+    gate = asyncio.Semaphore(LIST_CONCURRENCY)
 
     async def one(devbox_id: str) -> list[Snapshot]:
         async with gate:
