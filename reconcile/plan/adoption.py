@@ -70,8 +70,8 @@ def devbox_to_adopt(
         )
     if owner:
         raise AdoptionError(
-            f"{where}: it belongs to stack {owner!r} (its rlstate.stack metadata), so it is "
-            f"not adopted; remove it from stack {owner!r} first, or drop this import"
+            f"{where}: it belongs to stack {owner!r} (its rlstate.stack metadata), and a "
+            "resource is managed by one stack only; drop this import"
         )
     mine = [b for b in owned if b.active]
     if mine:
@@ -218,8 +218,8 @@ def object_to_adopt(ctx: PlanContext, want: DesiredObject) -> LiveObject | None:
         return None
     if owner:
         raise AdoptionError(
-            f"{where}: it belongs to stack {owner!r} (its rlstate.stack metadata), so it is "
-            "not adopted"
+            f"{where}: it belongs to stack {owner!r} (its rlstate.stack metadata), and a "
+            "resource is managed by one stack only; drop this import"
         )
     why = _object_mismatch(ctx, want, obj)
     if why:
