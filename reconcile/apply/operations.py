@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from reconcile.apply import devbox_ops, storage_ops
+from reconcile.apply import blueprint_ops, devbox_ops, storage_ops
 from reconcile.apply.context import Done, OpContext
 from reconcile.plan.model import Action
 
@@ -24,6 +24,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("snapshot", "snapshot"): storage_ops.snapshot,
     ("snapshot", "prune"): storage_ops.delete_snapshot,
     ("snapshot", "delete"): storage_ops.delete_snapshot,
+    ("blueprint", "build"): blueprint_ops.build_blueprint,
+    ("blueprint", "prune"): blueprint_ops.delete_blueprint,
+    ("blueprint", "delete"): blueprint_ops.delete_blueprint,
 }
 
 STARTING: dict[str, str] = {
@@ -36,6 +39,7 @@ STARTING: dict[str, str] = {
     "delete": "deleting",
     "snapshot": "taking a snapshot",
     "prune": "pruning",
+    "build": "building",
 }
 
 

@@ -8,6 +8,7 @@ Placeholders in `params` are resolved by the executor at apply time:
   `${object:NAME}`   id of object NAME (created or replaced earlier in the same run, or live)
   `${snapshot:NAME}` id of the snapshot that series NAME's snapshot action took in this run
   `${devbox:ADDR}`   id of the devbox at address ADDR (e.g. devbox.builder)
+  `${blueprint:NAME}` id of the build that blueprint NAME's build action made in this run
   `${env:NAME}`      the value of environment variable NAME (sensitive; never stored resolved)
 """
 
@@ -31,9 +32,18 @@ from reconcile.plan.params import (
 FORMAT_VERSION = 2
 
 ActionKind = Literal[
-    "create", "update", "replace", "delete", "suspend", "resume", "snapshot", "restore", "prune"
+    "create",
+    "update",
+    "replace",
+    "delete",
+    "suspend",
+    "resume",
+    "snapshot",
+    "restore",
+    "prune",
+    "build",
 ]
-ResourceType = Literal["devbox", "object", "snapshot"]
+ResourceType = Literal["devbox", "object", "snapshot", "blueprint"]
 
 SYMBOLS: dict[str, str] = {
     "create": "+",
@@ -45,6 +55,7 @@ SYMBOLS: dict[str, str] = {
     "delete": "-",
     "snapshot": ">",
     "prune": "x",
+    "build": "+",
 }
 DESTRUCTIVE: frozenset[str] = frozenset({"replace", "delete", "prune"})
 
@@ -170,6 +181,7 @@ class Plan:
     def counts(self) -> dict[str, int]:
         """Number of actions per kind, in a fixed order, zero counts left out."""
         order = (
+            "build",
             "create",
             "restore",
             "update",
