@@ -55,7 +55,7 @@ async def build_blueprint(ctx: OpContext) -> Done:
     """Build (or wait for the build under way) and record its id as `blueprint:NAME`."""
     p = ctx.params_as(BlueprintBuild)
     build_id = p.wait_for or (await _start(ctx, p)).id
-    ctx.report(f"{ctx.address}: building {build_id}")
+    ctx.report(f"build {build_id} under way")
     view = await ctx.client.wait_for_blueprint(build_id, timeout=ctx.timeouts.blueprint_build)
     if view.status != "build_complete":
         tail = log_tail(await ctx.client.blueprint_logs(build_id))

@@ -62,8 +62,8 @@ def _check_reference(ref: Any, where: FieldPath, declared: list[str], report: Re
     if hint:
         report.value(
             where,
-            f"undeclared blueprint '{ref}' ({hint} an external blueprint this close to a "
-            "declared name is written as its bpt_ id)",
+            f"undeclared blueprint '{ref}' ({hint}); an external blueprint this close to a "
+            "declared name is named by its bpt_ id",
         )
 
 

@@ -9,6 +9,7 @@ is never deleted while a devbox of the stack was created from it, nor while this
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -262,9 +263,11 @@ def _in_use(ctx: PlanContext) -> set[str]:
     return used | {ref for ref in refs if ref and ref.startswith("bpt_")}
 
 
-def _delete_all(ctx: PlanContext, doomed: list[tuple[LiveBlueprint, str, ActionKind]]) -> None:
-    """Delete builds, each after this plan's build of its blueprint (a failed build deletes
-    none) and after the deletes of builds made on top of it."""
+def _delete_all(
+    ctx: PlanContext, doomed: list[tuple[LiveBlueprint, str, ActionKind]], first: Sequence[str] = ()
+) -> None:
+    """Delete builds, each after `first`, after this plan's build of its blueprint (a failed
+    build deletes none) and after the deletes of builds made on top of it."""
     made_on: dict[str, list[str]] = {}
     ids: dict[str, str] = {}
     for build, _reason, kind in doomed:
@@ -272,7 +275,7 @@ def _delete_all(ctx: PlanContext, doomed: list[tuple[LiveBlueprint, str, ActionK
         if build.base_blueprint_id:
             made_on.setdefault(build.base_blueprint_id, []).append(build.id)
     for build, reason, kind in doomed:
-        after = [ctx.blueprint_action.get(build.logical_name or "", "")]
+        after = [*first, ctx.blueprint_action.get(build.logical_name or "", "")]
         after += [ids[child] for child in made_on.get(build.id, [])]
         ctx.add(
             kind,
@@ -287,13 +290,9 @@ def _delete_all(ctx: PlanContext, doomed: list[tuple[LiveBlueprint, str, ActionK
 
 def destroy_blueprints(ctx: PlanContext, after: list[str]) -> None:
     """Delete every build of the stack (destroy), once `after` (devboxes, snapshots) is done."""
-    for build in ctx.live.blueprints:
-        if _owned(ctx, build) and build.status not in BUILDING:
-            ctx.add(
-                "delete",
-                "blueprint",
-                f"blueprint.{build.logical_name or build.id}",
-                reasons=["destroy"],
-                resource_id=build.id,
-                depends_on=after,
-            )
+    doomed: list[tuple[LiveBlueprint, str, ActionKind]] = [
+        (build, "destroy", "delete")
+        for build in ctx.live.blueprints
+        if _owned(ctx, build) and build.status not in BUILDING
+    ]
+    _delete_all(ctx, doomed, after)
