@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from apply_support import by_name, read, sdk
+from apply_support import by_name, read, rlstate, sdk, summary, workdir
 from blueprint_support import kinds, plan_and_apply, write_stack
 
 BUILDS = "POST /v1/blueprints"
@@ -116,3 +116,29 @@ def test_keep_prunes_old_builds_but_never_one_a_live_devbox_was_created_from(
     left = {b.id for name in ("tools", "app") for b in builds_of(local_server, name)}
     assert {tools_1.id, app_1.id} <= left and not {tools_2.id, app_2.id} & left
     assert by_name(sdk(local_server), "bps")["web"].id == web.id
+
+
+def test_builds_are_started_once_while_answers_fail(local_server: Any, tmp_path: Path) -> None:
+    work = workdir(tmp_path)
+    local_server.control(
+        "/_local/faults",
+        {
+            "rate": 0.2,
+            "statuses": [429, 500, 503],
+            "drop_rate": 0.05,
+            "lost_answer_rate": 0.1,
+            "retry_after": 0.05,
+            "seed": 14,
+        },
+    )
+    applied = rlstate(local_server, work, "apply", "blueprints.yaml", "--yes", "--json")
+    local_server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0, "lost_answer_rate": 0.0})
+
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr
+    assert summary(applied.stdout)["result"] == "converged"
+    stack = [
+        (b.metadata or {}).get("rlstate.name")
+        for b in sdk(local_server).blueprints.list(limit=500)
+        if (b.metadata or {}).get("rlstate.stack") == "blueprints"
+    ]
+    assert sorted(stack) == ["app", "tools"]
