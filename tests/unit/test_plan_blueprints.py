@@ -109,3 +109,17 @@ def test_builds_of_a_blueprint_no_longer_declared_go_unless_a_devbox_uses_them(
 def test_the_build_placeholder_resolves_to_the_id_the_build_recorded() -> None:
     body = {"blueprint_id": "${blueprint:py311}"}
     assert resolve(body, {"blueprint:py311": "bpt_9"}, {}).value == {"blueprint_id": "bpt_9"}
+
+
+def test_status_shows_each_blueprints_build_and_its_drift(tmp_path: Path) -> None:
+    from reconcile.commands.status import build_status
+
+    loaded = _load(tmp_path)
+    current = _build(loaded, "bpt_1")
+    in_sync = build_status(LiveState("demo", blueprints=(current,)), _plan(loaded, current), NOW)
+    changed = _load(tmp_path, "FROM ubuntu:24.04\n")
+    drifted = build_status(LiveState("demo", blueprints=(current,)), _plan(changed, current), NOW)
+
+    row = {"address": "blueprint.py311", "id": "bpt_1", "state": "build_complete"}
+    assert {**row, "drift": None} in in_sync["resources"]
+    assert {**row, "drift": "build"} in drifted["resources"]
