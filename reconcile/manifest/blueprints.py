@@ -7,6 +7,7 @@ Works on the raw document like validation.py, so its problems come with the sche
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from reconcile.manifest.messages import suggest
 from reconcile.manifest.yamlsource import FieldPath, Reporter
 
 RESERVED_METADATA_PREFIX = "rlstate."
+# What an apply would substitute in a request body (apply/placeholders.py): a Dockerfile file
+# must not hold it (inline text is checked with the manifest's other strings).
+PLACEHOLDER_RE = re.compile(r"\$\{(object|snapshot|devbox|blueprint|env):[^}]+\}")
 MAX_DOCKERFILE_BYTES = 1 << 20
 
 
@@ -42,6 +46,7 @@ def check_blueprints(doc: dict[Any, Any], report: Reporter) -> None:
             message = "cannot be set together with a dockerfile (a build starts from one image)"
             report.value((*where, "base"), message)
         _check_reference(fields.get("base"), (*where, "base"), declared, report)
+        _check_placeholders(fields, where, report)
         for key in _map(fields.get("metadata")):
             if isinstance(key, str) and key.startswith(RESERVED_METADATA_PREFIX):
                 message = (
@@ -51,6 +56,19 @@ def check_blueprints(doc: dict[Any, Any], report: Reporter) -> None:
     if declared:
         _check_devbox_references(doc, declared, report)
     _check_base_cycles(doc, report)
+
+
+def _check_placeholders(fields: dict[Any, Any], where: FieldPath, report: Reporter) -> None:
+    """Id placeholders in what a build request carries would be replaced at apply time
+    (`${env:}` is reported with the manifest's other templates)."""
+    places: list[tuple[FieldPath, Any]] = [((*where, "dockerfile"), fields.get("dockerfile"))]
+    commands = fields.get("system_setup_commands")
+    places += [((*where, "system_setup_commands", i), c) for i, c in enumerate(commands or [])]
+    places += [((*where, "build_args", k), v) for k, v in _map(fields.get("build_args")).items()]
+    for path, text in places:
+        held = PLACEHOLDER_RE.search(text) if isinstance(text, str) else None
+        if held and held.group(1) != "env":
+            report.value(path, f"holds {held.group(0)}, which rlstate would replace")
 
 
 def _check_reference(ref: Any, where: FieldPath, declared: list[str], report: Reporter) -> None:
@@ -113,7 +131,7 @@ def read_dockerfiles(data: Any, base: Path, report: Reporter) -> dict[str, str]:
             continue
         where = ("blueprints", name, "dockerfile_file")
         try:
-            found[name] = _read_text(Path(os.path.normpath(base / local)))
+            text = _read_text(Path(os.path.normpath(base / local)))
         except FileNotFoundError:
             report.value(where, f"file not found: {local} (relative to the manifest's folder)")
         except IsADirectoryError:
@@ -121,6 +139,12 @@ def read_dockerfiles(data: Any, base: Path, report: Reporter) -> dict[str, str]:
         except (OSError, ValueError) as error:
             why = error.strerror if isinstance(error, OSError) else str(error)
             report.value(where, f"cannot read {local}: {why or error}")
+        else:
+            held = PLACEHOLDER_RE.search(text)
+            if held:
+                report.value(where, f"{local} holds {held.group(0)}, which rlstate would replace")
+            else:
+                found[name] = text
     return found
 
 
