@@ -142,3 +142,15 @@ def test_builds_are_started_once_while_answers_fail(local_server: Any, tmp_path:
         if (b.metadata or {}).get("rlstate.stack") == "blueprints"
     ]
     assert sorted(stack) == ["app", "tools"]
+
+
+def test_a_stack_without_blueprints_never_lists_them(local_server: Any, tmp_path: Path) -> None:
+    path = write_stack(tmp_path)
+    text = path.read_text()
+    path.write_text(text[: text.index("blueprints:")] + "devboxes:\n  web: {keep_alive: 1h}\n")
+
+    run = plan_and_apply(local_server, path, apply=False)
+
+    assert kinds(run.plan) == [("create", "devbox.web")]
+    assert "GET /v1/blueprints" not in run.plan_requests
+    assert sum(run.plan_requests.values()) == 3
