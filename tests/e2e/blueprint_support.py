@@ -40,14 +40,19 @@ devboxes:
 
 
 def write_stack(
-    folder: Path, *, keep: str = "", ignore_blueprint: bool = False, version: str = "1"
+    folder: Path,
+    *,
+    keep: str = "",
+    ignore_blueprint: bool = False,
+    version: str = "1",
+    dockerfile: str = DOCKERFILE,
 ) -> Path:
     """The stack's manifest and Dockerfile in `folder`; returns the manifest's path."""
     text = MANIFEST.replace("KEEP", keep).replace('{V: "1"}', f'{{V: "{version}"}}')
     text = text.replace(
         "IGNORE", "lifecycle: {ignore_changes: [blueprint]}" if ignore_blueprint else ""
     )
-    (folder / "tools.Dockerfile").write_text(DOCKERFILE)
+    (folder / "tools.Dockerfile").write_text(dockerfile)
     path = folder / "rlstate.yaml"
     path.write_text(text)
     return path

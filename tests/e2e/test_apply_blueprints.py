@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from apply_support import by_name, read, rlstate, sdk, summary, workdir
-from blueprint_support import kinds, plan_and_apply, write_stack
+from blueprint_support import DOCKERFILE, kinds, plan_and_apply, write_stack
 
 BUILDS = "POST /v1/blueprints"
 
@@ -39,13 +39,14 @@ def test_unchanged_blueprints_are_reused_with_no_build_request(
     assert read(sdk(local_server), web.id, "/home/user/APP") == "app on tools 1\n"
 
 
-def test_a_changed_definition_rebuilds_and_replaces_the_devboxes_that_use_it(
+def test_a_changed_dockerfile_rebuilds_and_replaces_the_devboxes_that_use_it(
     local_server: Any, tmp_path: Path
 ) -> None:
     plan_and_apply(local_server, write_stack(tmp_path))
     old_web = by_name(sdk(local_server), "bps")["web"]
 
-    changed = plan_and_apply(local_server, write_stack(tmp_path, version="2"))
+    dockerfile = DOCKERFILE.replace('"tools $V"', '"tools v$V"')
+    changed = plan_and_apply(local_server, write_stack(tmp_path, dockerfile=dockerfile))
 
     plan = changed.plan
     assert kinds(plan) == [
@@ -53,7 +54,7 @@ def test_a_changed_definition_rebuilds_and_replaces_the_devboxes_that_use_it(
         ("build", "blueprint.app"),
         ("replace", "devbox.web"),
     ]
-    assert plan.action("build blueprint.tools").reasons == ("changed: build_args",)
+    assert plan.action("build blueprint.tools").reasons == ("changed: dockerfile",)
     assert plan.action("build blueprint.app").depends_on == ("build blueprint.tools",)
     replace = plan.action("replace devbox.web")
     assert replace.reasons == ("forced by blueprint",)
@@ -62,7 +63,7 @@ def test_a_changed_definition_rebuilds_and_replaces_the_devboxes_that_use_it(
     web = by_name(sdk(local_server), "bps")["web"]
     newest_app = max(builds_of(local_server, "app"), key=lambda b: b.create_time_ms)
     assert web.id != old_web.id and web.blueprint_id == newest_app.id
-    assert read(sdk(local_server), web.id, "/home/user/APP") == "app on tools 2\n"
+    assert read(sdk(local_server), web.id, "/home/user/APP") == "app on tools v1\n"
 
 
 def test_a_failed_build_shows_its_log_tail_and_skips_its_dependants(
