@@ -176,6 +176,10 @@ class DevboxFailedError(OperationError):
     """A devbox ended in `failure` or `shutdown` while rlstate waited for it."""
 
 
+class BlueprintBuildError(OperationError):
+    """A blueprint build ended in `failed`; the message carries its build log's tail."""
+
+
 class SetupCommandError(OperationError):
     """A setup command exited non-zero; the message carries its exit status and output tail."""
 

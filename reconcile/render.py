@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 SENSITIVE = "(sensitive)"
 _SUMMARY_WORDS = (
     ("adopt", "to adopt"),
+    ("build", "to build"),
     ("create", "to create"),
     ("restore", "to restore"),
     ("update", "to update"),
@@ -44,7 +45,7 @@ def mask(value: Any) -> Any:
 def action_line(action: Action) -> str:
     """`-/+ replace devbox.api (forced by env)` — symbol, kind, address, id, reasons."""
     target = action.address
-    if action.kind in ("prune", "delete") and action.resource == "snapshot":
+    if action.kind in ("prune", "delete") and action.resource in ("snapshot", "blueprint"):
         target = f"{action.address} {action.resource_id}"
     elif action.kind in ("delete", "adopt") and action.resource_id:
         target = f"{action.address} ({action.resource_id})"

@@ -103,6 +103,21 @@ class Blueprint(WireModel):
     status: str
     create_time_ms: int
     metadata: StrMap = Field(default_factory=dict)
+    failure_reason: str | None = None
+    base_blueprint_id: str | None = None
+
+
+class BlueprintLogLine(WireModel):
+    """One line of a blueprint's build log."""
+
+    message: Text = ""
+    level: str | None = None
+
+
+class BlueprintLogs(WireModel):
+    """The answer of GET /v1/blueprints/{id}/logs."""
+
+    logs: list[BlueprintLogLine] = Field(default_factory=list)
 
 
 class DevboxPage(WireModel):

@@ -11,6 +11,7 @@ from reconcile.api.base import EndpointGroup, drop_none
 from reconcile.api.http import Call
 from reconcile.api.models import (
     Blueprint,
+    BlueprintLogs,
     BlueprintPage,
     DownloadUrl,
     ObjectPage,
@@ -184,3 +185,11 @@ class StorageEndpoints(EndpointGroup):
     async def get_blueprint(self, blueprint_id: str) -> Blueprint:
         call = Call("GET", "/v1/blueprints/{id}", {"id": blueprint_id})
         return await self._http.send_model(call, Blueprint)
+
+    async def blueprint_logs(self, blueprint_id: str) -> list[str]:
+        """The build log's lines, oldest first."""
+        call = Call("GET", "/v1/blueprints/{id}/logs", {"id": blueprint_id})
+        return [line.message for line in (await self._http.send_model(call, BlueprintLogs)).logs]
+
+    async def delete_blueprint(self, blueprint_id: str) -> None:
+        await self._http.send(Call("POST", "/v1/blueprints/{id}/delete", {"id": blueprint_id}))

@@ -34,6 +34,7 @@ class Timeouts:
     command: float = 3600.0
     snapshot: float = 3600.0
     shutdown_conflict: float = 300.0
+    blueprint_build: float = 3600.0
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from reconcile.apply import adopt_ops, devbox_ops, storage_ops
+from reconcile.apply import adopt_ops, blueprint_ops, devbox_ops, storage_ops
 from reconcile.apply.context import Done, OpContext
 from reconcile.plan.model import Action
 
@@ -26,6 +26,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("snapshot", "delete"): storage_ops.delete_snapshot,
     ("devbox", "adopt"): adopt_ops.adopt_devbox,
     ("snapshot", "adopt"): adopt_ops.adopt_snapshot,
+    ("blueprint", "build"): blueprint_ops.build_blueprint,
+    ("blueprint", "prune"): blueprint_ops.delete_blueprint,
+    ("blueprint", "delete"): blueprint_ops.delete_blueprint,
 }
 
 STARTING: dict[str, str] = {
@@ -39,6 +42,7 @@ STARTING: dict[str, str] = {
     "snapshot": "taking a snapshot",
     "prune": "pruning",
     "adopt": "adopting",
+    "build": "building",
 }
 
 

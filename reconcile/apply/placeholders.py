@@ -1,4 +1,4 @@
-"""Substitutes `${object:…}`, `${snapshot:…}`, `${devbox:…}` and `${env:…}` in action params.
+"""Substitutes `${KIND:…}` placeholders (object, snapshot, devbox, blueprint, env) in params.
 
 Pure: takes params (typed dataclasses, or any JSON-like value), the ids recorded so far in
 this run and an environment mapping, and returns resolved params plus the sensitive values
@@ -15,7 +15,7 @@ from typing import Any
 
 from reconcile.errors import OperationError
 
-PATTERN = re.compile(r"\$\{(object|snapshot|devbox|env):([^}]+)\}")
+PATTERN = re.compile(r"\$\{(object|snapshot|devbox|blueprint|env):([^}]+)\}")
 
 
 class PlaceholderError(OperationError):

@@ -44,6 +44,7 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
         # A replaced object's old copy is deleted by id; the object itself is replaced.
         kind = "replace" if address in replaced else drift.get(obj.id)
         resources.append({"address": address, "id": obj.id, "state": obj.state, "drift": kind})
+    resources += _blueprint_rows(live, plan)
     missing = [a.address for a in plan.actions if a.kind in ("create", "restore")]
     series = {}
     for name, info in plan.desired.items():
@@ -68,6 +69,32 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
         "series": series,
         "in_sync": not plan.has_changes,
     }
+
+
+def _blueprint_rows(live: LiveState, plan: Plan) -> list[dict[str, Any]]:
+    """Each declared blueprint: the build its devboxes use, or its newest (drift: build)."""
+    building = {a.address for a in plan.actions if a.kind == "build"}
+    rows = []
+    for address, info in plan.desired.items():
+        if not address.startswith("blueprint."):
+            continue
+        name = address.split(".", 1)[1]
+        own = [
+            b
+            for b in live.blueprints
+            if b.logical_name == name and b.metadata.get(KEY_STACK) == live.stack
+        ]
+        shown = next((b for b in live.blueprints if b.id == info.get("build")), None)
+        shown = shown or max(own, key=lambda b: (b.create_time_ms, b.id), default=None)
+        rows.append(
+            {
+                "address": address,
+                "id": shown.id if shown else "-",
+                "state": shown.status if shown else "absent",
+                "drift": "build" if address in building else None,
+            }
+        )
+    return rows
 
 
 def env_unchecked(loaded: LoadedManifest) -> dict[str, list[str]]:

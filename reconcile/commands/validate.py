@@ -41,7 +41,10 @@ def summary(loaded: LoadedManifest) -> str:
     devboxes = _plural(counts["devboxes"], "devbox", "devboxes")
     objects = _plural(counts["objects"], "object", "objects")
     series = _plural(counts["snapshot_series"], "snapshot series", "snapshot series")
-    return f"stack {counts['stack']}: {devboxes}, {objects}, {series}"
+    blueprints = ""
+    if "blueprints" in counts:
+        blueprints = ", " + _plural(counts["blueprints"], "blueprint", "blueprints")
+    return f"stack {counts['stack']}: {devboxes}, {objects}, {series}{blueprints}"
 
 
 def print_schema() -> None:
@@ -70,6 +73,8 @@ def _counts(loaded: LoadedManifest) -> dict[str, Any]:
         "devboxes": len(manifest.devboxes),
         "objects": len(manifest.objects),
         "snapshot_series": len(manifest.snapshots),
+        # Only for a manifest that declares blueprints, so other manifests' output stays as it was.
+        **({"blueprints": len(manifest.blueprints)} if manifest.blueprints else {}),
     }
 
 

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from reconcile.api.client import RunloopClient
-from reconcile.api.models import Devbox, Snapshot, StorageObject
+from reconcile.api.models import Blueprint, Devbox, Snapshot, StorageObject
 from reconcile.errors import ApiNotFoundError
 from reconcile.live.imports import import_entries, read_imports
 from reconcile.live.model import (
     KEY_DELETE_REFUSED,
     KEY_STACK,
     KEY_STATE,
+    LiveBlueprint,
     LiveDevbox,
     LiveObject,
     LiveSnapshot,
@@ -57,6 +58,17 @@ def _object(o: StorageObject) -> LiveObject:
     )
 
 
+def _blueprint(b: Blueprint) -> LiveBlueprint:
+    return LiveBlueprint(
+        b.id, b.name, b.status, b.create_time_ms, dict(b.metadata), b.base_blueprint_id
+    )
+
+
+async def _blueprints(client: RunloopClient, manifest: Manifest) -> list[Blueprint]:
+    """Every listed build, for a manifest that declares blueprints; no request otherwise."""
+    return await client.list_blueprints() if manifest.blueprints else []
+
+
 def _snapshot(s: Snapshot) -> LiveSnapshot:
     # A complete snapshot stays complete: rlstate's own record of having seen it so saves a
     # status read per snapshot (the list endpoint carries no status).
@@ -74,6 +86,7 @@ def _snapshot(s: Snapshot) -> LiveSnapshot:
         s.name,
         s.size_bytes,
         known,
+        source_blueprint_id=s.source_blueprint_id,
     )
 
 
@@ -111,12 +124,14 @@ async def _foreign_snapshots(
 
 
 async def list_stack(client: RunloopClient, manifest: Manifest) -> LiveState:
-    """The stack's devboxes, objects and snapshots as listed (snapshot statuses unread)."""
+    """The stack's devboxes, objects and snapshots as listed (snapshot statuses unread), and
+    the blueprint builds when the manifest declares blueprints."""
     stack = manifest.stack
-    all_devboxes, all_objects, own_snaps = await asyncio.gather(
+    all_devboxes, all_objects, own_snaps, blueprints = await asyncio.gather(
         client.list_devboxes(),
         client.list_objects(),
         client.list_snapshots(metadata={KEY_STACK: stack}),
+        _blueprints(client, manifest),
     )
     devboxes = [_devbox(d) for d in all_devboxes if d.metadata.get(KEY_STACK) == stack]
     objects = [_object(o) for o in all_objects if o.metadata.get(KEY_STACK) == stack]
@@ -131,6 +146,7 @@ async def list_stack(client: RunloopClient, manifest: Manifest) -> LiveState:
         snapshots=tuple(_snapshot(s) for s in snaps.values()),
         api_url=client.base_url,
         imported=imported,
+        blueprints=tuple(_blueprint(b) for b in blueprints),
     )
 
 

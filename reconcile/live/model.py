@@ -28,6 +28,8 @@ KEY_SOURCE = "rlstate.snapshot"
 KEY_READY = "rlstate.ready"
 KEY_SHA256 = "rlstate.sha256"
 KEY_ADOPTED = "rlstate.adopted"  # "true": rlstate adopted it (an `import:` entry), not created it
+KEY_BUILD = "rlstate.build"  # a blueprint build's hash of what defines it (plan/blueprints.py)
+KEY_BUILD_FIELDS = "rlstate.build_fields"  # … and of each defining field, to say what changed
 KEY_STATE = "rlstate.state"  # "complete" once rlstate saw the snapshot complete (it never reverts)
 # "error" once the API refused to delete a snapshot that ended in error (the API keeps those; it
 # never changes again): plans leave it alone instead of asking to delete it every run.
@@ -99,6 +101,7 @@ class LiveSnapshot:
     size_bytes: int | None = None
     status: SnapshotStatus = "unread"
     error_message: str | None = None
+    source_blueprint_id: str | None = None  # the build its devbox started from
 
     @property
     def series(self) -> str | None:
@@ -128,6 +131,26 @@ class Imported:
 
 
 @dataclass(frozen=True)
+class LiveBlueprint:
+    """A blueprint build as the API lists it (queued, building, build_complete or failed)."""
+
+    id: str
+    name: str
+    status: str
+    create_time_ms: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    base_blueprint_id: str | None = None
+
+    @property
+    def logical_name(self) -> str | None:
+        return self.metadata.get(KEY_NAME)
+
+    @property
+    def build_hash(self) -> str | None:
+        return self.metadata.get(KEY_BUILD)
+
+
+@dataclass(frozen=True)
 class LiveState:
     """The stack's live resources at one moment (and what `import:` entries name)."""
 
@@ -137,6 +160,9 @@ class LiveState:
     snapshots: tuple[LiveSnapshot, ...] = ()
     api_url: str = ""
     imported: Imported = field(default_factory=Imported)
+    # Listed only for a manifest with a `blueprints:` section: every build the API lists
+    # (reuse may pick one another stack built from the same definition).
+    blueprints: tuple[LiveBlueprint, ...] = ()
 
     def with_statuses(self, statuses: dict[str, tuple[str, str | None]]) -> LiveState:
         """A copy with the given snapshot statuses (id → (status, error_message)) filled in."""
@@ -156,6 +182,7 @@ def _replace_status(snap: LiveSnapshot, status: str, error: str | None) -> LiveS
         snap.size_bytes,
         status,
         error,
+        snap.source_blueprint_id,
     )
 
 
@@ -190,12 +217,14 @@ def status_bucket(status: str) -> str:
     return status
 
 
-def fingerprint(resource: LiveDevbox | LiveObject | LiveSnapshot) -> str:
+def fingerprint(resource: LiveDevbox | LiveObject | LiveSnapshot | LiveBlueprint) -> str:
     """A short hash of what a plan decided on; apply refuses when it changed."""
     if isinstance(resource, LiveDevbox):
         data: Any = [resource.name, resource.metadata, status_bucket(resource.status)]
     elif isinstance(resource, LiveObject):
         data = [resource.name, resource.metadata, resource.state]
+    elif isinstance(resource, LiveBlueprint):
+        data = [resource.name, resource.metadata, resource.status]
     else:
         data = [resource.name, resource.metadata]
     return _digest(data)

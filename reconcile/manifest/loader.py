@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from reconcile.errors import ManifestError, ManifestProblem, UserError
+from reconcile.manifest.blueprints import check_blueprints, read_dockerfiles
 from reconcile.manifest.messages import check_schema
 from reconcile.manifest.objectfiles import ObjectFile, read_object_files
 from reconcile.manifest.schema import Manifest, resolve_env_template
@@ -24,7 +25,8 @@ from reconcile.manifest.yamlsource import Reporter, offset_position, parse_yaml
 
 @dataclass(frozen=True)
 class LoadedManifest:
-    """A valid manifest with what was read around it: its file, hash, env values, object files."""
+    """A valid manifest with what was read around it: its file, hash, env values, object files
+    and Dockerfiles (blueprint name → text)."""
 
     manifest: Manifest
     path: Path
@@ -33,6 +35,7 @@ class LoadedManifest:
     sensitive: frozenset[str]
     objects: Mapping[str, ObjectFile]
     need_env: bool = True
+    dockerfiles: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def sha256(self) -> str:
@@ -81,10 +84,12 @@ def load_manifest(
     )
     manifest = check_schema(parsed.data, report)
     check_manifest(parsed.data, report)
+    check_blueprints(parsed.data if isinstance(parsed.data, dict) else {}, report)
     environ = os.environ if environ is None else environ
     env, sensitive = collect_env(parsed.data, environ, report, required=need_env)
     base = path.absolute().parent
     objects = read_object_files(parsed.data, base, report, hash_objects=hash_objects)
+    dockerfiles = read_dockerfiles(parsed.data, base, report)
     if manifest is None or report.problems:
         raise ManifestError(_without_echoes(report.problems, parsed.problems))
     return LoadedManifest(
@@ -95,6 +100,7 @@ def load_manifest(
         sensitive=sensitive,
         objects=MappingProxyType(objects),
         need_env=need_env,
+        dockerfiles=MappingProxyType(dockerfiles),
     )
 
 

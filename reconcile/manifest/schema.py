@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from reconcile.manifest.blueprint_schema import BlueprintSpec
+
 DURATION_RE = re.compile(r"^([0-9]+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 ENV_REF_RE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -115,7 +117,9 @@ class DevboxLifecycle(Strict):
 class DefaultsSpec(Strict):
     """Settings merged under every devbox (the devbox's own value wins)."""
 
-    blueprint: str | None = Field(None, description="Blueprint name, or a bpt_ id.")
+    blueprint: str | None = Field(
+        None, description="A blueprint of this manifest, an external blueprint name, or a bpt_ id."
+    )
     resource_size: ResourceSize | None = Field(None, description="Devbox size (default SMALL).")
     architecture: Architecture | None = Field(None, description="CPU architecture.")
     keep_alive: Duration | None = Field(
@@ -135,7 +139,9 @@ class DefaultsSpec(Strict):
 class DevboxSpec(Strict):
     """One devbox (or `replicas` of them) as the user wants it."""
 
-    blueprint: str | None = Field(None, description="Blueprint name, or a bpt_ id.")
+    blueprint: str | None = Field(
+        None, description="A blueprint of this manifest, an external blueprint name, or a bpt_ id."
+    )
     from_snapshot: str | None = Field(
         None, description="Start from a snapshot series of this manifest (newest), or a snp_ id."
     )
@@ -256,6 +262,9 @@ class Manifest(Strict):
         default_factory=dict, description="Storage objects made from local files, by name."
     )
     devboxes: dict[Name, DevboxSpec] = Field(default_factory=dict, description="Devboxes, by name.")
+    blueprints: dict[Name, BlueprintSpec] = Field(
+        default_factory=dict, description="Blueprints rlstate builds, by name."
+    )
     snapshots: dict[Name, SeriesSpec] = Field(
         default_factory=dict, description="Snapshot series, by name."
     )
@@ -284,7 +293,7 @@ def manifest_json_schema() -> dict[str, Any]:
     schema = Manifest.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "rlstate manifest (version 1)"
-    for section in ("objects", "devboxes", "snapshots"):
+    for section in ("objects", "devboxes", "blueprints", "snapshots"):
         # pydantic lets keys that miss the name pattern through; an editor should flag them.
         schema["properties"][section]["additionalProperties"] = False
     return schema

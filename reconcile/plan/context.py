@@ -31,7 +31,8 @@ class PlanContext:
     """Everything one planning pass accumulates.
 
     `restores`: snapshot id → the first devbox action created from it (its address);
-    `mounted_by`: object id or placeholder → the devbox create actions that mount it."""
+    `mounted_by`: object id or placeholder → the devbox create actions that mount it;
+    `blueprint_ids`: declared blueprint → the build devboxes use (id or placeholder)."""
 
     loaded: LoadedManifest
     live: LiveState
@@ -52,6 +53,8 @@ class PlanContext:
     mounted_by: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     allow_replace_adopted: bool = False
+    blueprint_ids: dict[str, str] = field(default_factory=dict)
+    blueprint_action: dict[str, str] = field(default_factory=dict)
 
     @property
     def stack(self) -> str:

@@ -116,10 +116,14 @@ def merged_devbox(manifest: Manifest, spec: DevboxSpec) -> DevboxSpec:
     return spec.model_copy(update=updates)
 
 
-def _field_values(loaded: LoadedManifest, spec: DevboxSpec) -> dict[str, Any]:
+def _field_values(
+    loaded: LoadedManifest, spec: DevboxSpec, builds: dict[str, str]
+) -> dict[str, Any]:
     objects = loaded.objects
+    # A declared blueprint stands for its build's hash: a rebuild replaces the devbox.
+    blueprint = ["build", builds[spec.blueprint]] if spec.blueprint in builds else spec.blueprint
     return {
-        "blueprint": spec.blueprint,
+        "blueprint": blueprint,
         "from_snapshot": spec.from_snapshot,
         "resource_size": spec.resource_size,
         "architecture": spec.architecture,
@@ -137,11 +141,14 @@ def _field_values(loaded: LoadedManifest, spec: DevboxSpec) -> dict[str, Any]:
 
 def desired_devboxes(loaded: LoadedManifest) -> list[DesiredDevbox]:
     """Every devbox address the manifest asks for, replicas expanded, in manifest order."""
+    from reconcile.plan.blueprints import blueprint_hashes
+
     manifest = loaded.manifest
+    builds = blueprint_hashes(loaded)
     out: list[DesiredDevbox] = []
     for group, raw in manifest.devboxes.items():
         spec = merged_devbox(manifest, raw)
-        values = _field_values(loaded, spec)
+        values = _field_values(loaded, spec, builds)
         fields = {name: digest(values[name]) for name in FORCING_FIELDS}
         series = spec.from_snapshot if spec.from_snapshot in manifest.snapshots else None
         snap = spec.from_snapshot if spec.from_snapshot and series is None else None

@@ -89,6 +89,9 @@ def _final_snapshot(ctx: PlanContext, group: str, box: LiveDevbox) -> FinalSnaps
 def _create_params(ctx: PlanContext, want: DesiredDevbox, snapshot_id: str | None) -> DevboxCreate:
     ready_now = not want.spec.setup
     body = devbox_create_body(ctx.loaded, want, ctx.object_ids, snapshot_id)
+    if not snapshot_id and want.spec.blueprint in ctx.blueprint_ids:
+        body.pop("blueprint_name", None)  # a declared blueprint: the build this plan uses
+        body["blueprint_id"] = ctx.blueprint_ids[want.spec.blueprint]
     body["metadata"] = devbox_metadata(ctx.stack, want, ready=ready_now)
     if snapshot_id:
         body["metadata"][KEY_SOURCE] = snapshot_id
@@ -145,6 +148,7 @@ def _add_create(
     snapshot_id, deps, source_reasons = _source(ctx, want)
     params = _create_params(ctx, want, snapshot_id)
     deps += _mount_deps(ctx, want)
+    deps.append(ctx.blueprint_action.get(want.spec.blueprint or "", ""))
     kind: ActionKind
     if old is not None:
         final = _final_snapshot(ctx, want.group, old)

@@ -11,6 +11,7 @@ import hashlib
 
 from reconcile.live.model import (
     KEY_STACK,
+    LiveBlueprint,
     LiveDevbox,
     LiveObject,
     LiveSnapshot,
@@ -37,22 +38,24 @@ def _members(live: LiveState) -> dict[str, str]:
 
 
 def _by_id(live: LiveState) -> dict[str, str]:
-    resources: list[LiveDevbox | LiveObject | LiveSnapshot] = [
+    resources: list[LiveDevbox | LiveObject | LiveSnapshot | LiveBlueprint] = [
         *live.imported.devboxes.values(),
         *live.devboxes,
         *live.objects,
         *live.snapshots,
+        *live.blueprints,
     ]
     return {res.id: fingerprint(res) for res in resources}
 
 
 def plan_fingerprints(live: LiveState, touched: set[str]) -> dict[str, str]:
     """What apply will check: each touched resource's fingerprint, and the member sets."""
-    everything: list[LiveDevbox | LiveObject | LiveSnapshot] = [
+    everything: list[LiveDevbox | LiveObject | LiveSnapshot | LiveBlueprint] = [
         *live.imported.devboxes.values(),
         *live.devboxes,
         *live.objects,
         *live.snapshots,
+        *live.blueprints,
     ]
     current = {res.id: fingerprint(res) for res in everything if res.id in touched}
     prints = {rid: current[rid] for rid in sorted(touched) if rid in current}

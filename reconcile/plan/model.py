@@ -8,6 +8,7 @@ Placeholders in `params` are resolved by the executor at apply time:
   `${object:NAME}`   id of object NAME (created or replaced earlier in the same run, or live)
   `${snapshot:NAME}` id of the snapshot that series NAME's snapshot action took in this run
   `${devbox:ADDR}`   id of the devbox at address ADDR (e.g. devbox.builder)
+  `${blueprint:NAME}` id of the build that blueprint NAME's build action made in this run
   `${env:NAME}`      the value of environment variable NAME (sensitive; never stored resolved)
 """
 
@@ -41,8 +42,9 @@ ActionKind = Literal[
     "restore",
     "prune",
     "adopt",
+    "build",
 ]
-ResourceType = Literal["devbox", "object", "snapshot"]
+ResourceType = Literal["devbox", "object", "snapshot", "blueprint"]
 
 SYMBOLS: dict[str, str] = {
     "create": "+",
@@ -55,6 +57,7 @@ SYMBOLS: dict[str, str] = {
     "snapshot": ">",
     "prune": "x",
     "adopt": "=",
+    "build": "+",
 }
 DESTRUCTIVE: frozenset[str] = frozenset({"replace", "delete", "prune"})
 
@@ -182,6 +185,7 @@ class Plan:
         """Number of actions per kind, in a fixed order, zero counts left out."""
         order = (
             "adopt",
+            "build",
             "create",
             "restore",
             "update",

@@ -110,6 +110,15 @@ class SnapshotTake:
     metadata: dict[str, str]
 
 
+@dataclass(frozen=True)
+class BlueprintBuild:
+    """blueprint build: the POST /v1/blueprints body (its metadata carries the build's hash);
+    `wait_for`: an id of a build of the same hash already under way, waited for instead."""
+
+    body: dict[str, Any]
+    wait_for: str | None
+
+
 ActionParams: TypeAlias = (
     NoParams
     | DevboxCreate
@@ -121,6 +130,7 @@ ActionParams: TypeAlias = (
     | ObjectCreate
     | ObjectReplace
     | SnapshotTake
+    | BlueprintBuild
 )
 P = TypeVar("P", bound=ActionParams)
 
@@ -135,6 +145,7 @@ PARAMS_OF: dict[tuple[str, str], type[ActionParams]] = {
     ("object", "create"): ObjectCreate,
     ("object", "replace"): ObjectReplace,
     ("snapshot", "snapshot"): SnapshotTake,
+    ("blueprint", "build"): BlueprintBuild,
 }
 _NESTED: dict[str, type[FinalSnapshot]] = {"final_snapshot": FinalSnapshot}
 _TUPLES = frozenset({"setup"})

@@ -1,8 +1,9 @@
 """build_plan(manifest, live, now) → Plan: the whole diff, ordered by dependencies. Pure.
 
-Order of thought: objects first (devboxes mount them), then devboxes and snapshot series in
-dependency order (a series needs its devbox; a restore needs its series), then what the manifest
-no longer names, then the old objects that replaced ones leave behind.
+Order of thought: objects and blueprints first (devboxes mount and start from them), then
+devboxes and snapshot series in dependency order (a series needs its devbox; a restore needs
+its series), then what the manifest no longer names, then the old objects that replaced ones
+leave behind.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from reconcile.live.model import KEY_GROUP, KEY_STACK, LiveDevbox, LiveState
 from reconcile.plan.adoption import devbox_to_adopt, plan_adopt_devbox, plan_adopt_snapshots
+from reconcile.plan.blueprints import destroy_blueprints, plan_blueprints
 from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import DesiredDevbox, desired_devboxes
 from reconcile.plan.devboxes import delete_devbox, owned_devboxes, plan_devbox
@@ -52,6 +54,7 @@ def build_plan(
     ctx = PlanContext(loaded=loaded, live=live, now=now)
     ctx.allow_replace_adopted = allow_replace_adopted
     plan_objects(ctx)
+    plan_blueprints(ctx)
     views = {v.name: v for v in series_views(loaded.manifest, live)}
     resolve_series_sources(ctx, views)
     tree = _Tree(ctx, desired_devboxes(loaded), owned_devboxes(ctx), views)
@@ -139,6 +142,7 @@ def build_destroy_plan(loaded: LoadedManifest, live: LiveState, now: datetime) -
         if mine and snap.status != "deleted" and not snap.delete_refused:
             delete_snapshot(ctx, snap, "destroy", devbox_deletes)
     leave_refused(ctx, refused_deletes(live))
+    destroy_blueprints(ctx, [a.id for a in ctx.actions])
     for obj in live.objects:
         if obj.metadata.get(KEY_STACK) == live.stack and obj.state != "DELETED":
             ctx.add(

@@ -76,12 +76,26 @@ def check_combined(client: Runloop, work: Path) -> None:
         assert read(client, boxes[name].id, "/home/user/app/BUILD") == "ok\n"
 
 
+def check_blueprints(client: Runloop, work: Path) -> None:
+    builds = {
+        (b.metadata or {}).get("rlstate.name"): b
+        for b in client.blueprints.list(limit=500)
+        if (b.metadata or {}).get("rlstate.stack") == "blueprints"
+    }
+    assert set(builds) == {"tools", "app"}
+    assert all(b.status == "build_complete" for b in builds.values())
+    web = by_name(client, "blueprints")["web"]
+    assert web.blueprint_id == builds["app"].id
+    assert read(client, web.id, "/home/user/APP") == "app on tools 2\n"
+
+
 EXAMPLES: list[tuple[str, Callable[[Runloop, Path], None]]] = [
     ("quickstart.yaml", check_quickstart),
     ("object-bootstrap.yaml", check_object_bootstrap),
     ("snapshot-and-restore.yaml", check_snapshot_and_restore),
     ("retention.yaml", check_retention),
     ("combined.yaml", check_combined),
+    ("blueprints.yaml", check_blueprints),
 ]
 
 
@@ -111,3 +125,23 @@ def test_destroy_removes_what_apply_made(local_server: Any, tmp_path: Path) -> N
     client = sdk(local_server)
     assert by_name(client, "snapshot-restore") == {}
     assert snapshots(client, "snapshot-restore") == []
+
+
+def test_destroy_deletes_the_stacks_blueprint_builds(local_server: Any, tmp_path: Path) -> None:
+    work = workdir(tmp_path)
+    planned = rlstate(local_server, work, "plan", "blueprints.yaml")
+    assert "+ build blueprint.tools (not yet built)" in planned.stdout, planned.stdout
+    assert "Plan: 2 to build, 1 to create." in planned.stdout
+    assert rlstate(local_server, work, "apply", "blueprints.yaml", "--yes").returncode == 0
+
+    destroyed = rlstate(local_server, work, "destroy", "blueprints.yaml", "--yes")
+
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    client = sdk(local_server)
+    assert by_name(client, "blueprints") == {}
+    left = [
+        b.id
+        for b in client.blueprints.list(limit=500)
+        if (b.metadata or {}).get("rlstate.stack") == "blueprints"
+    ]
+    assert left == []

@@ -70,4 +70,4 @@ def test_valid_manifest_loads(path: Path) -> None:
 
 def test_example_stacks_are_distinct() -> None:
     stacks = [load_manifest(path, ENVIRON).manifest.stack for path in EXAMPLES]
-    assert len(stacks) == len(set(stacks)) == 5
+    assert len(stacks) == len(set(stacks)) == 6

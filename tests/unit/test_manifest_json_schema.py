@@ -33,6 +33,7 @@ SHAPE_MISTAKES = [
     "53-bad-moved-address",
     "59-bad-content-type",
     "60-keep-negative",
+    "79-blueprint-fields",
 ]
 
 
@@ -70,3 +71,11 @@ def test_durations_are_described_as_the_manifest_spells_them() -> None:
     duration = next(option for option in keep_alive["anyOf"] if option.get("type") == "string")
     assert "format" not in duration  # JSON Schema's `duration` format is ISO 8601
     assert duration["pattern"] == "^([0-9]+)([smhdw])$"
+
+
+def test_blueprints_are_a_section_of_named_specs() -> None:
+    schema = manifest_json_schema()
+    section = schema["properties"]["blueprints"]
+    assert section["additionalProperties"] is False
+    spec = schema["$defs"]["BlueprintSpec"]["properties"]
+    assert {"dockerfile", "dockerfile_file", "base", "system_setup_commands", "keep"} <= set(spec)

@@ -168,7 +168,7 @@ def test_problems_name_the_file_as_given(tmp_path: Path, monkeypatch: pytest.Mon
         load_manifest(Path("rlstate.yaml"))
     assert str(caught.value) == (
         "rlstate.yaml:3:1: bogus: unknown field 'bogus' (allowed here: version, stack, defaults,"
-        " objects, devboxes, snapshots, moved, import)"
+        " objects, devboxes, blueprints, snapshots, moved, import)"
     )
 
 
@@ -190,6 +190,7 @@ def test_the_json_schema_names_every_section() -> None:
         "defaults",
         "objects",
         "devboxes",
+        "blueprints",
         "snapshots",
         "moved",
         "import",
