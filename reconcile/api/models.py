@@ -105,6 +105,7 @@ class Blueprint(WireModel):
     metadata: StrMap = Field(default_factory=dict)
     failure_reason: str | None = None
     base_blueprint_id: str | None = None
+    parameters: dict[str, Any] | None = None  # what it was built from; None: not echoed
 
 
 class BlueprintLogLine(WireModel):

@@ -1,6 +1,8 @@
 """Operations that adopt a live resource: one metadata update in place, nothing recreated.
 
-Each is a single request, so an apply killed mid-adoption leaves every resource either
+A blueprint build's metadata cannot be updated, so adopting one sends nothing (the plan
+compared its echoed definition; devboxes are created from it by id). The others are a single
+request, so an apply killed mid-adoption leaves every resource either
 stamped (the next plan sees it as the stack's own) or untouched (the next plan adopts it).
 """
 
@@ -22,3 +24,8 @@ async def adopt_snapshot(ctx: OpContext) -> Done:
     p = ctx.params_as(SnapshotAdopt)
     await ctx.client.update_snapshot(ctx.resource_id, metadata=p.metadata)
     return Done(f"{ctx.address}: {ctx.resource_id} has been adopted")
+
+
+async def adopt_blueprint(ctx: OpContext) -> Done:
+    """Nothing to send: the plan already uses the build's id wherever devboxes need it."""
+    return Done(f"{ctx.address} is {ctx.resource_id} (adopted; nothing written)")

@@ -26,6 +26,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("snapshot", "delete"): storage_ops.delete_snapshot,
     ("devbox", "adopt"): adopt_ops.adopt_devbox,
     ("snapshot", "adopt"): adopt_ops.adopt_snapshot,
+    ("blueprint", "adopt"): adopt_ops.adopt_blueprint,
     ("blueprint", "build"): blueprint_ops.build_blueprint,
     ("blueprint", "prune"): blueprint_ops.delete_blueprint,
     ("blueprint", "delete"): blueprint_ops.delete_blueprint,

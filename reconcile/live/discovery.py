@@ -60,7 +60,13 @@ def _object(o: StorageObject) -> LiveObject:
 
 def _blueprint(b: Blueprint) -> LiveBlueprint:
     return LiveBlueprint(
-        b.id, b.name, b.status, b.create_time_ms, dict(b.metadata), b.base_blueprint_id
+        b.id,
+        b.name,
+        b.status,
+        b.create_time_ms,
+        dict(b.metadata),
+        b.base_blueprint_id,
+        b.parameters,
     )
 
 

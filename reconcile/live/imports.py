@@ -3,8 +3,8 @@
 Discovery lists every devbox and object anyway, so a named devbox or object costs a request
 only when the list lacks it (one GET by id). A foreign object's bytes are downloaded and
 hashed (two requests) so the planner can adopt it by content; blueprint names are listed once,
-only when an adopted devbox's blueprint must be compared with a name in the manifest. No
-entries, no requests.
+only when an adopted devbox's blueprint must be compared with an external blueprint's name (a
+declared blueprint's builds are listed by discovery). No entries, no requests.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ async def _blueprint_names(
         box = boxes.get(entry.id or "")
         spec = manifest.devboxes.get(name)
         blueprint = spec.blueprint or manifest.defaults.blueprint if spec else None
+        if blueprint in manifest.blueprints:
+            continue  # a declared blueprint is compared by build (its builds are listed anyway)
         if box and box.blueprint_id and box.metadata.get(KEY_STACK) is None:
             wanted = wanted or bool(blueprint and not blueprint.startswith("bpt_"))
     if not wanted:

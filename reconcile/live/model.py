@@ -140,6 +140,7 @@ class LiveBlueprint:
     create_time_ms: int
     metadata: dict[str, str] = field(default_factory=dict)
     base_blueprint_id: str | None = None
+    parameters: dict[str, Any] | None = None  # the build's echoed definition (None: not echoed)
 
     @property
     def logical_name(self) -> str | None:

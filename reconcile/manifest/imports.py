@@ -2,7 +2,8 @@
 
 Works on the raw document like validation.py (a part of the wrong shape is the schema's to
 report). An entry names a declared resource (`to`) and the live one to adopt: `id: dbx_…` for
-a devbox, `id: obj_…` for an object, `devbox: dbx_…` for a snapshot series (its snapshots).
+a devbox, `id: obj_…` for an object, `id: bpt_…` for a blueprint (a build), `devbox: dbx_…` for a
+snapshot series (its snapshots).
 """
 
 from __future__ import annotations
@@ -12,8 +13,18 @@ from typing import Any
 from reconcile.manifest.messages import suggest
 from reconcile.manifest.yamlsource import FieldPath, Reporter
 
-SECTIONS = {"devbox": "devboxes", "object": "objects", "snapshot": "snapshots"}
-ID_FIELD = {"devbox": ("id", "dbx_"), "object": ("id", "obj_"), "snapshot": ("devbox", "dbx_")}
+SECTIONS = {
+    "devbox": "devboxes",
+    "object": "objects",
+    "snapshot": "snapshots",
+    "blueprint": "blueprints",
+}
+ID_FIELD = {
+    "devbox": ("id", "dbx_"),
+    "object": ("id", "obj_"),
+    "snapshot": ("devbox", "dbx_"),
+    "blueprint": ("id", "bpt_"),
+}
 
 
 def _map(value: Any) -> dict[Any, Any]:

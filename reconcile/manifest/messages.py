@@ -27,6 +27,9 @@ _TYPE_WORDS = {
     "list_type": "must be a list",
 }
 _MOVED_ADDRESS = "must be an address like devbox.NAME, object.NAME or snapshot.NAME"
+_IMPORT_ADDRESS = (
+    "must be an address like devbox.NAME, object.NAME, snapshot.NAME or blueprint.NAME"
+)
 _PATTERN_WORDS = {
     STACK_PATTERN: (
         "bad stack name: use a lowercase letter, then up to 39 lowercase letters, digits or '-'"
@@ -111,6 +114,8 @@ def _pattern_message(details: ErrorDetails, shown: str) -> str:
     pattern = (details.get("ctx") or {}).get("pattern", "")
     if pattern in _PATTERN_WORDS:
         return f"{_PATTERN_WORDS[pattern]} (got {shown})"
+    if pattern.startswith("^(devbox|object|snapshot|blueprint)"):
+        return f"{_IMPORT_ADDRESS} (got {shown})"
     if pattern.startswith("^(devbox|object|snapshot)"):
         return f"{_MOVED_ADDRESS} (got {shown})"
     if details["type"] == "string_type":

@@ -235,14 +235,16 @@ class ImportSpec(Strict):
     """Bring a live resource rlstate did not create under this manifest (adoption).
 
     `to: devbox.NAME, id: dbx_…` adopts a devbox; `to: object.NAME, id: obj_…` an object whose
-    bytes match the manifest's file; `to: snapshot.SERIES, devbox: dbx_…` the existing
+    bytes match the manifest's file; `to: blueprint.NAME, id: bpt_…` a build whose echoed
+    definition is the declared blueprint's; `to: snapshot.SERIES, devbox: dbx_…` the existing
     snapshots of a devbox into a series."""
 
     to: str = Field(
-        pattern=r"^(devbox|object|snapshot)\.[A-Za-z0-9_.-]+$",
-        description="The manifest resource to adopt into: devbox.NAME, object.NAME, snapshot.NAME.",
+        pattern=r"^(devbox|object|snapshot|blueprint)\.[A-Za-z0-9_.-]+$",
+        description="The manifest resource to adopt into: devbox.NAME, object.NAME, "
+        "snapshot.NAME, blueprint.NAME.",
     )
-    id: str | None = Field(None, description="The live resource's id (dbx_… or obj_…).")
+    id: str | None = Field(None, description="The live resource's id (dbx_…, obj_… or bpt_…).")
     devbox: str | None = Field(
         None, description="For snapshot.SERIES: the dbx_ id whose existing snapshots join it."
     )

@@ -159,6 +159,8 @@ def _image_difference(
             before = live_blueprint if box.blueprint_id else box.snapshot_id
             return [Change(field, before, None, True)], []
         return [], []
+    if spec.blueprint in ctx.blueprint_ids:
+        return _declared_difference(ctx, spec.blueprint, box), []
     if spec.blueprint.startswith("bpt_"):
         same = box.blueprint_id == spec.blueprint
         return ([] if same else [Change("blueprint", box.blueprint_id, spec.blueprint, True)]), []
@@ -167,6 +169,20 @@ def _image_difference(
     if live_blueprint == spec.blueprint:
         return [], []
     return [Change("blueprint", live_blueprint, spec.blueprint, True)], []
+
+
+def _declared_difference(ctx: PlanContext, name: str, box: LiveDevbox) -> list[Change]:
+    """A declared blueprint: the devbox started from the build this plan uses for it (made,
+    reused or adopted), or from any build of the same definition hash."""
+    using = ctx.blueprint_ids[name]
+    if box.blueprint_id is not None and box.blueprint_id == using:
+        return []
+    build = next((b for b in ctx.live.blueprints if b.id == box.blueprint_id), None)
+    wanted = ctx.desired.get(f"blueprint.{name}", {}).get("build_hash")
+    if build is not None and build.build_hash is not None and build.build_hash == wanted:
+        return []
+    after = f"{name} ({'a new build' if using.startswith('${') else using})"
+    return [Change("blueprint", box.blueprint_id or box.snapshot_id, after, True)]
 
 
 def plan_adopt_snapshots(ctx: PlanContext, view: SeriesView) -> None:

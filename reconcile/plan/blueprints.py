@@ -5,6 +5,8 @@ What defines a build (Dockerfile text, base, setup commands, build args) is hash
 and as a whole, into each build's metadata. A build of the same hash is reused, the stack's own
 first, then one another stack built from the same definition; it is never built again. A build
 is never deleted while a devbox of the stack was created from it, nor while this plan uses it.
+A build an `import:` entry names is used when its echoed definition is the declared one
+(blueprint_adoption.py); it is never deleted, since rlstate did not make it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from reconcile.live.model import (
     LiveBlueprint,
 )
 from reconcile.manifest.blueprint_schema import BlueprintSpec
+from reconcile.plan.blueprint_adoption import (
+    KEY_ADOPTED_BUILD,
+    adopt_build,
+    build_to_adopt,
+    mismatch_reason,
+)
 from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import decode_fields, digest, encode_fields
 from reconcile.plan.model import ActionKind, Change
@@ -154,14 +162,21 @@ def _why_build(
 
 
 def _plan_one(ctx: PlanContext, want: DesiredBlueprint, builds: list[LiveBlueprint]) -> None:
-    reuse = _reusable(ctx, want)
     ctx.desired[want.address] = {
         "spec": want.spec.model_dump(mode="json"),
         "build_hash": want.build_hash,
     }
+    imported = build_to_adopt(ctx, want)
+    differs = adopt_build(ctx, want, imported) if imported is not None else []
+    if imported is not None and not differs:
+        return  # the imported build is the manifest's: used as it is
+    reuse = _reusable(ctx, want)
     if reuse is not None:
         ctx.blueprint_ids[want.name] = reuse.id
         ctx.desired[want.address]["build"] = reuse.id
+        if imported is not None:
+            why = mismatch_reason(imported, differs)
+            ctx.notes.append(f"{want.address}: {why}; {reuse.id}, built as declared, is used")
         return
     under_way = next(
         (b for b in builds if b.build_hash == want.build_hash and b.status in BUILDING), None
@@ -171,6 +186,9 @@ def _plan_one(ctx: PlanContext, want: DesiredBlueprint, builds: list[LiveBluepri
         changes: list[Change] = []
     else:
         reasons, changes = _why_build(want, builds)
+    if imported is not None:
+        reasons = [mismatch_reason(imported, differs), *(reasons if under_way else [])]
+        changes = differs
     base_action = ctx.blueprint_action.get(want.spec.base or "")
     action = ctx.add(
         "build",
@@ -227,7 +245,8 @@ def _kept(
         slots = want.spec.keep.last - (1 if name in ctx.blueprint_action else 0)
         newest = [b.id for b in builds if b.status == "build_complete"]
         current = ctx.blueprint_ids.get(name)
-        chosen = {current} if current in newest else set()
+        adopted = ctx.desired.get(want.address, {}).get(KEY_ADOPTED_BUILD)
+        chosen = {current} if current in newest or (current and current == adopted) else set()
         for build_id in newest:
             if len(chosen) >= slots:
                 break
