@@ -3,13 +3,12 @@ blueprints as the API lists them. Pure: values in, YAML text out; no API calls, 
 
 Everything written is what the API echoes, so the adopting apply finds no difference for it;
 what it does not echo (env, setup, mounts) is left to the user, said in a comment. Each
-series keeps every snapshot that exists today, so the first plans prune nothing.
+series keeps every snapshot that exists today, so the first plans prune nothing. The builds
+the devboxes start from are declared blueprints (blueprints.py), adopted by their definition.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 import yaml
 
 from reconcile.api.models import Blueprint, Devbox, Snapshot
+from reconcile.generate.blueprints import DeclaredBlueprints, declare_blueprints
+from reconcile.generate.names import manifest_name
 from reconcile.live.model import OWNERSHIP_PREFIX
 from reconcile.manifest.schema import duration_spelling
 
@@ -28,6 +29,12 @@ NOT_ECHOED_HEAD = (
     "  # The API does not echo env, setup or mounts, so they are not written below. Add what a\n"
     "  # devbox has: the adopting apply takes the manifest's values as the baseline (nothing is\n"
     "  # compared or replaced for them); a later change to them replaces the devbox as usual."
+)
+
+BLUEPRINTS_HEAD = (
+    "  # The builds these devboxes start from, as the API echoes what they were built from.\n"
+    "  # The adopting plan compares each with its import entry's build and uses that build as\n"
+    "  # it is (no build) when they are equal; keep the import entries while devboxes use them."
 )
 
 
@@ -49,23 +56,13 @@ class _Written:
     imports: list[dict[str, str]] = field(default_factory=list)
 
 
-def manifest_name(name: str | None, devbox_id: str, taken: set[str]) -> str:
-    """A manifest name (lowercase letters, digits, - and _; at most 63) for a devbox."""
-    base = re.sub(r"[^a-z0-9_-]+", "-", (name or "").lower()).strip("-_")[:55]
-    if not base or base.startswith(("obj_", "snp_", "dbx_", "bpt_")):
-        base = "devbox-" + re.sub(r"[^a-z0-9]", "", devbox_id.lower().removeprefix("dbx_"))[-12:]
-    chosen, n = base, 2
-    while chosen in taken:
-        chosen, n = f"{base}-{n}", n + 1
-    taken.add(chosen)
-    return chosen
-
-
 def render_manifest(account: Account, stack: str, source: str) -> str:
     """The manifest's text: header, devboxes, snapshot series, import entries."""
     written = _Written()
     taken: set[str] = set()
-    names = _blueprint_names(account.blueprints)
+    used = [b.blueprint_id for b in account.devboxes if b.blueprint_id and not b.snapshot_id]
+    blueprints = declare_blueprints(used, account.blueprints)
+    names = {**blueprints.named, **blueprints.declared}
     by_devbox: dict[str, list[Snapshot]] = {}
     for snap in account.snapshots:
         if not any(k.startswith(OWNERSHIP_PREFIX) for k in snap.metadata):
@@ -80,16 +77,7 @@ def render_manifest(account: Account, stack: str, source: str) -> str:
         if snaps:
             written.series[key] = {"devbox": key, "keep": {"last": len(snaps)}}
             written.imports.append({"to": f"snapshot.{key}", "devbox": box.id})
-    return _text(account, stack, source, written, names)
-
-
-def _blueprint_names(blueprints: Iterable[Blueprint]) -> dict[str, str]:
-    """bpt_ id → name, for names that only one blueprint has (else the id stays)."""
-    listed = list(blueprints)
-    count: dict[str, int] = {}
-    for bpt in listed:
-        count[bpt.name] = count.get(bpt.name, 0) + 1
-    return {b.id: b.name for b in listed if count[b.name] == 1 and b.name}
+    return _text(account, stack, source, written, blueprints)
 
 
 def devbox_spec(box: Devbox, names: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -124,36 +112,56 @@ def devbox_spec(box: Devbox, names: dict[str, str]) -> tuple[dict[str, Any], lis
     return spec, notes
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text (a Dockerfile) as a literal block, as one would write it by hand."""
+
+
+def _text_scalar(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _text_scalar)
+
+
 def _dump(data: Any, indent: int) -> list[str]:
-    text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100)
-    return [" " * indent + line for line in text.splitlines()]
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
+    return [(" " * indent + line) if line.strip() else "" for line in text.splitlines()]
+
+
+def _section(specs: dict[str, dict[str, Any]], comments: dict[str, list[str]]) -> list[str]:
+    """Entries of a section, each with its comments under its name."""
+    lines: list[str] = []
+    for key, spec in specs.items():
+        block = _dump({key: spec}, 2)
+        lines.append(block[0])
+        lines.extend("    " + note for note in comments.get(key, []))
+        lines.extend(block[1:])
+    return lines
 
 
 def _text(
-    account: Account, stack: str, source: str, written: _Written, names: dict[str, str]
+    account: Account, stack: str, source: str, written: _Written, bps: DeclaredBlueprints
 ) -> str:
     lines = [
         f"# Written by `rlstate generate` from {source}: {len(written.devboxes)} devbox(es), "
-        f"{len(written.series)} snapshot series.",
+        f"{len(written.series)} snapshot series, {len(bps.specs)} blueprint(s).",
         "# Review it, then `rlstate plan` shows `= adopt` for each import entry and",
         "# `rlstate apply` stamps rlstate's metadata on them in place (nothing is recreated).",
         *[f"# left out: {why}" for why in account.skipped],
         "version: 1",
         f"stack: {stack}",
     ]
-    used = sorted({b for spec in written.devboxes.values() if (b := spec.get("blueprint"))})
-    if used:
-        lines.append("# blueprints these devboxes start from:")
-        ids = {name: bpt for bpt, name in names.items()}
-        lines.extend(f"#   {name}" + (f" ({ids[name]})" if name in ids else "") for name in used)
+    if bps.specs or bps.unread:
+        lines.append("blueprints:" if bps.specs else "blueprints: {}")
+        lines.extend(BLUEPRINTS_HEAD.splitlines())
+        lines.extend(f"  # not declared: {why}" for why in bps.unread)
+        lines.extend(_section(bps.specs, bps.comments))
     lines.append("devboxes:" if written.devboxes else "devboxes: {}")
     if written.devboxes:
         lines.extend(NOT_ECHOED_HEAD.splitlines())
-    for key, spec in written.devboxes.items():
-        block = _dump({key: spec}, 2)
-        lines.append(block[0])
-        lines.extend("    " + note for note in [NOT_ECHOED, *written.comments[key]])
-        lines.extend(block[1:])
+    notes = {key: [NOT_ECHOED, *written.comments[key]] for key in written.devboxes}
+    lines.extend(_section(written.devboxes, notes))
     if written.series:
         lines.append("snapshots:")
         lines.append("  # each series keeps every snapshot that exists now: set your retention")
@@ -161,7 +169,8 @@ def _text(
             "  # (keep, and `every` for the nightly job) before the first `rlstate retain`"
         )
         lines.extend(_dump(written.series, 2))
-    if written.imports:
+    imports = [*bps.imports, *written.imports]
+    if imports:
         lines.append("import:")
-        lines.extend(_dump(written.imports, 2))
+        lines.extend(_dump(imports, 2))
     return "\n".join(lines) + "\n"

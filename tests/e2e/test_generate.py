@@ -20,12 +20,29 @@ FAST = PollingConfig(interval_seconds=0.05, max_attempts=600)
 DEVBOXES, SNAPSHOTS, BLUEPRINTS = 30, 200, 3
 
 
-def _fill(client: Runloop) -> dict[str, Any]:
+DOCKERFILE = 'FROM ubuntu:22.04\nARG V=1\nRUN echo "tools $V" > /home/user/TOOLS\n'
+
+
+def _blueprints(client: Runloop) -> list[Any]:
+    """Three builds as a script makes them: a Dockerfile with a build arg, setup commands, and
+    a build on the first one (by name)."""
+    build = client.blueprints.create_and_await_build_complete
+    tools = build(name="base-0", dockerfile=DOCKERFILE, build_args={"V": "2"}, polling_config=FAST)
+    setup = build(
+        name="base-1", system_setup_commands=["echo one > /home/user/ONE"], polling_config=FAST
+    )
+    app = build(
+        name="base-2",
+        base_blueprint_name="base-0",
+        system_setup_commands=["cat /home/user/TOOLS > /home/user/APP"],
+        polling_config=FAST,
+    )
+    return [tools, setup, app]
+
+
+def _fill(client: Runloop) -> tuple[dict[str, Any], list[Any]]:
     """Blueprints, devboxes from them (two suspended, some unnamed-safe names), snapshots."""
-    blueprints = [
-        client.blueprints.create_and_await_build_complete(name=f"base-{n}", polling_config=FAST)
-        for n in range(BLUEPRINTS)
-    ]
+    blueprints = _blueprints(client)
     boxes = {}
     for i in range(DEVBOXES):
         box = client.devboxes.create_and_await_running(
@@ -41,12 +58,12 @@ def _fill(client: Runloop) -> dict[str, Any]:
     for box_id in ids[-2:]:
         client.devboxes.suspend(box_id)
         client.devboxes.await_suspended(box_id, polling_config=FAST)
-    return boxes
+    return boxes, blueprints
 
 
 def test_generate_then_adopt_then_no_changes(local_server: Any, tmp_path: Path) -> None:
     client = sdk(local_server)
-    boxes = _fill(client)
+    boxes, blueprints = _fill(client)
     other = tmp_path / "other"
     other.mkdir()
     (other / "rlstate.yaml").write_text("version: 1\nstack: other\ndevboxes:\n  web: {}\n")
@@ -62,8 +79,17 @@ def test_generate_then_adopt_then_no_changes(local_server: Any, tmp_path: Path) 
     doc = yaml.safe_load(made.stdout)
     assert len(doc["devboxes"]) == DEVBOXES and len(doc["snapshots"]) == 20
     assert sum(s["keep"]["last"] for s in doc["snapshots"].values()) == SNAPSHOTS
-    assert len(doc["import"]) == DEVBOXES + 20
+    assert len(doc["import"]) == DEVBOXES + 20 + BLUEPRINTS
     assert doc["devboxes"]["svc-7"]["blueprint"] == "base-1"
+    assert doc["blueprints"] == {
+        "base-0": {"dockerfile": DOCKERFILE, "build_args": {"V": "2"}},
+        "base-1": {"system_setup_commands": ["echo one > /home/user/ONE"]},
+        "base-2": {
+            "base": "base-0",
+            "system_setup_commands": ["cat /home/user/TOOLS > /home/user/APP"],
+        },
+    }
+    assert {"to": "blueprint.base-2", "id": blueprints[2].id} in doc["import"]
     assert doc["devboxes"]["svc-0"]["resource_size"] == "MEDIUM"
     assert made.stdout.count("# env, setup, mounts: not readable from the API") == DEVBOXES
     assert "stack 'other' manages it" in made.stdout  # another stack's devbox is left out
@@ -75,15 +101,17 @@ def test_generate_then_adopt_then_no_changes(local_server: Any, tmp_path: Path) 
         writes = mutating(log.take())
         again = rlstate(api, work, "plan", "--detailed-exitcode")
     result = summary(applied.stdout)
-    assert (result["done"], result["failed"]) == (DEVBOXES + SNAPSHOTS, 0)
+    assert (result["done"], result["failed"]) == (BLUEPRINTS + DEVBOXES + SNAPSHOTS, 0)
     kinds = {e["kind"] for e in map(json.loads, applied.stdout.splitlines()) if "kind" in e}
     assert kinds == {"adopt"}
+    assert not [w for w in writes if w[1].startswith("/v1/blueprints")]  # adopted, not built
     devbox_updates = [w for w in writes if w[1] in {f"/v1/devboxes/{i}" for i in boxes}]
     snapshot_updates = [w for w in writes if w[1].startswith("/v1/devboxes/disk_snapshots/snp_")]
     assert (len(devbox_updates), len(snapshot_updates)) == (DEVBOXES, SNAPSHOTS)
     assert len(writes) == DEVBOXES + SNAPSHOTS  # metadata updates and nothing else
     assert again.returncode == 0, again.stdout
     assert "No changes." in again.stdout
+    assert f"blueprint.base-2 is {blueprints[2].id}, adopted" in again.stdout
     mine = by_name(client, "onboard")
     assert {d.id for d in mine.values()} == set(boxes)
     assert mine["svc-7"].name == "svc-7"  # renamed in the same update
