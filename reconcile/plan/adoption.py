@@ -160,7 +160,7 @@ def _image_difference(
             return [Change(field, before, None, True)], []
         return [], []
     if spec.blueprint in ctx.blueprint_ids:
-        return _declared_difference(ctx, spec.blueprint, box), []
+        return _declared_difference(ctx, spec.blueprint, box, want.address), []
     if spec.blueprint.startswith("bpt_"):
         same = box.blueprint_id == spec.blueprint
         return ([] if same else [Change("blueprint", box.blueprint_id, spec.blueprint, True)]), []
@@ -171,7 +171,9 @@ def _image_difference(
     return [Change("blueprint", live_blueprint, spec.blueprint, True)], []
 
 
-def _declared_difference(ctx: PlanContext, name: str, box: LiveDevbox) -> list[Change]:
+def _declared_difference(
+    ctx: PlanContext, name: str, box: LiveDevbox, address: str
+) -> list[Change]:
     """A declared blueprint: the devbox started from the build this plan uses for it (made,
     reused or adopted), or from any build of the same definition hash."""
     using = ctx.blueprint_ids[name]
@@ -182,6 +184,13 @@ def _declared_difference(ctx: PlanContext, name: str, box: LiveDevbox) -> list[C
     if build is not None and build.build_hash is not None and build.build_hash == wanted:
         return []
     after = f"{name} ({'a new build' if using.startswith('${') else using})"
+    imported = {i.id for i in import_entries(ctx.loaded.manifest, "blueprint").values()}
+    if build is not None and build.build_hash is None and build.id not in imported:
+        ctx.notes.append(
+            f"{address} starts from {build.id}, which no "
+            f"import entry names: if it is built as blueprint.{name} declares, add "
+            f"`{{to: blueprint.{name}, id: {build.id}}}` to import: to use it as it is"
+        )
     return [Change("blueprint", box.blueprint_id or box.snapshot_id, after, True)]
 
 

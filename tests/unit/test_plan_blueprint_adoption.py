@@ -200,6 +200,30 @@ def test_an_adopted_devbox_is_compared_by_the_build_of_its_blueprint(tmp_path: P
     ]
 
 
+def test_a_devbox_on_a_build_no_import_names_gets_a_hint(tmp_path: Path) -> None:
+    """Without `import` for blueprint.app, the SDK build web started from is not used: the
+    plan builds app and would replace web, and says which entry would use the build."""
+    path = _write_adopting(tmp_path)
+    path.write_text(path.read_text().replace("  - {to: blueprint.app, id: bpt_app}\n", ""))
+    loaded = load_manifest(path, {})
+    box = LiveDevbox("dbx_W", "web", "running", 1, {}, "bpt_app")
+    builds = (_sdk_build("bpt_py", "python", **PY), _sdk_build("bpt_app", "app", **APP))
+    live = LiveState("demo", blueprints=builds, imported=Imported(devboxes={box.id: box}))
+
+    plan = build_plan(loaded, live, NOW)
+
+    assert [a.id for a in plan.actions][:2] == [
+        "adopt blueprint.py311 bpt_py",
+        "build blueprint.app",
+    ]
+    assert [r.action_id for r in plan.refusals] == ["replace devbox.web"]
+    assert (
+        "devbox.web starts from bpt_app, which no import entry names: if it is built as "
+        "blueprint.app declares, add `{to: blueprint.app, id: bpt_app}` to import: to use it as "
+        "it is"
+    ) in plan.notes
+
+
 def _write_adopting(tmp_path: Path) -> Path:
     _load(tmp_path)
     path = tmp_path / "rlstate.yaml"
