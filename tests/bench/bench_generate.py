@@ -4,8 +4,9 @@ the plan after it; prints requests (counted by a recording proxy) and wall times
     python tests/bench/bench_generate.py [--devboxes 30] [--snapshots 200] [--blueprints 3]
 
 A local backend runs in this process (in a thread); the official SDK fills it as a script
-would (blueprints, devboxes started from them, snapshots of the first 20 devboxes, two
-devboxes suspended); then each `rlstate` command runs as a subprocess through the proxy.
+would (blueprints from a Dockerfile or on the first one with setup commands, devboxes started
+from them, snapshots of the first 20 devboxes, two devboxes suspended); then each `rlstate`
+command runs as a subprocess through the proxy (generate declares and imports the blueprints).
 """
 
 from __future__ import annotations
@@ -32,9 +33,23 @@ FAST = PollingConfig(interval_seconds=0.05, max_attempts=600)
 
 
 def fill(client: Runloop, devboxes: int, snapshots: int, blueprints: int) -> None:
+    build = client.blueprints.create_and_await_build_complete
     made = [
-        client.blueprints.create_and_await_build_complete(name=f"base-{n}", polling_config=FAST)
-        for n in range(blueprints)
+        build(
+            name="base-0",
+            dockerfile="FROM ubuntu:22.04\nARG V=1\nRUN echo $V > /home/user/V\n",
+            build_args={"V": "2"},
+            polling_config=FAST,
+        )
+    ]
+    made += [  # the others on the first one, each with its own setup
+        build(
+            name=f"base-{n}",
+            base_blueprint_id=made[0].id,
+            system_setup_commands=[f"echo {n} > /home/user/N"],
+            polling_config=FAST,
+        )
+        for n in range(1, blueprints)
     ]
     ids = [
         client.devboxes.create_and_await_running(
