@@ -155,3 +155,50 @@ def test_a_stack_without_blueprints_never_lists_them(local_server: Any, tmp_path
     assert kinds(run.plan) == [("create", "devbox.web")]
     assert "GET /v1/blueprints" not in run.plan_requests
     assert sum(run.plan_requests.values()) == 3
+
+
+def test_imported_sdk_builds_are_used_as_they_are_and_kept_when_the_manifest_moves_on(
+    local_server: Any, tmp_path: Path
+) -> None:
+    """Builds the SDK made as the manifest declares them: adopted (no build request, the devbox
+    starts from them). Then the definition changes: new builds are made and, although `keep`
+    allows one build, the imported ones are not deleted (rlstate did not make them)."""
+    client = sdk(local_server)
+    build = client.blueprints.create_and_await_build_complete
+    tools = build(name="tools", dockerfile=DOCKERFILE, build_args={"V": "1"})
+    app = build(
+        name="app",
+        base_blueprint_id=tools.id,
+        system_setup_commands=['echo "app on $(cat /home/user/TOOLS)" > /home/user/APP'],
+    )
+    imports = f"import:\n  - {{to: blueprint.tools, id: {tools.id}}}\n"
+    imports += f"  - {{to: blueprint.app, id: {app.id}}}\n"
+
+    def stack(version: str) -> Path:
+        path = write_stack(tmp_path, keep="keep: {last: 1}", version=version)
+        path.write_text(path.read_text() + imports)
+        return path
+
+    first = plan_and_apply(local_server, stack("1"))
+
+    assert kinds(first.plan) == [
+        ("adopt", "blueprint.tools"),
+        ("adopt", "blueprint.app"),
+        ("create", "devbox.web"),
+    ]
+    assert BUILDS not in first.apply_requests
+    web = by_name(client, "bps")["web"]
+    assert web.blueprint_id == app.id
+    assert read(client, web.id, "/home/user/APP") == "app on tools 1\n"
+    assert kinds(plan_and_apply(local_server, stack("1"), apply=False).plan) == []
+
+    moved = plan_and_apply(local_server, stack("2"))
+
+    tools_build = moved.plan.action("build blueprint.tools")
+    assert tools_build.reasons[0].startswith(f"import {tools.id} differs from the manifest in")
+    assert [c.field for c in tools_build.changes] == ["build_args"]
+    assert moved.result is not None and moved.result.outcome == "converged"
+    assert moved.apply_requests[BUILDS] == 2
+    assert {client.blueprints.retrieve(b.id).state for b in (tools, app)} == {"created"}
+    assert "DELETE" not in " ".join(moved.apply_requests)  # the imported builds least of all
+    assert not [a for a in moved.plan.actions if a.resource_id in (tools.id, app.id)]
