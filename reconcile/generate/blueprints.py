@@ -19,6 +19,7 @@ from reconcile.api.models import Blueprint
 from reconcile.generate.names import manifest_name
 from reconcile.live.builds import echoed_build
 from reconcile.live.model import OWNERSHIP_PREFIX
+from reconcile.manifest.messages import suggest
 
 
 @dataclass
@@ -54,6 +55,12 @@ def declare_blueprints(used: Iterable[str], listed: Iterable[Blueprint]) -> Decl
             )
         else:
             out.declared[build_id] = manifest_name(build.name, build_id, taken, "blueprint")
+    # An undeclared build is named by its name only when no declared name is (nearly) the same:
+    # the manifest would take that name for the declared blueprint (or a typo of it).
+    keys = list(out.declared.values())
+    out.named = {
+        i: n for i, n in out.named.items() if i not in out.declared and not suggest(n, keys)
+    }
     for build_id, key in out.declared.items():
         out.specs[key], out.comments[key] = _spec(by_id[build_id], out.declared)
         out.imports.append({"to": f"blueprint.{key}", "id": build_id})

@@ -95,11 +95,14 @@ def test_used_builds_become_declared_blueprints_the_plan_adopts_as_they_are(
         _bpt("bpt_app", "app", app, base_blueprint_id="bpt_py"),
         _bpt("bpt_fm", "Files!", {"name": "Files!", "file_mounts": {"/a": "secret-ish"}}),
         _bpt("bpt_old", "old", None),
+        _bpt("bpt_apq", "apq", None),  # close to `app`: named by id
         _bpt("bpt_unused", "unused", {"name": "unused"}),
     )
     boxes = tuple(
         _box(f"dbx_{n}", f"box{n}", blueprint_id=bpt)
-        for n, bpt in enumerate(["bpt_py", "bpt_app", "bpt_app", "bpt_fm", "bpt_old", "bpt_gone"])
+        for n, bpt in enumerate(
+            ["bpt_py", "bpt_app", "bpt_app", "bpt_fm", "bpt_old", "bpt_gone", "bpt_apq"]
+        )
     )
     text = render_manifest(Account(boxes, (), builds), "onboard", "local")
     path = tmp_path / "rlstate.yaml"
@@ -115,8 +118,8 @@ def test_used_builds_become_declared_blueprints_the_plan_adopts_as_they_are(
     assert "secret-ish" not in text
     assert "bpt_old (old): the API does not echo what it was built from" in text
     assert "bpt_gone is not listed in this account" in text
-    refs = [manifest.devboxes[f"box{n}"].blueprint for n in range(6)]
-    assert refs == ["py", "app", "app", "files", "old", "bpt_gone"]
+    refs = [manifest.devboxes[f"box{n}"].blueprint for n in range(7)]
+    assert refs == ["py", "app", "app", "files", "old", "bpt_gone", "bpt_apq"]
     assert [(i.to, i.id) for i in manifest.imports[:3]] == [
         ("blueprint.app", "bpt_app"),
         ("blueprint.files", "bpt_fm"),
@@ -136,6 +139,6 @@ def test_used_builds_become_declared_blueprints_the_plan_adopts_as_they_are(
         ("adopt", "blueprint.app"),
         ("build", "blueprint.files"),
     }
-    adopted = {("adopt", f"devbox.box{n}") for n in (0, 1, 2, 4, 5)}
+    adopted = {("adopt", f"devbox.box{n}") for n in (0, 1, 2, 4, 5, 6)}
     assert adopted <= kinds  # on the build the plan uses: nothing to replace
     assert ("replace", "devbox.box3") in kinds  # its build is made again without file_mounts

@@ -16,6 +16,7 @@ from reconcile.manifest import LoadedManifest, load_manifest
 from reconcile.plan.blueprints import desired_blueprints
 from reconcile.plan.model import Plan
 from reconcile.plan.params import DevboxCreate
+from reconcile.plan.planfile import load_plan, save_plan
 from reconcile.plan.planner import build_plan
 from reconcile.render import render_plan_text
 
@@ -85,6 +86,9 @@ def test_matching_builds_are_adopted_and_used_without_building(tmp_path: Path) -
     assert "  = adopt blueprint.py311 (bpt_py)" in text
     assert "keep this import entry while the stack uses bpt_py" in text
     assert "Plan: 2 to adopt, 1 to create." in text
+    save_plan(plan, tmp_path / "plan.json")
+    assert load_plan(tmp_path / "plan.json") == plan
+    assert plan.fingerprints.keys() >= {"bpt_py", "bpt_app"}  # apply refuses if they change
 
 
 def test_once_the_stack_uses_an_adopted_build_the_plan_has_no_changes(tmp_path: Path) -> None:
