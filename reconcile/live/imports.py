@@ -4,7 +4,8 @@ Discovery lists every devbox and object anyway, so a named devbox or object cost
 only when the list lacks it (one GET by id). A foreign object's bytes are downloaded and
 hashed (two requests) so the planner can adopt it by content; blueprint names are listed once,
 only when an adopted devbox's blueprint must be compared with an external blueprint's name (a
-declared blueprint's builds are listed by discovery). No entries, no requests.
+declared blueprint's builds are listed by discovery). A blueprint entry costs nothing: it names
+a declared blueprint, so discovery lists every build anyway. No entries, no requests.
 """
 
 from __future__ import annotations
