@@ -292,12 +292,13 @@ def lock_status(
     json_out: JsonOut = False,
     backend_url: BackendUrl = None,
     api_url: ApiUrl = None,
+    api_key: ApiKey = None,
     local_dir: LocalDir = None,
 ) -> None:
     """Say who holds the stack's lock (exit 0 either way)."""
     from reconcile.commands import lock as cmd
 
-    conn = _connection(api_url, None, local_dir)
+    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.status(manifest, conn, backend_url, json_out))
 
 
@@ -309,12 +310,13 @@ def lock_release(
     ] = False,
     backend_url: BackendUrl = None,
     api_url: ApiUrl = None,
+    api_key: ApiKey = None,
     local_dir: LocalDir = None,
 ) -> None:
     """Free the stack's lock from a holder that is alive but stuck (ends its session)."""
     from reconcile.commands import lock as cmd
 
-    conn = _connection(api_url, None, local_dir)
+    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.release(manifest, conn, backend_url, force))
 
 
@@ -325,12 +327,13 @@ def history(
     json_out: JsonOut = False,
     backend_url: BackendUrl = None,
     api_url: ApiUrl = None,
+    api_key: ApiKey = None,
     local_dir: LocalDir = None,
 ) -> None:
     """List the stack's apply, destroy and retain runs (needs a PostgreSQL backend)."""
     from reconcile.commands import history as cmd
 
-    conn = _connection(api_url, None, local_dir)
+    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, backend_url, limit, json_out))
 
 
