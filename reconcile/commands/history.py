@@ -20,7 +20,7 @@ from reconcile.errors import ConfigError
 if TYPE_CHECKING:
     from reconcile.lockbackend.history import RunRow
 
-_COUNT_ORDER = ("done", "failed", "skipped", "taken", "pruned", "kept", "left")
+_COUNT_ORDER = ("done", "taken", "pruned", "kept", "left", "failed", "skipped")
 
 
 def run(manifest: Path, conn: object, backend_url: str | None, limit: int, json_out: bool) -> int:

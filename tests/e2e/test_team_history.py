@@ -9,6 +9,7 @@ from typing import Any
 
 import team_support
 from apply_support import by_name, sdk, snapshots, summary
+from pg_support import SUPER_PASSWORD, SUPERUSER
 from team_support import Event, finish, history, hosts, read_until, team, team_start
 
 from reconcile.lockbackend import StackKey
@@ -139,3 +140,37 @@ def test_history_lists_every_run_with_counts_results_and_interruptions(
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith(f"#{runs[0]['id']} ") and "UNFINISHED" in text.stdout
     assert f"#{runs[2]['id']} " not in text.stdout
+
+
+README_GRANTS = """
+CREATE ROLE rlstate_ci LOGIN PASSWORD 'ci-pw';
+GRANT CONNECT ON DATABASE {db} TO rlstate_ci;
+GRANT USAGE ON SCHEMA public TO rlstate_ci;
+GRANT SELECT ON rlstate_schema TO rlstate_ci;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rlstate_locks, rlstate_runs, rlstate_run_actions
+  TO rlstate_ci;
+GRANT USAGE ON SEQUENCE rlstate_runs_id_seq TO rlstate_ci;
+"""
+
+
+def test_the_readme_grants_are_enough_once_the_tables_exist(
+    local_server: Any, tmp_path: Path, pg: Any, pg_url: str
+) -> None:
+    import psycopg
+
+    (work,) = hosts(tmp_path, 1, sleep_s=0)
+    PgBackend(BackendChoice(url=pg_url, source="test")).close()  # the owner creates the tables
+    db = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg.url(SUPERUSER, SUPER_PASSWORD, db), autocommit=True) as owner:
+        for statement in README_GRANTS.format(db=db).split(";"):
+            if statement.strip():
+                owner.execute(statement)  # type: ignore[call-overload]
+    ci_url = pg.url("rlstate_ci", "ci-pw", db)
+
+    applied = team(local_server, work, ci_url, "apply", "team.yaml", "--yes")
+    status = team(local_server, work, ci_url, "lock", "status", "team.yaml")
+    runs = history(local_server, work, ci_url, "team.yaml")
+
+    assert applied.returncode == 0, applied.stderr
+    assert status.returncode == 0 and "is not locked" in status.stdout, status.stderr
+    assert (runs[0]["command"], runs[0]["exit_status"]) == ("apply", 0)
