@@ -193,9 +193,11 @@ def _seconds(value: float) -> str:
     return f"{value:g}s" if value < 120 else f"{value / 60:g}m"
 
 
-def _open(choice: BackendChoice, manifest: Path) -> LockBackend:
+@contextmanager
+def _lock_folder_errors(manifest: Path) -> Iterator[None]:
+    """An OSError of the lock file as a UserError naming the folder."""
     try:
-        return open_backend(choice, manifest)
+        yield
     except OSError as error:
         folder = manifest.resolve().parent / PLAN_DIR
         raise UserError(
@@ -241,11 +243,11 @@ def run_lock(
     key = stack_key(loaded, conn)
     choice = backend_choice(loaded, options.backend_url)
     with _signals_unwind() as gate:
-        with gate.shut():
-            backend = _open(choice, loaded.path)
+        backend = open_backend(choice, loaded.path)
         box: list[HeldLock] = []
         try:
-            _wait(backend, key, command, options.timeout, gate, box)
+            with _lock_folder_errors(loaded.path):
+                _wait(backend, key, command, options.timeout, gate, box)
             held = box[0]
             history = _history(backend)
             number = getattr(held, "number", None)
