@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from reconcile.errors import BackendError, ConfigError, Interrupted, LockError, UserError
 from reconcile.lockbackend import HeldLock, Holder, LockBackend, StackKey
 from reconcile.lockbackend.settings import BackendChoice, api_origin, choose
+from reconcile.plan.planfile import PLAN_DIR
 
 if TYPE_CHECKING:
     from reconcile.apply.events import Event
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from reconcile.plan.model import Plan
 
 POLL_SECONDS = 0.25
-PLAN_DIR = ".rlstate"
 _COUNT_SKIP = frozenset({"requests", "elapsed_s"})
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apply_support import rlstate, start, workdir
+from apply_support import start, workdir
 from pg_support import PgServer, running_server
+
+from tests.helpers import rlstate
 
 Event = dict[str, Any]
 

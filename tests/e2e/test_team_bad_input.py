@@ -4,7 +4,6 @@ URL that is not PostgreSQL, unknown fields in `backend:`, an unset variable, no 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,9 @@ from pg_support import NO_GRANTS, NO_GRANTS_PASSWORD, ROLE_PASSWORD, PgServer
 
 from reconcile.lockbackend.postgres import PgBackend
 from reconcile.lockbackend.settings import BackendChoice
+from tests.helpers import rlstate_env
 
 pg = team_support.pg
-REPO = Path(__file__).resolve().parents[2]
 NOWHERE_API = "http://127.0.0.1:9"  # nothing listens: a call would fail with the API's error
 
 # Runs the CLI in-process, counting the sockets Python connects (the API client's; libpq's
@@ -47,11 +46,10 @@ def _run(
     work: Path, *args: str, env: dict[str, str] | None = None, prelude: str = ""
 ) -> tuple[int, int, list[str]]:
     """Exit code, API connections made, and the other stderr lines of `rlstate ARGS`."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("RLSTATE_", "RUNLOOP_"))}
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(prelude=prelude), *args],
         cwd=work,
-        env=environ | {"PYTHONPATH": str(REPO)} | (env or {}),
+        env=rlstate_env(env),
         capture_output=True,
         text=True,
         timeout=120,
