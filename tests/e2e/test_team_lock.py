@@ -3,6 +3,7 @@ a lost backend stops the holder before its next write, and locks are per stack a
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 import team_support
 from apply_support import by_name, converged, sdk, summary
 from pg_support import PgServer
-from team_support import Event, finish, hosts, read_until, team, team_start, wait_for
+from team_support import Event, finish, history, hosts, read_until, team, team_start, wait_for
 
 pg = team_support.pg
 pg_url = team_support.pg_url
@@ -93,4 +94,32 @@ def test_a_restarted_server_stops_the_holder_before_its_next_write(
     assert "lost the lock" in failed[0]["message"]
     assert again.returncode == 0, again.stderr
     assert converged(local_server, second, "team.yaml")
+    assert set(by_name(sdk(local_server), "team")) == {"slow", "quick"}
+    lost = [r for r in history(local_server, second, pg_url, "team.yaml") if r["pid"] == holder.pid]
+    assert [(r["state"], r["exit_status"]) for r in lost] == [("finished", 1)]  # end recorded
+    assert "lost the lock" in lost[0]["error"]
+
+
+def test_lock_status_names_a_stuck_holder_and_release_force_stops_it(
+    local_server: Any, tmp_path: Path, pg_url: str
+) -> None:
+    first, second = hosts(tmp_path, 2, sleep_s=12)
+    seen: list[Event] = []
+    holder = team_start(local_server, first, pg_url, "apply", "team.yaml", "--yes", "--json")
+    read_until(holder, seen, _sleeping)
+
+    status = team(local_server, second, pg_url, "lock", "status", "team.yaml", "--json")
+    released = team(local_server, second, pg_url, "lock", "release", "team.yaml", "--force")
+    code, err = finish(holder, seen)
+    after = team(local_server, second, pg_url, "lock", "status", "team.yaml")
+    again = team(local_server, second, pg_url, "apply", "team.yaml", "--yes")
+
+    data = json.loads(status.stdout)
+    assert (data["locked"], data["backend"], data["api"]) == (True, "postgres", local_server.url)
+    assert (data["holder"]["pid"], data["holder"]["command"]) == (holder.pid, "apply")
+    assert released.returncode == 0, released.stderr
+    assert f"released the lock of stack 'team' held by pid {holder.pid} on " in released.stdout
+    assert code == 1 and "lost the lock of stack 'team'" in err.splitlines()[-1]
+    assert "is not locked" in after.stdout
+    assert again.returncode == 0, again.stderr
     assert set(by_name(sdk(local_server), "team")) == {"slow", "quick"}
