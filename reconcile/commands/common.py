@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconcile import signals
 from reconcile.errors import UserError
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconcile import signals
 from reconcile.errors import BackendError, ConfigError, Interrupted, LockError, UserError
 from reconcile.lockbackend import HeldLock, Holder, LockBackend, StackKey
 from reconcile.lockbackend.settings import BackendChoice, api_origin, choose
@@ -168,6 +169,7 @@ def _wait(
     deadline = time.monotonic() + timeout
     told = False
     while True:
+        signals.check()  # one that came while connecting or polling: stop waiting
         with gate.shut():
             got = backend.try_acquire(key, command)
             if not isinstance(got, Holder):
@@ -186,7 +188,8 @@ def _wait(
                 f"{key.stack!r}, held by {got.describe()}\n"
             )
             sys.stderr.flush()
-        time.sleep(max(0.0, min(POLL_SECONDS, deadline - time.monotonic())))
+        with signals.interruptible():
+            time.sleep(max(0.0, min(POLL_SECONDS, deadline - time.monotonic())))
 
 
 def _seconds(value: float) -> str:
@@ -248,6 +251,7 @@ def run_lock(
         try:
             with _lock_folder_errors(loaded.path):
                 _wait(backend, key, command, options.timeout, gate, box)
+            signals.check()  # one that came as it was taken: let go of it, start nothing
             held = box[0]
             history = _history(backend)
             number = getattr(held, "number", None)
