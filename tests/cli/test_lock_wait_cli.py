@@ -39,4 +39,4 @@ def test_sigterm_ends_the_wait_at_once(tmp_path: Path) -> None:
     assert first.startswith("rlstate: waiting up to 10m for the lock of stack 'waits'")
     assert proc.returncode == 128 + signal.SIGTERM, rest
     assert rest.strip() == "interrupted by SIGTERM"
-    assert not list((tmp_path / ".rlstate").glob("waits.lock"))  # the holder let go; the waiter took none
+    assert not list((tmp_path / ".rlstate").glob("waits.lock"))  # none left behind
