@@ -20,6 +20,7 @@ from reconcile.errors import Interrupted, RlstateError, UserError
 
 if TYPE_CHECKING:
     from reconcile.commands.connection import ConnectionSettings
+    from reconcile.commands.runlock import LockOptions
 
 app = typer.Typer(
     name="rlstate",
@@ -31,6 +32,8 @@ app = typer.Typer(
 )
 local_app = typer.Typer(help="The local Runloop-compatible backend.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
+lock_app = typer.Typer(help="The stack lock: who holds it; free it.", no_args_is_help=True)
+app.add_typer(lock_app, name="lock")
 
 ManifestArg = Annotated[Path, typer.Argument(help="Manifest file.", show_default=True)]
 ApiUrl = Annotated[
@@ -60,6 +63,23 @@ AllowReplaceAdopted = Annotated[
         help="Allow replacing devboxes rlstate adopted (an `import:` entry) instead of created.",
     ),
 ]
+LockTimeout = Annotated[
+    str | None,
+    typer.Option(
+        "--lock-timeout",
+        metavar="DURATION",
+        help="Wait this long for the stack lock, e.g. 30s, 30m (default: fail at once).",
+    ),
+]
+BackendUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--backend-url",
+        metavar="URL",
+        help="PostgreSQL URL of the shared lock and history [env RLSTATE_BACKEND_URL].",
+        show_default=False,
+    ),
+]
 _debug = False
 
 
@@ -69,6 +89,12 @@ def _connection(
     from reconcile.commands.connection import ConnectionSettings
 
     return ConnectionSettings.from_flags(api_url=api_url, api_key=api_key, local_dir=local_dir)
+
+
+def _lock(timeout: str | None, backend_url: str | None) -> LockOptions:
+    from reconcile.commands.runlock import LockOptions, parse_timeout
+
+    return LockOptions(timeout=parse_timeout(timeout), backend_url=backend_url)
 
 
 def _fail(error: BaseException) -> NoReturn:
@@ -151,6 +177,8 @@ def apply(
     json_out: JsonOut = False,
     target: Targets = None,
     allow_replace_adopted: AllowReplaceAdopted = False,
+    lock_timeout: LockTimeout = None,
+    backend_url: BackendUrl = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     local_dir: LocalDir = None,
@@ -163,6 +191,7 @@ def apply(
     from reconcile.commands import apply as cmd
 
     conn = _connection(api_url, api_key, local_dir)
+    lock = _lock(lock_timeout, backend_url)
     raise typer.Exit(
         cmd.run(
             source,
@@ -172,6 +201,7 @@ def apply(
             json_out,
             target or [],
             allow_replace_adopted=allow_replace_adopted,
+            lock=lock,
         )
     )
 
@@ -181,6 +211,8 @@ def destroy(
     manifest: ManifestArg = DEFAULT_MANIFEST,
     yes: Yes = False,
     json_out: JsonOut = False,
+    lock_timeout: LockTimeout = None,
+    backend_url: BackendUrl = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     local_dir: LocalDir = None,
@@ -189,7 +221,8 @@ def destroy(
     from reconcile.commands import apply as cmd
 
     conn = _connection(api_url, api_key, local_dir)
-    raise typer.Exit(cmd.run_destroy(manifest, conn, yes, json_out))
+    lock = _lock(lock_timeout, backend_url)
+    raise typer.Exit(cmd.run_destroy(manifest, conn, yes, json_out, lock))
 
 
 @app.command()
@@ -239,6 +272,8 @@ def retain(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
     json_out: JsonOut = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Silent unless an error.")] = False,
+    lock_timeout: LockTimeout = None,
+    backend_url: BackendUrl = None,
     api_url: ApiUrl = None,
     api_key: ApiKey = None,
     local_dir: LocalDir = None,
@@ -247,7 +282,59 @@ def retain(
     from reconcile.commands import retain as cmd
 
     conn = _connection(api_url, api_key, local_dir)
-    raise typer.Exit(cmd.run(manifest, conn, dry_run, json_out, quiet))
+    lock = _lock(lock_timeout, backend_url)
+    raise typer.Exit(cmd.run(manifest, conn, dry_run, json_out, quiet, lock=lock))
+
+
+@lock_app.command("status")
+def lock_status(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    json_out: JsonOut = False,
+    backend_url: BackendUrl = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Say who holds the stack's lock (exit 0 either way)."""
+    from reconcile.commands import lock as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.status(manifest, conn, backend_url, json_out))
+
+
+@lock_app.command("release")
+def lock_release(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    force: Annotated[
+        bool, typer.Option("--force", help="Required: free the lock whoever holds it.")
+    ] = False,
+    backend_url: BackendUrl = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Free the stack's lock from a holder that is alive but stuck (ends its session)."""
+    from reconcile.commands import lock as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.release(manifest, conn, backend_url, force))
+
+
+@app.command()
+def history(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest runs to list.")] = 20,
+    json_out: JsonOut = False,
+    backend_url: BackendUrl = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """List the stack's apply, destroy and retain runs (needs a PostgreSQL backend)."""
+    from reconcile.commands import history as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(manifest, conn, backend_url, limit, json_out))
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on (loopback by default).")]

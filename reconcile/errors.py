@@ -10,6 +10,8 @@ RlstateError                      base: every error rlstate means to report (exi
 │   ├── AdoptionError             an `import:` entry cannot be carried out (owner, content, …)
 │   └── ConfigError               bad flags/environment (API URL, key, data dir)
 ├── LockError                     another rlstate run holds the stack's lock
+│   └── LockLostError             this run lost the stack's lock mid-run (stops before a write)
+├── BackendError                  the lock backend (PostgreSQL) cannot be used: down, refused
 ├── ApiError                      the Runloop API failed us
 │   ├── RetryableApiError         worth trying again (the client already did, with backoff)
 │   │   ├── ApiConnectionError    could not connect, or the connection dropped
@@ -96,6 +98,14 @@ class ConfigError(UserError):
 
 class LockError(RlstateError):
     """Another rlstate run holds this stack's lock."""
+
+
+class LockLostError(LockError):
+    """This run no longer holds the stack's lock (its backend connection was lost)."""
+
+
+class BackendError(RlstateError):
+    """The lock and history backend cannot be used (unreachable, refused, missing grants)."""
 
 
 class ApiError(RlstateError):

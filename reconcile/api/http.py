@@ -28,6 +28,7 @@ from reconcile.api.retry import (
     should_retry_exception,
     should_retry_response,
 )
+from reconcile.api.writegate import before_write
 from reconcile.errors import ConfigError, RlstateError
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -168,6 +169,7 @@ class HttpCore:
         attempt = 0
         while True:
             attempt += 1
+            before_write(call.method)  # a run that lost its stack lock stops here
             self.stats.record(call.key)
             try:
                 response = await self._client.send(self._build(call, request_id))

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 from reconcile import signals
 from reconcile.commands import DEFAULT_MANIFEST
-from reconcile.commands.common import RetryNotice, discover, load, locked, utc_now
+from reconcile.commands.common import RetryNotice, discover, load, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import grace_seconds, graceful, run_async
+from reconcile.commands.runlock import LockOptions, RunRecord, run_lock
 from reconcile.errors import (
     ConfigError,
     ConfirmationRequired,
@@ -123,6 +124,7 @@ def run(
     targets: list[str],
     *,
     allow_replace_adopted: bool = False,
+    lock: LockOptions | None = None,
 ) -> int:
     """Apply a manifest (plan, show, confirm) or a saved plan (re-checked, not asked)."""
     chosen = resolve_source(source)
@@ -148,11 +150,17 @@ def run(
         check_live_unchanged(saved, live)
         return saved
 
-    session = Session(loaded, conn, json_out, parallelism, verb="Apply")
+    session = Session(loaded, conn, json_out, parallelism, verb="Apply", lock=lock)
     return session.run(make, ask=not yes and saved is None, question="Apply these changes?")
 
 
-def run_destroy(manifest: Path, conn: ConnectionSettings, yes: bool, json_out: bool) -> int:
+def run_destroy(
+    manifest: Path,
+    conn: ConnectionSettings,
+    yes: bool,
+    json_out: bool,
+    lock: LockOptions | None = None,
+) -> int:
     """Delete every resource of the stack (prevent_destroy refuses the whole plan)."""
     loaded = load(manifest, need_env=False)
 
@@ -161,7 +169,7 @@ def run_destroy(manifest: Path, conn: ConnectionSettings, yes: bool, json_out: b
 
         return build_destroy_plan(loaded, live, utc_now())
 
-    session = Session(loaded, conn, json_out, parallelism=10, verb="Destroy")
+    session = Session(loaded, conn, json_out, parallelism=10, verb="Destroy", lock=lock)
     question = f"Destroy every resource of stack {loaded.manifest.stack!r} listed above?"
     return session.run(make, ask=not yes, question=question)
 
@@ -176,29 +184,32 @@ class Session:
         json_out: bool,
         parallelism: int,
         verb: str,
+        lock: LockOptions | None = None,
     ) -> None:
         self.loaded, self.conn, self.json_out = loaded, conn, json_out
         self.parallelism, self.verb = parallelism, verb
+        self.lock, self.record = lock, RunRecord()
         self.grace = grace_seconds()  # a bad setting fails here, before anything changes
 
     def run(self, make: MakePlan, *, ask: bool, question: str) -> int:
         from reconcile.apply.executor import refuse_protected
 
-        folder = self.loaded.path.parent / PLAN_DIR
-        stack = self.loaded.manifest.stack
         with (
-            locked(folder, stack, self.verb.lower()),
+            run_lock(self.loaded, self.conn, self.verb.lower(), self.lock) as self.record,
             connect(self.conn, quiet=self.json_out) as endpoint,
         ):
             plan, requests = run_async(self._plan(endpoint, make))
             refuse_protected(plan)
+            self.record.planned(plan)
             if not plan.has_changes:
                 return self._nothing_to_do(plan, requests)
             self._show(plan, ask)
             if ask and not self._confirm(question):
                 sys.stderr.write(f"{self.verb} cancelled; nothing was changed.\n")
+                self.record.exit_code = 1
                 return 1
-            return self._execute(plan, endpoint, requests)
+            self.record.exit_code = self._execute(plan, endpoint, requests)
+            return self.record.exit_code
 
     async def _plan(self, endpoint: Endpoint, make: MakePlan) -> tuple[Plan, int]:
         from reconcile.api.client import RunloopClient
@@ -213,9 +224,11 @@ class Session:
         from reconcile.progress import JsonReporter
         from reconcile.render import left_behind_lines
 
+        left = tuple((f"{i.address} {i.resource_id}", i.reason) for i in plan.left_behind)
+        summary = SummaryEvent(ApplyResult(requests=requests, left_behind=left))
+        self.record.event(summary.to_json())
         if self.json_out:
-            left = tuple((f"{i.address} {i.resource_id}", i.reason) for i in plan.left_behind)
-            JsonReporter(sys.stdout)(SummaryEvent(ApplyResult(requests=requests, left_behind=left)))
+            JsonReporter(sys.stdout)(summary)
         else:
             sys.stdout.write(
                 "".join(f"{line}\n" for line in ["No changes.", *left_behind_lines(plan)])
@@ -276,7 +289,7 @@ class Session:
                     plan,
                     client,
                     options=options,
-                    emit=reporter,
+                    emit=self.record.tee(reporter),
                     control=control,
                     earlier_requests=planned_requests,
                 )

@@ -6,13 +6,10 @@ This is the edge: it does I/O (files, the API) and hands values to the pure core
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconcile import signals
 from reconcile.errors import UserError
 
 if TYPE_CHECKING:
@@ -37,23 +34,6 @@ def load(manifest_path: Path, *, need_env: bool = True) -> LoadedManifest:
     if not manifest_path.exists():
         raise UserError(f"{manifest_path}: no such manifest (pass a path, or create rlstate.yaml)")
     return load_manifest(manifest_path, need_env=need_env)
-
-
-@contextmanager
-def locked(folder: Path, stack: str, command: str) -> Iterator[None]:
-    """The stack's lock (in `.rlstate/` beside the manifest), or a UserError naming the folder."""
-    from reconcile.apply.lock import stack_lock
-
-    with ExitStack() as held:
-        try:
-            held.enter_context(stack_lock(folder, stack, command))
-        except OSError as error:
-            raise UserError(
-                f"cannot take the stack lock in {folder}: {error.strerror or error} "
-                "(the manifest's folder must be writable)"
-            ) from None
-        signals.check()  # one that came while it was taken: let go of it, start nothing
-        yield
 
 
 class RetryNotice:

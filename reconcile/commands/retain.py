@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconcile.commands.common import load, locked, utc_now
+from reconcile.commands.common import load, utc_now
 from reconcile.commands.connection import Endpoint, connect
 from reconcile.commands.interrupts import run_async
+from reconcile.commands.runlock import LockOptions, run_lock
 from reconcile.errors import Interrupted, RlstateError
-from reconcile.plan.planfile import PLAN_DIR
 
 if TYPE_CHECKING:
     from reconcile.api.retry import RetryEvent
@@ -37,8 +38,10 @@ class _Output:
     def __init__(self, json_out: bool, quiet: bool) -> None:
         self.json_out, self.quiet = json_out, quiet
         self.lines: list[str] = []
+        self.tap: Callable[[dict[str, Any]], None] = lambda _data: None  # the run's history
 
     def event(self, data: dict[str, Any], text: str | None = None) -> None:
+        self.tap(data)
         if self.json_out:
             sys.stdout.write(json.dumps(data) + "\n")
             sys.stdout.flush()
@@ -115,6 +118,7 @@ def run(
     quiet: bool,
     *,
     clock: Clock = utc_now,
+    lock: LockOptions | None = None,
 ) -> int:
     """Exit status 0 when every due snapshot was taken and every prune done, else 1.
 
@@ -125,9 +129,15 @@ def run(
     report = RetainReport()
     try:
         loaded = load(manifest_path, need_env=False)
-        folder = manifest_path.resolve().parent / PLAN_DIR
-        with locked(folder, loaded.manifest.stack, "retain"), connect(conn, quiet=True) as ep:
+        command = "retain --dry-run" if dry_run else "retain"
+        with run_lock(loaded, conn, command, lock) as record, connect(conn, quiet=True) as ep:
+            out.tap = record.event
             run_async(_retain(ep, loaded, clock, dry_run, out, report))
+            from reconcile.render import retain_summary
+
+            record.planned(report.plan)
+            record.event(retain_summary(report, dry_run))
+            record.exit_code = 1 if report.failed else 0
     except (RlstateError, Interrupted) as error:
         if json_out:
             from reconcile.render import retain_summary

@@ -250,10 +250,30 @@ class ImportSpec(Strict):
     )
 
 
+class PostgresBackendSpec(Strict):
+    """A PostgreSQL database holding the stack lock and the run history."""
+
+    url: str = Field(
+        description="postgresql://USER@HOST:PORT/DATABASE; ${env:NAME} reads it from the "
+        "environment (keep the password out of the manifest)."
+    )
+
+
+class BackendSpec(Strict):
+    """Where the stack lock (and run history) lives; without it, a lock file beside the manifest."""
+
+    postgres: PostgresBackendSpec | None = Field(
+        None, description="A session advisory lock and run history in PostgreSQL."
+    )
+
+
 class Manifest(Strict):
     """A whole manifest: the desired state of one stack."""
 
     version: Literal[1] = Field(description="Manifest format version; only 1 exists.")
+    backend: BackendSpec | None = Field(
+        None, description="The shared stack lock and run history (--backend-url overrides)."
+    )
     stack: Annotated[str, Field(pattern=STACK_PATTERN)] = Field(
         description="The ownership scope: every resource rlstate creates is tagged with it."
     )

@@ -1,6 +1,7 @@
 """Find and check `${env:NAME}` templates; the only manifest code that reads the environment.
 
-Templates are allowed in `env` values only (`defaults.env`, `devboxes.NAME.env`): values taken
+Templates are allowed in `env` values (`defaults.env`, `devboxes.NAME.env`) and in the lock
+backend's URL (`backend.postgres.url`, resolved by the command that locks): values taken
 from the environment are secrets until proven otherwise, and env values are never echoed by the
 API, so they cannot leak through metadata, names or command logs. The manifest keeps the template
 text; the values are resolved when a request is built.
@@ -15,7 +16,10 @@ from reconcile.manifest.schema import ENV_REF_RE, env_references
 from reconcile.manifest.yamlsource import FieldPath, Reporter
 
 ENV_MARK = "${env:"
-_WHERE_ALLOWED = "${env:NAME} is only allowed in env values (defaults.env, devboxes.NAME.env)"
+_WHERE_ALLOWED = (
+    "${env:NAME} is only allowed in env values (defaults.env, devboxes.NAME.env) "
+    "and in backend.postgres.url"
+)
 _BAD_REFERENCE = (
     "bad ${env:NAME} reference: NAME is letters, digits and _, not starting with a digit"
 )
@@ -44,13 +48,15 @@ def collect_env(
         for name in env_references(text):
             if name in environ:
                 env[name] = environ[name]
-            elif required:
+            elif required and path[0] != "backend":  # the lock backend checks its own
                 report.value(path, f"environment variable {name} is not set")
     sensitive |= _inherited(data, sensitive)
     return env, frozenset(report.sources.display(path) for path in sensitive)
 
 
 def _allowed(path: FieldPath) -> bool:
+    if path == ("backend", "postgres", "url"):
+        return True
     if len(path) == 3 and path[0] == "defaults" and path[1] == "env":
         return True
     return len(path) == 4 and path[0] == "devboxes" and path[2] == "env"

@@ -15,7 +15,10 @@ from tests.helpers import REPO, rlstate_env, run_rlstate
 
 INVALID = REPO / "tests/data/invalid"
 # Modules that validate must never load: the HTTP client, the renderer, the differ, our API layer.
-HEAVY = ("httpx", "rich", "deepdiff", "reconcile.api", "reconcile.apply", "reconcile.localapi")
+HEAVY = (
+    *("httpx", "rich", "deepdiff", "psycopg"),
+    *("reconcile.api", "reconcile.apply", "reconcile.localapi", "reconcile.lockbackend"),
+)
 
 
 def rlstate(

@@ -21,6 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "render": {"errors", "plan", "apply", "retention", "render"},
     "progress": {"errors", "apply", "render", "plan", "progress"},
     "localapi": {"localapi"},
+    "lockbackend": {"errors", "lockbackend", "apply"},
 }
 # live.model is the one module of `live` that `plan` may use (never discovery, which does I/O)
 PLAN_FORBIDDEN = {"reconcile.live.discovery", "reconcile.api"}
