@@ -167,8 +167,8 @@ def test_problems_name_the_file_as_given(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(ManifestError) as caught:
         load_manifest(Path("rlstate.yaml"))
     assert str(caught.value) == (
-        "rlstate.yaml:3:1: bogus: unknown field 'bogus' (allowed here: version, stack, defaults,"
-        " objects, devboxes, blueprints, snapshots, moved, import)"
+        "rlstate.yaml:3:1: bogus: unknown field 'bogus' (allowed here: version, backend, stack,"
+        " defaults, objects, devboxes, blueprints, snapshots, moved, import)"
     )
 
 
@@ -186,6 +186,7 @@ def test_the_json_schema_names_every_section() -> None:
     assert schema["required"] == ["version", "stack"]
     assert set(schema["properties"]) == {
         "version",
+        "backend",
         "stack",
         "defaults",
         "objects",
