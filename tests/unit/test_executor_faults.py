@@ -18,6 +18,7 @@ from executor_support import (
 from reconcile.apply.events import ActionEvent, Event, ThrottledEvent
 from reconcile.apply.executor import RunControl
 from reconcile.errors import SnapshotFailedError
+from tests.helpers import a_fifth_failing
 
 
 class LoseFirstCreateAnswer(httpx.AsyncBaseTransport):
@@ -128,17 +129,7 @@ def test_throttling_is_reported_per_action_and_still_converges(local_server: Any
 def test_a_fifth_of_calls_failing_every_way_still_converges_without_duplicates(
     local_server: Any,
 ) -> None:
-    local_server.control(
-        "/_local/faults",
-        {
-            "rate": 0.2,
-            "statuses": [429, 500, 503],
-            "drop_rate": 0.05,
-            "lost_answer_rate": 0.05,
-            "retry_after": 0.01,
-            "seed": 11,
-        },
-    )
+    local_server.control("/_local/faults", a_fifth_failing(11, retry_after=0.01))
     plan = plan_of(
         devbox("base", setup=["echo ok > /home/user/ok.txt"]),
         snapshot("golden", "${devbox:devbox.base}", deps=["create devbox.base"]),
