@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -41,6 +42,17 @@ class LoseFirstCreateAnswer(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def _heal_when_looked_up(local_server: Any, fault: str) -> Callable[[RunControl, Event], None]:
+    """A run's control hook that turns the server's `fault` off once the executor looks a
+    create up by its token (so the fault hits the create, and only the create)."""
+
+    def heal(control: RunControl, event: Event) -> None:
+        if isinstance(event, ActionEvent) and "looking it up by token" in event.message:
+            local_server.control("/_local/faults", {fault: 0.0})
+
+    return heal
+
+
 def test_a_create_whose_answer_was_lost_is_found_by_token_not_made_twice(
     local_server: Any,
 ) -> None:
@@ -62,11 +74,8 @@ def test_a_create_dropped_by_the_server_is_looked_up_then_sent_again_once(
 ) -> None:
     local_server.control("/_local/faults", {"drop_rate": 1.0})
 
-    def heal_after_the_drop(control: RunControl, event: Event) -> None:
-        if isinstance(event, ActionEvent) and "looking it up by token" in event.message:
-            local_server.control("/_local/faults", {"drop_rate": 0.0})
-
-    run = run_plan(local_server, plan_of(devbox("dropped")), control_hook=heal_after_the_drop)
+    heal = _heal_when_looked_up(local_server, "drop_rate")
+    run = run_plan(local_server, plan_of(devbox("dropped")), control_hook=heal)
 
     assert run.result.outcome == "converged", run.result.failed
     boxes = stack_devboxes(local_server)
@@ -81,11 +90,8 @@ def test_a_create_the_server_carried_out_but_whose_answer_it_lost_is_found_by_to
 ) -> None:
     local_server.control("/_local/faults", {"lost_answer_rate": 1.0})
 
-    def heal_after_the_loss(control: RunControl, event: Event) -> None:
-        if isinstance(event, ActionEvent) and "looking it up by token" in event.message:
-            local_server.control("/_local/faults", {"lost_answer_rate": 0.0})
-
-    run = run_plan(local_server, plan_of(devbox("lost")), control_hook=heal_after_the_loss)
+    heal = _heal_when_looked_up(local_server, "lost_answer_rate")
+    run = run_plan(local_server, plan_of(devbox("lost")), control_hook=heal)
 
     assert run.result.outcome == "converged", run.result.failed
     (box,) = stack_devboxes(local_server)
