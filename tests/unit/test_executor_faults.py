@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 from executor_support import (
+    Run,
     devbox,
     plan_of,
     prune,
@@ -42,15 +42,16 @@ class LoseFirstCreateAnswer(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def _heal_when_looked_up(local_server: Any, fault: str) -> Callable[[RunControl, Event], None]:
-    """A run's control hook that turns the server's `fault` off once the executor looks a
-    create up by its token (so the fault hits the create, and only the create)."""
+def _create_faulted_until_looked_up(local_server: Any, fault: str, name: str) -> Run:
+    """Runs a plan creating devbox `name` with the server's `fault` always on, until the
+    executor looks the create up by its token: then it is off (it hits the create only)."""
+    local_server.control("/_local/faults", {fault: 1.0})
 
     def heal(control: RunControl, event: Event) -> None:
         if isinstance(event, ActionEvent) and "looking it up by token" in event.message:
             local_server.control("/_local/faults", {fault: 0.0})
 
-    return heal
+    return run_plan(local_server, plan_of(devbox(name)), control_hook=heal)
 
 
 def test_a_create_whose_answer_was_lost_is_found_by_token_not_made_twice(
@@ -72,10 +73,7 @@ def test_a_create_whose_answer_was_lost_is_found_by_token_not_made_twice(
 def test_a_create_dropped_by_the_server_is_looked_up_then_sent_again_once(
     local_server: Any,
 ) -> None:
-    local_server.control("/_local/faults", {"drop_rate": 1.0})
-
-    heal = _heal_when_looked_up(local_server, "drop_rate")
-    run = run_plan(local_server, plan_of(devbox("dropped")), control_hook=heal)
+    run = _create_faulted_until_looked_up(local_server, "drop_rate", "dropped")
 
     assert run.result.outcome == "converged", run.result.failed
     boxes = stack_devboxes(local_server)
@@ -88,10 +86,7 @@ def test_a_create_dropped_by_the_server_is_looked_up_then_sent_again_once(
 def test_a_create_the_server_carried_out_but_whose_answer_it_lost_is_found_by_token(
     local_server: Any,
 ) -> None:
-    local_server.control("/_local/faults", {"lost_answer_rate": 1.0})
-
-    heal = _heal_when_looked_up(local_server, "lost_answer_rate")
-    run = run_plan(local_server, plan_of(devbox("lost")), control_hook=heal)
+    run = _create_faulted_until_looked_up(local_server, "lost_answer_rate", "lost")
 
     assert run.result.outcome == "converged", run.result.failed
     (box,) = stack_devboxes(local_server)
