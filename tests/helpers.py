@@ -23,6 +23,21 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN_VARIABLE = "RLSTATE_UPDATE_GOLDEN"
 
 
+def a_fifth_failing(
+    seed: int, *, lost_answer_rate: float = 0.05, retry_after: float = 0.05
+) -> dict[str, object]:
+    """The local server's faults (POST /_local/faults) that fail about a fifth of the answers
+    every way at once: errors (429, 500, 503), dropped connections and lost answers."""
+    return {
+        "rate": 0.2,
+        "statuses": [429, 500, 503],
+        "drop_rate": 0.05,
+        "lost_answer_rate": lost_answer_rate,
+        "retry_after": retry_after,
+        "seed": seed,
+    }
+
+
 def updating_goldens() -> bool:
     """Whether this run rewrites golden files (RLSTATE_UPDATE_GOLDEN=1) instead of checking them."""
     return os.environ.get(GOLDEN_VARIABLE) == "1"

@@ -18,6 +18,7 @@ class _HasId(Protocol):
 
 
 PageT = TypeVar("PageT", bound=WireModel)
+ModelT = TypeVar("ModelT", bound=WireModel)
 ItemT = TypeVar("ItemT", bound=_HasId)
 
 
@@ -52,6 +53,21 @@ class EndpointGroup:
                     "the list did not advance past its cursor", method="GET", path=route
                 )
             cursor = items[-1].id
+
+    async def _update_name_and_metadata(
+        self,
+        route: str,
+        resource_id: str,
+        model: type[ModelT],
+        *,
+        name: str | None,
+        metadata: Mapping[str, str] | None,
+    ) -> ModelT:
+        """POST the fields given (an omitted one stays) to a resource's update `route`; the
+        resource as the API now has it."""
+        body = drop_none(name=name, metadata=dict(metadata) if metadata is not None else None)
+        call = Call("POST", route, {"id": resource_id}, body=body)
+        return await self._http.send_model(call, model)
 
 
 def drop_none(**fields: object) -> dict[str, object]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from reconcile.api.base import EndpointGroup, drop_none
+from reconcile.api.base import EndpointGroup
 from reconcile.api.http import Call
 from reconcile.api.models import Devbox, DevboxPage, Execution
 from reconcile.api.retry import RetryPolicy
@@ -50,9 +50,9 @@ class DevboxEndpoints(EndpointGroup):
         metadata: Mapping[str, str] | None = None,
     ) -> Devbox:
         """Patch: an omitted field stays; "" clears the name, {} clears the metadata."""
-        body = drop_none(name=name, metadata=dict(metadata) if metadata is not None else None)
-        call = Call("POST", DEVBOX, {"id": devbox_id}, body=body)
-        return await self._http.send_model(call, Devbox)
+        return await self._update_name_and_metadata(
+            DEVBOX, devbox_id, Devbox, name=name, metadata=metadata
+        )
 
     async def shutdown_devbox(self, devbox_id: str, *, force: bool = False) -> Devbox:
         params = {"force": "true"} if force else None

@@ -95,9 +95,9 @@ class StorageEndpoints(EndpointGroup):
         metadata: Mapping[str, str] | None = None,
     ) -> Snapshot:
         """Sets the given fields; `metadata` replaces the whole map."""
-        body = drop_none(name=name, metadata=dict(metadata) if metadata is not None else None)
-        call = Call("POST", SNAPSHOT, {"id": snapshot_id}, body=body)
-        return await self._http.send_model(call, Snapshot)
+        return await self._update_name_and_metadata(
+            SNAPSHOT, snapshot_id, Snapshot, name=name, metadata=metadata
+        )
 
     async def delete_snapshot(self, snapshot_id: str) -> None:
         await self._http.send(Call("POST", SNAPSHOT + "/delete", {"id": snapshot_id}))

@@ -62,16 +62,10 @@ def devbox_to_adopt(
     box = ctx.live.imported.devboxes.get(entry.id)
     if box is None:
         raise AdoptionError(f"{where}: there is no such devbox in this account")
-    owner = box.metadata.get(KEY_STACK)
-    if owner == ctx.stack:
+    if owned_here(ctx, where, box.metadata):
         raise AdoptionError(
             f"{where}: this stack already manages it as devbox.{box.logical_name}; "
             "use a `moved` entry to rename it"
-        )
-    if owner:
-        raise AdoptionError(
-            f"{where}: it belongs to stack {owner!r} (its rlstate.stack metadata), and a "
-            "resource is managed by one stack only; drop this import"
         )
     mine = [b for b in owned if b.active]
     if mine:
@@ -228,6 +222,18 @@ def plan_adopt_snapshots(ctx: PlanContext, view: SeriesView) -> None:
         )
 
 
+def owned_here(ctx: PlanContext, where: str, metadata: dict[str, str]) -> bool:
+    """Whether the resource an import names (`where`) carries this stack's mark already.
+    AdoptionError when it carries another stack's: a resource is managed by one stack only."""
+    owner = metadata.get(KEY_STACK)
+    if owner and owner != ctx.stack:
+        raise AdoptionError(
+            f"{where}: it belongs to stack {owner!r} (its rlstate.stack metadata), and a "
+            "resource is managed by one stack only; drop this import"
+        )
+    return owner == ctx.stack
+
+
 def object_to_adopt(ctx: PlanContext, want: DesiredObject) -> LiveObject | None:
     """The foreign object an `import:` entry adopts as `want` (its bytes are the manifest
     file's); None without an entry. AdoptionError saying why it cannot be adopted."""
@@ -238,14 +244,8 @@ def object_to_adopt(ctx: PlanContext, want: DesiredObject) -> LiveObject | None:
     obj = ctx.live.imported.objects.get(entry.id)
     if obj is None:
         raise AdoptionError(f"{where}: there is no such object in this account")
-    owner = obj.metadata.get(KEY_STACK)
-    if owner == ctx.stack:
+    if owned_here(ctx, where, obj.metadata):
         return None
-    if owner:
-        raise AdoptionError(
-            f"{where}: it belongs to stack {owner!r} (its rlstate.stack metadata), and a "
-            "resource is managed by one stack only; drop this import"
-        )
     why = _object_mismatch(ctx, want, obj)
     if why:
         raise AdoptionError(

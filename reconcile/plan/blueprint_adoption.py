@@ -15,6 +15,7 @@ from reconcile.errors import AdoptionError
 from reconcile.live.builds import EchoedBuild, echoed_build
 from reconcile.live.imports import import_entries
 from reconcile.live.model import KEY_STACK, LiveBlueprint
+from reconcile.plan.adoption import owned_here
 from reconcile.plan.context import PlanContext
 from reconcile.plan.model import Change
 
@@ -35,14 +36,8 @@ def build_to_adopt(ctx: PlanContext, want: DesiredBlueprint) -> LiveBlueprint | 
     build = next((b for b in ctx.live.blueprints if b.id == entry.id), None)
     if build is None or build.status == "deleted":
         raise AdoptionError(f"{where}: there is no such blueprint in this account")
-    owner = build.metadata.get(KEY_STACK)
-    if owner == ctx.stack:
+    if owned_here(ctx, where, build.metadata):
         return None
-    if owner:
-        raise AdoptionError(
-            f"{where}: it belongs to stack {owner!r} (its rlstate.stack metadata), and a "
-            "resource is managed by one stack only; drop this import"
-        )
     if build.status != "build_complete":
         raise AdoptionError(
             f"{where}: its build is {build.status}; only a completed build can be adopted"

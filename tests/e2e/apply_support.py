@@ -79,6 +79,20 @@ def read(client: Runloop, devbox_id: str, path: str) -> str:
     return client.devboxes.read_file_contents(devbox_id, file_path=path)
 
 
+def apply_under_faults(
+    server: Any, cwd: Path, manifest: str, faults: dict[str, object]
+) -> subprocess.CompletedProcess[str]:
+    """`rlstate apply MANIFEST --yes --json` while the server injects `faults` (off again after),
+    checked to have ended converged."""
+    server.control("/_local/faults", faults)
+    applied = rlstate(server, cwd, "apply", manifest, "--yes", "--json")
+    server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0, "lost_answer_rate": 0.0})
+
+    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr
+    assert summary(applied.stdout)["result"] == "converged"
+    return applied
+
+
 def converged(server: Any, cwd: Path, manifest: str) -> bool:
     """`rlstate plan --detailed-exitcode` says there is nothing left to do."""
     result = rlstate(server, cwd, "plan", manifest, "--detailed-exitcode")

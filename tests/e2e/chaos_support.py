@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import select
 import shutil
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chaos_world import TOKEN, Api, Expected, Foreign, World, problems
 
 from tests.helpers import REPO, rlstate, rlstate_argv, rlstate_env
@@ -99,6 +101,36 @@ class Chaos:
     @property
     def api(self) -> Api:
         return self.server.api
+
+
+def seeds(rounds_var: str, seed_var: str, rounds: int, first: int) -> list[int]:
+    """The seeds of a chaos module's rounds: `rounds` from `first`, or as many and from where
+    the environment variables say."""
+    count = int(os.environ.get(rounds_var, str(rounds)))
+    start = int(os.environ.get(seed_var, str(first)))
+    return [start + n for n in range(count)]
+
+
+def each_seed(round_seeds: list[int]) -> Callable[[Callable[..., None]], Any]:
+    """A chaos round per seed (`seed-N` ids, so one reruns with `-k seed-N`), each given the
+    same generous timeout."""
+
+    def mark(test: Callable[..., None]) -> Any:
+        ids = [f"seed-{s}" for s in round_seeds]
+        return pytest.mark.timeout(300)(pytest.mark.parametrize("seed", round_seeds, ids=ids)(test))
+
+    return mark
+
+
+def chaos_fixture(name: str, *, foreign: bool = True) -> Any:
+    """A module-scoped `chaos` fixture: one bench (see chaos_bench) shared by a module's rounds."""
+
+    @pytest.fixture(scope="module")
+    def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
+        with chaos_bench(tmp_path_factory.mktemp(name), foreign=foreign) as bench:
+            yield bench
+
+    return chaos
 
 
 @contextlib.contextmanager

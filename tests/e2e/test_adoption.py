@@ -26,7 +26,10 @@ def _account(client: Runloop, snapshots: int = 3) -> tuple[Any, list[str], Any]:
     return box, snaps, obj
 
 
-def _manifest(work: Path, box: str, obj: str, *, size: str = "", keep: int = 2) -> Path:
+def _manifest(tmp_path: Path, box: str, obj: str, *, size: str = "", keep: int = 2) -> Path:
+    """The stack's folder (`w` under tmp_path): its rlstate.yaml imports `box`, its snapshots
+    and `obj`, whose bytes settings.txt holds."""
+    work = tmp_path / "w"
     work.mkdir(exist_ok=True)
     (work / "settings.txt").write_bytes(DATA)
     extra = f"\n    resource_size: {size}" if size else ""
@@ -45,9 +48,8 @@ import:
   - {{to: snapshot.nightly, devbox: {box}}}
   - {{to: object.settings, id: {obj}}}
 """
-    path = work / "rlstate.yaml"
-    path.write_text(text)
-    return path
+    (work / "rlstate.yaml").write_text(text)
+    return work
 
 
 def test_adopting_stamps_in_place_and_retention_applies_on_the_next_night(
@@ -55,8 +57,7 @@ def test_adopting_stamps_in_place_and_retention_applies_on_the_next_night(
 ) -> None:
     client = sdk(local_server)
     box, snaps, obj = _account(client)
-    work = tmp_path / "w"
-    _manifest(work, box.id, obj.id)
+    work = _manifest(tmp_path, box.id, obj.id)
 
     plan = rlstate(local_server, work, "plan")
     assert plan.returncode == 0, plan.stderr
@@ -100,8 +101,7 @@ def test_an_object_with_other_bytes_is_not_adopted_and_the_plan_says_why(
 ) -> None:
     client = sdk(local_server)
     box, _, obj = _account(client, snapshots=0)
-    work = tmp_path / "w"
-    _manifest(work, box.id, obj.id)
+    work = _manifest(tmp_path, box.id, obj.id)
     (work / "settings.txt").write_bytes(b"other bytes\n")
 
     plan = rlstate(local_server, work, "plan")
@@ -139,8 +139,8 @@ def test_an_import_of_another_stacks_devbox_is_refused_naming_the_owner(
 def test_replacing_an_adopted_devbox_needs_the_flag(local_server: Any, tmp_path: Path) -> None:
     client = sdk(local_server)
     box, _, obj = _account(client, snapshots=0)
-    work = tmp_path / "w"
-    _manifest(work, box.id, obj.id, size="LARGE")  # the SDK made it SMALL: echoed, differs
+    # the SDK made it SMALL: echoed, differs
+    work = _manifest(tmp_path, box.id, obj.id, size="LARGE")
 
     refused = rlstate(local_server, work, "apply", "--yes", "rlstate.yaml")
 
@@ -164,8 +164,7 @@ def test_an_apply_killed_mid_adoption_converges_with_nothing_recreated(
 ) -> None:
     client = sdk(local_server)
     box, snaps, obj = _account(client, snapshots=12)
-    work = tmp_path / "w"
-    _manifest(work, box.id, obj.id, keep=20)
+    work = _manifest(tmp_path, box.id, obj.id, keep=20)
     local_server.control("/_local/faults", {"latency_ms": 150})
     run = start(local_server, work, "apply", "--yes", "--json", "-p", "1", "rlstate.yaml")
     assert run.stdout is not None

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from apply_support import by_name, read, rlstate, sdk, summary, workdir
+from apply_support import apply_under_faults, by_name, read, sdk, workdir
 from blueprint_support import DOCKERFILE, kinds, plan_and_apply, write_stack
+
+from tests.helpers import a_fifth_failing
 
 BUILDS = "POST /v1/blueprints"
 
@@ -121,22 +123,9 @@ def test_keep_prunes_old_builds_but_never_one_a_live_devbox_was_created_from(
 
 def test_builds_are_started_once_while_answers_fail(local_server: Any, tmp_path: Path) -> None:
     work = workdir(tmp_path)
-    local_server.control(
-        "/_local/faults",
-        {
-            "rate": 0.2,
-            "statuses": [429, 500, 503],
-            "drop_rate": 0.05,
-            "lost_answer_rate": 0.1,
-            "retry_after": 0.05,
-            "seed": 14,
-        },
-    )
-    applied = rlstate(local_server, work, "apply", "blueprints.yaml", "--yes", "--json")
-    local_server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0, "lost_answer_rate": 0.0})
+    faults = a_fifth_failing(14, lost_answer_rate=0.1)
+    apply_under_faults(local_server, work, "blueprints.yaml", faults)
 
-    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr
-    assert summary(applied.stdout)["result"] == "converged"
     stack = [
         (b.metadata or {}).get("rlstate.name")
         for b in sdk(local_server).blueprints.list(limit=500)

@@ -7,17 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from apply_support import (
+    apply_under_faults,
     by_name,
     converged,
     events,
     objects,
-    rlstate,
     sdk,
     snapshots,
-    summary,
     workdir,
 )
 from runloop_api_client import Runloop
+
+from tests.helpers import a_fifth_failing
 
 
 def _foreign(client: Runloop) -> dict[str, Any]:
@@ -47,22 +48,8 @@ def test_a_fifth_of_answers_failing_still_converges_without_duplicates(
     work = workdir(tmp_path)
     client = sdk(local_server)
     foreign = _foreign(client)
-    local_server.control(
-        "/_local/faults",
-        {
-            "rate": 0.2,
-            "statuses": [429, 500, 503],
-            "drop_rate": 0.05,
-            "lost_answer_rate": 0.05,
-            "retry_after": 0.05,
-            "seed": 20,
-        },
-    )
-    applied = rlstate(local_server, work, "apply", "combined.yaml", "--yes", "--json")
-    local_server.control("/_local/faults", {"rate": 0.0, "drop_rate": 0.0, "lost_answer_rate": 0.0})
+    applied = apply_under_faults(local_server, work, "combined.yaml", a_fifth_failing(20))
 
-    assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr
-    assert summary(applied.stdout)["result"] == "converged"
     kinds = {e["event"] for e in events(applied.stdout)}
     assert {"throttled", "retry"} <= kinds, "the faults never reached the client"
     assert set(by_name(client, "combined")) == {"builder", "worker-0", "worker-1"}

@@ -9,9 +9,7 @@ CHAOS_SEED choose how many rounds and from where (default 6 from seed 1000)."""
 
 from __future__ import annotations
 
-import os
 import signal
-from collections.abc import Iterator
 
 import pytest
 from chaos_support import (
@@ -20,27 +18,23 @@ from chaos_support import (
     Chaos,
     Round,
     Run,
-    chaos_bench,
+    chaos_fixture,
     converge,
+    each_seed,
     rlstate,
+    seeds,
 )
 from chaos_world import World
 
 from tests.helpers import rlstate_argv
 
-ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "6"))
-FIRST_SEED = int(os.environ.get("CHAOS_SEED", "1000"))
-SEEDS = [FIRST_SEED + n for n in range(ROUNDS)]
+SEEDS = seeds("CHAOS_ROUNDS", "CHAOS_SEED", 6, 1000)
 
 
-@pytest.fixture(scope="module")
-def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
-    with chaos_bench(tmp_path_factory.mktemp("chaos-kills")) as bench:
-        yield bench
+chaos = chaos_fixture("chaos-kills")
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+@each_seed(SEEDS)
 def test_a_run_killed_at_a_random_moment_under_faults_converges_on_the_next_apply(
     chaos: Chaos, seed: int
 ) -> None:

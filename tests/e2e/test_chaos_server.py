@@ -9,30 +9,22 @@ Every round is one seed (`seed-N`); CHAOS_ROUNDS and CHAOS_SEED choose how many 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
-from chaos_support import Chaos, Round, Run, chaos_bench, converge
+from chaos_support import Chaos, Round, Run, chaos_fixture, converge, each_seed, seeds
 
 from tests.helpers import rlstate_argv, rlstate_env
 
-ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "3"))
-FIRST_SEED = int(os.environ.get("CHAOS_SEED", "5000"))
-SEEDS = [FIRST_SEED + n for n in range(ROUNDS)]
+SEEDS = seeds("CHAOS_ROUNDS", "CHAOS_SEED", 3, 5000)
 SLOW_SNAPSHOTS = {"snapshot_extra_seconds": 0.5}  # widens the moments a snapshot is in progress
 
 
-@pytest.fixture(scope="module")
-def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
-    with chaos_bench(tmp_path_factory.mktemp("chaos-server")) as bench:
-        yield bench
+chaos = chaos_fixture("chaos-server")
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+@each_seed(SEEDS)
 def test_a_server_killed_mid_run_and_restarted_on_its_data_loses_nothing(
     chaos: Chaos, seed: int
 ) -> None:

@@ -14,7 +14,6 @@ start-up) meets Python's default handling: killed by it, and that round only che
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import signal
@@ -26,14 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from chaos_support import Run, ServerProcess, free_port, workspace
+from chaos_support import Run, ServerProcess, each_seed, free_port, seeds, workspace
 from chaos_world import Api
 
 from tests.helpers import REPO, rlstate_argv, rlstate_env
 
-ROUNDS = int(os.environ.get("SIGNAL_ROUNDS", "24"))
-FIRST_SEED = int(os.environ.get("SIGNAL_SEED", "7000"))
-SEEDS = [FIRST_SEED + n for n in range(ROUNDS)]
+SEEDS = seeds("SIGNAL_ROUNDS", "SIGNAL_SEED", 24, 7000)
 MANIFEST = "retention.yaml"
 COMMANDS = {
     "plan": ("plan", MANIFEST),
@@ -129,8 +126,7 @@ def _before_our_handlers(code: int, signum: int, stderr: str, caught: bool) -> b
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc/PID/status")
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+@each_seed(SEEDS)
 def test_a_signal_at_any_moment_gives_one_line_its_status_and_no_lock(
     bench: Bench, seed: int
 ) -> None:

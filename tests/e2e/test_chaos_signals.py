@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,18 +19,19 @@ from chaos_support import (
     Round,
     Run,
     ServerProcess,
-    chaos_bench,
+    chaos_fixture,
     converge,
+    each_seed,
+    seeds,
     workspace,
 )
 
 from tests.helpers import rlstate_argv, rlstate_env
 
-ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "4"))
+SEEDS = seeds("CHAOS_ROUNDS", "CHAOS_SEED", 4, 3000)
 FIRST_SEED = int(os.environ.get("CHAOS_SEED", "3000"))
-SEEDS = [FIRST_SEED + n for n in range(ROUNDS)]
 # 91213: restores from a final snapshot of a builder whose setup never ran (fixed)
-EMBEDDED_SEEDS = [FIRST_SEED + 1000 + n for n in range(max(1, ROUNDS // 4))] + [91213]
+EMBEDDED_SEEDS = [FIRST_SEED + 1000 + n for n in range(max(1, len(SEEDS) // 4))] + [91213]
 SIGNALS = [
     (signal.SIGINT,),
     (signal.SIGTERM,),
@@ -41,18 +41,14 @@ SIGNALS = [
 CLEAN_EXITS = {0, 1, 128 + signal.SIGINT, 128 + signal.SIGTERM}
 
 
-@pytest.fixture(scope="module")
-def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
-    with chaos_bench(tmp_path_factory.mktemp("chaos-signals"), foreign=False) as bench:
-        yield bench
+chaos = chaos_fixture("chaos-signals", foreign=False)
 
 
 def _locks(work: Path) -> list[Path]:
     return sorted((work / ".rlstate").glob("*.lock")) if (work / ".rlstate").exists() else []
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("seed", SEEDS, ids=[f"seed-{s}" for s in SEEDS])
+@each_seed(SEEDS)
 def test_a_run_signalled_at_a_random_moment_exits_cleanly_and_unlocked(
     chaos: Chaos, seed: int
 ) -> None:

@@ -29,7 +29,6 @@ from planner_worlds import (
     SCRATCH,
     api,
     converged,
-    converged_final_workers,
     converged_workers,
     due,
     duplicates,
@@ -260,7 +259,7 @@ CASES: list[Case] = [
     Case(
         "snapshot-before-destroy-on-scale-down",
         FINAL_WORKERS.replace("replicas: 2", "replicas: 1"),
-        converged_final_workers,
+        converged_workers,  # snapshot_before_destroy changes what is planned, not what is live
         before=FINAL_WORKERS,
     ),
 ]

@@ -300,12 +300,6 @@ def moved_object(world: World) -> None:
     world.snapshot("golden", "snp_golden_1", ago(hours=2))
 
 
-def converged_final_workers(world: World) -> None:
-    converged(world)
-    world.devbox("worker-0", snapshot_id="snp_golden_1")
-    world.devbox("worker-1", snapshot_id="snp_golden_1")
-
-
 OTHER_SERIES = (
     BASE
     + """\

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from executor_support import (
+    Run,
     devbox,
     plan_of,
     prune,
@@ -18,6 +19,7 @@ from executor_support import (
 from reconcile.apply.events import ActionEvent, Event, ThrottledEvent
 from reconcile.apply.executor import RunControl
 from reconcile.errors import SnapshotFailedError
+from tests.helpers import a_fifth_failing
 
 
 class LoseFirstCreateAnswer(httpx.AsyncBaseTransport):
@@ -40,6 +42,18 @@ class LoseFirstCreateAnswer(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+def _create_faulted_until_looked_up(local_server: Any, fault: str, name: str) -> Run:
+    """Runs a plan creating devbox `name` with the server's `fault` always on, until the
+    executor looks the create up by its token: then it is off (it hits the create only)."""
+    local_server.control("/_local/faults", {fault: 1.0})
+
+    def heal(control: RunControl, event: Event) -> None:
+        if isinstance(event, ActionEvent) and "looking it up by token" in event.message:
+            local_server.control("/_local/faults", {fault: 0.0})
+
+    return run_plan(local_server, plan_of(devbox(name)), control_hook=heal)
+
+
 def test_a_create_whose_answer_was_lost_is_found_by_token_not_made_twice(
     local_server: Any,
 ) -> None:
@@ -59,13 +73,7 @@ def test_a_create_whose_answer_was_lost_is_found_by_token_not_made_twice(
 def test_a_create_dropped_by_the_server_is_looked_up_then_sent_again_once(
     local_server: Any,
 ) -> None:
-    local_server.control("/_local/faults", {"drop_rate": 1.0})
-
-    def heal_after_the_drop(control: RunControl, event: Event) -> None:
-        if isinstance(event, ActionEvent) and "looking it up by token" in event.message:
-            local_server.control("/_local/faults", {"drop_rate": 0.0})
-
-    run = run_plan(local_server, plan_of(devbox("dropped")), control_hook=heal_after_the_drop)
+    run = _create_faulted_until_looked_up(local_server, "drop_rate", "dropped")
 
     assert run.result.outcome == "converged", run.result.failed
     boxes = stack_devboxes(local_server)
@@ -78,13 +86,7 @@ def test_a_create_dropped_by_the_server_is_looked_up_then_sent_again_once(
 def test_a_create_the_server_carried_out_but_whose_answer_it_lost_is_found_by_token(
     local_server: Any,
 ) -> None:
-    local_server.control("/_local/faults", {"lost_answer_rate": 1.0})
-
-    def heal_after_the_loss(control: RunControl, event: Event) -> None:
-        if isinstance(event, ActionEvent) and "looking it up by token" in event.message:
-            local_server.control("/_local/faults", {"lost_answer_rate": 0.0})
-
-    run = run_plan(local_server, plan_of(devbox("lost")), control_hook=heal_after_the_loss)
+    run = _create_faulted_until_looked_up(local_server, "lost_answer_rate", "lost")
 
     assert run.result.outcome == "converged", run.result.failed
     (box,) = stack_devboxes(local_server)
@@ -128,17 +130,7 @@ def test_throttling_is_reported_per_action_and_still_converges(local_server: Any
 def test_a_fifth_of_calls_failing_every_way_still_converges_without_duplicates(
     local_server: Any,
 ) -> None:
-    local_server.control(
-        "/_local/faults",
-        {
-            "rate": 0.2,
-            "statuses": [429, 500, 503],
-            "drop_rate": 0.05,
-            "lost_answer_rate": 0.05,
-            "retry_after": 0.01,
-            "seed": 11,
-        },
-    )
+    local_server.control("/_local/faults", a_fifth_failing(11, retry_after=0.01))
     plan = plan_of(
         devbox("base", setup=["echo ok > /home/user/ok.txt"]),
         snapshot("golden", "${devbox:devbox.base}", deps=["create devbox.base"]),

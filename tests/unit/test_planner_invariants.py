@@ -244,22 +244,29 @@ def test_lazy_status_reads_plan_what_reading_every_status_plans(
     assert all(lazy_status[i] != "unread" for i in pruned)
 
 
-def test_lazy_reads_read_few_statuses_of_a_long_series(tmp_path: Path) -> None:
-    """A converged series of 200 snapshots (keep within 400d): only the newest is read."""
+def _golden_series(
+    folder: Path, keep: str, golden: dict[str, int]
+) -> tuple[LoadedManifest, LiveState]:
+    """The workers stack with the golden series kept by `keep`, converged: its snapshots are
+    `golden` (id: when taken, newest first), and both workers restore from the newest."""
     loaded = write_manifest(
-        tmp_path,
-        BASE_WORKERS.replace("keep: {last: 3}", "keep: {within: 400d}"),
-        FILES,
-        {"CI_TOKEN": SECRET},
+        folder, BASE_WORKERS.replace("keep: {last: 3}", keep), FILES, {"CI_TOKEN": SECRET}
     )
     world = World(loaded)
     world.object("toolchain")
     world.devbox("builder")
-    for n in range(200):
-        world.snapshot("golden", f"snp_{n:03d}", ago(days=n, hours=1))
-    world.devbox("worker-0", snapshot_id="snp_000")
-    world.devbox("worker-1", snapshot_id="snp_000")
-    truth = world.state()
+    for snapshot_id, when in golden.items():
+        world.snapshot("golden", snapshot_id, when)
+    newest = next(iter(golden))
+    world.devbox("worker-0", snapshot_id=newest)
+    world.devbox("worker-1", snapshot_id=newest)
+    return loaded, world.state()
+
+
+def test_lazy_reads_read_few_statuses_of_a_long_series(tmp_path: Path) -> None:
+    """A converged series of 200 snapshots (keep within 400d): only the newest is read."""
+    golden = {f"snp_{n:03d}": ago(days=n, hours=1) for n in range(200)}
+    loaded, truth = _golden_series(tmp_path, "keep: {within: 400d}", golden)
     unread = unread_copy(truth)
     reads: list[frozenset[str]] = []
     live = unread
@@ -273,20 +280,8 @@ def test_lazy_reads_read_few_statuses_of_a_long_series(tmp_path: Path) -> None:
 def test_a_series_that_prunes_reads_every_status_first(tmp_path: Path) -> None:
     """keep last 2 over 6: the prune needs every status of the series (any unread one could
     be an error that frees a `last` slot), and only then prunes the four oldest."""
-    loaded = write_manifest(
-        tmp_path,
-        BASE_WORKERS.replace("keep: {last: 3}", "keep: {last: 2}"),
-        FILES,
-        {"CI_TOKEN": SECRET},
-    )
-    world = World(loaded)
-    world.object("toolchain")
-    world.devbox("builder")
-    for n in range(6):
-        world.snapshot("golden", f"snp_{n}", ago(hours=n + 1))
-    world.devbox("worker-0", snapshot_id="snp_0")
-    world.devbox("worker-1", snapshot_id="snp_0")
-    truth = world.state()
+    golden = {f"snp_{n}": ago(hours=n + 1) for n in range(6)}
+    loaded, truth = _golden_series(tmp_path, "keep: {last: 2}", golden)
     live = unread_copy(truth)
     first = statuses_needed(loaded.manifest, live, NOW)
     assert first == {s.id for s in truth.snapshots}

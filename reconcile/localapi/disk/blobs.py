@@ -43,14 +43,7 @@ class BlobStore:
             return False
         self._ensure_dir(name[:2])
         tmp = self._tmp / f"blob-{uuid.uuid4().hex}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_synced(tmp, data, 0o644)
         os.rename(tmp, final)
         return True
 
@@ -126,6 +119,19 @@ class BlobReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def write_synced(tmp: Path, data: bytes | bytearray | memoryview, mode: int) -> None:
+    """Write `data` to the new file `tmp` (never one that exists) and fsync it, so that renaming
+    it into place afterwards never publishes a partial file."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(folder: Path) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile.localapi.disk.blobs import fsync_dir
+from reconcile.localapi.disk.blobs import fsync_dir, write_synced
 from reconcile.localapi.disk.layout import DiskError
 
 FORMAT = "rlstate-image/1"
@@ -101,14 +101,7 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
     }
     data = json.dumps(body, separators=(",", ":")).encode()
     tmp = folder / f".{manifest.image_id}.{uuid.uuid4().hex}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_synced(tmp, data, 0o600)
     os.rename(tmp, manifest_path(folder, manifest.image_id))
     fsync_dir(folder)
 

@@ -170,28 +170,24 @@ class Backend:
 
     def move_object(self, obj: StoredObject, state: str) -> bool:
         """Move an object to `state` if the table allows it; False (and no change) otherwise."""
-        if not can_move(OBJECT_TRANSITIONS, obj.state, state):
-            return False
-        obj.state = state
-        self.save(obj)
-        return True
+        return self._move(obj, "state", OBJECT_TRANSITIONS, state)
 
     def move_blueprint(self, bpt: Blueprint, status: str) -> bool:
         """Move a blueprint's build to `status` if the table allows it; False (and no change)
         otherwise."""
-        if not can_move(BLUEPRINT_TRANSITIONS, bpt.status, status):
-            return False
-        bpt.status = status
-        self.save(bpt)
-        return True
+        return self._move(bpt, "status", BLUEPRINT_TRANSITIONS, status)
 
     def move_blueprint_state(self, bpt: Blueprint, state: str) -> bool:
         """Move a blueprint's `state` (created → deleted) if the table allows it; False (and no
         change) otherwise."""
-        if not can_move(BLUEPRINT_STATE_TRANSITIONS, bpt.state, state):
+        return self._move(bpt, "state", BLUEPRINT_STATE_TRANSITIONS, state)
+
+    def _move(self, record: Any, field: str, table: dict[str, frozenset[str]], to: str) -> bool:
+        """Set the record's `field` to `to` and save it when `table` allows that move."""
+        if not can_move(table, getattr(record, field), to):
             return False
-        bpt.state = state
-        self.save(bpt)
+        setattr(record, field, to)
+        self.save(record)
         return True
 
     def in_progress_snapshots(self, devbox_id: str) -> list[Snapshot]:

@@ -8,11 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.state.listing import paginate
 from reconcile.localapi.state.problems import Invalid, NotFound
 from reconcile.localapi.state.records import Snapshot
-from reconcile.localapi.web.routes.common import metadata_routes, ok, services
-from reconcile.localapi.web.routes.params import query_bool, query_int, query_str, read_body
+from reconcile.localapi.web.routes.common import list_page, metadata_routes, ok, services
+from reconcile.localapi.web.routes.params import query_str, read_body
 from reconcile.localapi.web.views import snapshot_status_view, snapshot_view
 
 REQUEST_FIELDS = ("name", "metadata", "commit_message")
@@ -76,19 +75,14 @@ async def list_snapshots(request: Request) -> Response:
             return False
         return all(snp.metadata.get(k) in allowed for k, allowed in filters)
 
-    page = paginate(
+    return list_page(
+        request,
         b.snapshots.values(),
-        key=lambda s: s.id,
-        limit=query_int(request, "limit"),
-        starting_after=query_str(request, "starting_after"),
+        field="snapshots",
         prefix="snp_",
-        include_total=query_bool(request, "include_total_count", True),
+        view=snapshot_view,
         keep=keep,
     )
-    payload = {"snapshots": [snapshot_view(s) for s in page.items], "has_more": page.has_more}
-    if page.total_count is not None:
-        payload["total_count"] = page.total_count
-    return ok(payload)
 
 
 async def update(request: Request) -> Response:

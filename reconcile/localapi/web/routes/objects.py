@@ -12,12 +12,10 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from reconcile.localapi.signing import STORAGE_PREFIX
-from reconcile.localapi.state.listing import paginate
 from reconcile.localapi.state.problems import Conflict, Invalid, NotFound, Problem
 from reconcile.localapi.state.records import OBJECT_CONTENT_TYPES, OBJECT_STATES, StoredObject
-from reconcile.localapi.web.routes.common import metadata_routes, ok, services
+from reconcile.localapi.web.routes.common import list_page, metadata_routes, ok, services
 from reconcile.localapi.web.routes.params import (
-    query_bool,
     query_enum,
     query_int,
     query_str,
@@ -75,19 +73,14 @@ async def list_objects(request: Request) -> Response:
             return False
         return search is None or search == obj.id or search in obj.name
 
-    page = paginate(
+    return list_page(
+        request,
         b.objects.values(),
-        key=lambda o: o.id,
-        limit=query_int(request, "limit"),
-        starting_after=query_str(request, "starting_after"),
+        field="objects",
         prefix="obj_",
-        include_total=query_bool(request, "include_total_count", True),
+        view=object_view,
         keep=keep,
     )
-    payload = {"objects": [object_view(o) for o in page.items], "has_more": page.has_more}
-    if page.total_count is not None:
-        payload["total_count"] = page.total_count
-    return ok(payload)
 
 
 def _object(request: Request) -> StoredObject:
