@@ -356,6 +356,10 @@ DropRate = Annotated[float, typer.Option(help="Share of connections dropped unan
 SnapshotErrorRate = Annotated[float, typer.Option(help="Share of snapshots ending in error.")]
 LostAnswerRate = Annotated[float, typer.Option(help="Share of requests done, then answer dropped.")]
 Sandbox = Annotated[str | None, typer.Option(help="bubblewrap or subprocess (default: best)")]
+RateLimit = Annotated[
+    float | None,
+    typer.Option(help="Requests/s per token; beyond it 429 with Retry-After (default: none)."),
+]
 
 
 @local_app.command("serve")
@@ -373,6 +377,7 @@ def local_serve(
     snapshot_error_rate: SnapshotErrorRate = 0.0,
     lost_answer_rate: LostAnswerRate = 0.0,
     sandbox: Sandbox = None,
+    rate_limit: RateLimit = None,
 ) -> None:
     """Run the local Runloop-compatible API server (blocks)."""
     from reconcile.commands import local as cmd
@@ -391,6 +396,7 @@ def local_serve(
         snapshot_error_rate=snapshot_error_rate,
         lost_answer_rate=lost_answer_rate,
         sandbox=sandbox,
+        rate_limit=rate_limit,
     )
 
 

@@ -42,6 +42,7 @@ def serve(
     snapshot_error_rate: float,
     lost_answer_rate: float = 0.0,
     sandbox: str | None = None,
+    rate_limit: float | None = None,
 ) -> None:
     """Build the server's config from flags and serve until interrupted."""
     from reconcile.localapi import LocalConfig
@@ -50,6 +51,8 @@ def serve(
     if sandbox not in (None, "bubblewrap", "subprocess"):
         raise ConfigError(f"--sandbox is bubblewrap or subprocess (got {sandbox!r})")
 
+    if rate_limit is not None and rate_limit <= 0:
+        raise ConfigError(f"--rate-limit is requests per second, above 0 (got {rate_limit:g})")
     config = LocalConfig(
         data_dir=(data_dir or default_local_dir()).expanduser(),
         token=token,
@@ -64,6 +67,7 @@ def serve(
         fault_snapshot_error_rate=_rate("snapshot-error-rate", snapshot_error_rate),
         fault_lost_answer_rate=_rate("lost-answer-rate", lost_answer_rate),
         sandbox_mode=sandbox,
+        rate_limit=rate_limit,
     )
     try:
         run_server(config, stop_on=lambda stop: signals.listening(stop, replay=True))

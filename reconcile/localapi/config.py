@@ -24,6 +24,8 @@ class FaultSettings:
         0.0  # share of /v1 POSTs that are carried out, then dropped unanswered
     )
     snapshot_error_rate: float = 0.0  # share of disk snapshots that end in `error`
+    rate_limit: float | None = None  # /v1 requests per second per token; over it: 429
+    rate_limit_burst: float | None = None  # requests a full bucket lets through (default: 1 s)
     seed: int | None = None  # makes the fault dice reproducible
 
 
@@ -44,6 +46,8 @@ class LocalConfig:
     fault_drop_rate: float = 0.0
     fault_snapshot_error_rate: float = 0.0
     fault_lost_answer_rate: float = 0.0
+    rate_limit: float | None = None  # requests/s per token, answered 429 + Retry-After beyond
+    rate_limit_burst: float | None = None
     sandbox_mode: str | None = None  # "bubblewrap" | "subprocess" | None (best available)
 
     def faults(self) -> FaultSettings:
@@ -56,6 +60,8 @@ class LocalConfig:
             drop_rate=self.fault_drop_rate,
             snapshot_error_rate=self.fault_snapshot_error_rate,
             lost_answer_rate=self.fault_lost_answer_rate,
+            rate_limit=self.rate_limit,
+            rate_limit_burst=self.rate_limit_burst,
         )
 
 

@@ -99,6 +99,9 @@ async def faults(request: Request) -> Response:
             current.statuses = list(statuses)
         if "retry_after" in body.data:
             current.retry_after = body.number("retry_after")
+        for limit in ("rate_limit", "rate_limit_burst"):
+            if limit in body.data:
+                setattr(current, limit, _positive_or_none(body, limit))
         if (latency := body.integer("latency_ms", minimum=0)) is not None:
             current.latency_ms = latency
         if "seed" in body.data:
@@ -106,6 +109,16 @@ async def faults(request: Request) -> Response:
             request.app.state.fault_dice.seed(current.seed)
             svc.snapshots.reseed(current.seed)
     return ok(dataclasses.asdict(current))
+
+
+def _positive_or_none(body: Body, name: str) -> float | None:
+    """A rate-limit setting: a positive number, or null (or 0) for none."""
+    value = body.number(name)
+    if value is None or value == 0:
+        return None
+    if value < 0:
+        raise Invalid(f"{name}: must be positive (or 0 / null for no limit)")
+    return value
 
 
 async def info(request: Request) -> Response:
