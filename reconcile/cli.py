@@ -172,8 +172,15 @@ def apply(
     yes: Yes = False,
     parallelism: Annotated[
         int,
-        typer.Option("--parallelism", "-p", min=1, max=100, help="Operations run at once (1-100)."),
-    ] = 10,
+        typer.Option(
+            "--parallelism",
+            "-p",
+            min=1,
+            max=100,
+            help="Actions in flight at most (1-100). API requests in flight adapt on their own "
+            "(up to 64): more while latency holds, fewer on 429/503.",
+        ),
+    ] = 50,
     json_out: JsonOut = False,
     target: Targets = None,
     allow_replace_adopted: AllowReplaceAdopted = False,

@@ -18,6 +18,7 @@ from reconcile.apply.events import (
     ActionEvent,
     ApplyResult,
     Event,
+    LimitEvent,
     NoticeEvent,
     SummaryEvent,
     ThrottledEvent,
@@ -52,6 +53,11 @@ def summary_lines(result: ApplyResult, verb: str = "Apply") -> list[str]:
     head = RESULT_WORDS[result.outcome].replace("Apply", verb)
     counts = f"{len(result.done)} done, {len(result.failed)} failed, {len(result.skipped)} skipped"
     lines = [f"{head}: {counts} ({result.requests} requests, {result.elapsed_s:.1f}s)."]
+    if result.throttled:
+        lines.append(
+            f"  throttled: {result.throttled} × 429 absorbed; "
+            f"at most {result.peak_concurrency} requests were in flight."
+        )
     lines += [f"  failed:  {action_id}: {reason}" for action_id, reason in result.failed]
     lines += [f"  skipped: {action_id}: {reason}" for action_id, reason in result.skipped]
     if result.left_behind:
@@ -77,7 +83,7 @@ def plain_line(event: Event, verb: str = "Apply") -> str:
         word = "throttled" if event.throttled else "retrying"
         who = f"{event.address}: " if event.address else ""
         return f"{who}{word}: {event.method} {event.path}: {event.message}"
-    if isinstance(event, NoticeEvent):
+    if isinstance(event, NoticeEvent | LimitEvent):
         return event.message
     return "\n".join(summary_lines(event.result, verb))
 
@@ -175,6 +181,8 @@ class LiveReporter:
             return None
         if isinstance(event, NoticeEvent):
             return event.message, "bold"
+        if isinstance(event, LimitEvent):
+            return event.message, "yellow"
         return "\n".join(summary_lines(event.result, self.verb)), ""
 
     def _render(self) -> RenderableType:

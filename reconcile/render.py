@@ -203,6 +203,8 @@ def retain_summary(report: RetainReport, dry_run: bool) -> dict[str, Any]:
         "error": report.error,
         "requests": report.requests,
         "elapsed_s": report.elapsed_s,
+        "throttled": report.throttled,
+        "peak_concurrency": report.peak_concurrency,
     }
 
 

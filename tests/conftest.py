@@ -47,6 +47,7 @@ class LocalServer:
                 "lost_answer_rate": 0.0,
                 "latency_ms": 0,
                 "snapshot_error_rate": 0.0,
+                "rate_limit": None,
             },
         )
         self.control("/_local/clock", {"offset_seconds": 0})

@@ -16,6 +16,7 @@ import httpx
 from reconcile.api.base import PAGE_LIMIT
 from reconcile.api.devboxes import DevboxEndpoints
 from reconcile.api.http import MAX_CONNECTIONS, HttpCore, RequestStats
+from reconcile.api.limiter import AdaptiveLimit, Cut
 from reconcile.api.retry import RetryEvent, RetryPolicy
 from reconcile.api.storage import StorageEndpoints
 
@@ -24,7 +25,9 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
     """Async client of the Runloop API subset rlstate uses; one method per endpoint.
 
     `sleep` and `clock` are injectable so tests wait for nothing; `page_limit` exists so
-    tests can prove cursor paging with small pages. `max_connections` is capped at 20.
+    tests can prove cursor paging with small pages. `max_connections` caps the requests in
+    flight (at most 64; the adaptive limit finds how many below it). `limit` shares one run's
+    adaptive limit between clients (plan, then apply); `on_cut` hears of each cut of it.
     """
 
     def __init__(
@@ -39,6 +42,8 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         page_limit: int = PAGE_LIMIT,
+        limit: AdaptiveLimit | None = None,
+        on_cut: Callable[[Cut], None] | None = None,
     ) -> None:
         self._http = HttpCore(
             base_url,
@@ -49,6 +54,8 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
             on_retry=on_retry,
             sleep=sleep,
             clock=clock,
+            limit=limit,
+            on_cut=on_cut,
         )
         self._page_limit = max(1, min(page_limit, PAGE_LIMIT))
 
@@ -60,6 +67,11 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
     def stats(self) -> RequestStats:
         """Requests sent so far by route template, retries included."""
         return self._http.stats
+
+    @property
+    def limit(self) -> AdaptiveLimit:
+        """The adaptive limit this client's requests run under (its totals: 429s, peak)."""
+        return self._http.limit
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -1,5 +1,8 @@
 """Sends one logical API call with retries, counting and error translation; knows no endpoints.
 
+Every attempt goes through the run's gate (gate.py): it waits for a place under the adaptive
+limit and reports how it ended (a 429/503 cuts the limit, a `Retry-After` pauses every request).
+
 Every attempt of a call carries the same `x-request-id`, so a server that dedupes on it can
 make retried POSTs safe. The API key lives only here, is added per request, and is never
 part of a message, log line or repr.
@@ -20,6 +23,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from reconcile.api.failures import Failure, retry_after_seconds, translate_failure
+from reconcile.api.gate import Gate, OnCut
+from reconcile.api.limiter import AdaptiveLimit, LimiterSettings
 from reconcile.api.retry import (
     RetryEvent,
     RetryPolicy,
@@ -37,7 +42,11 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, pool=None)
 USER_AGENT = "rlstate/0.1"
-MAX_CONNECTIONS = 20
+# Requests in flight at most (the adaptive limit's ceiling); the pool also keeps room for the
+# long-polls of up to LONG_POLL_CONNECTIONS actions, which the server holds open.
+MAX_CONNECTIONS = 64
+LONG_POLL_CONNECTIONS = 100
+THROTTLED = frozenset({429, 503})
 _log = logging.getLogger("reconcile.api")
 
 
@@ -135,6 +144,8 @@ class HttpCore:
         sleep: Sleep,
         clock: Callable[[], float],
         rand: Callable[[], float] = random.random,
+        limit: AdaptiveLimit | None = None,
+        on_cut: OnCut | None = None,
     ) -> None:
         _check_key(api_key)
         self.base_url = _check_base_url(base_url)
@@ -145,7 +156,13 @@ class HttpCore:
         self._key = _Secret(api_key)
         self._on_retry = on_retry
         self._rand = rand
-        size = max(1, min(max_connections, MAX_CONNECTIONS))
+        cap = max(1, min(max_connections, MAX_CONNECTIONS))
+        if limit is None:
+            initial = min(LimiterSettings.initial, cap)
+            limit = AdaptiveLimit(clock, LimiterSettings(initial=initial, maximum=cap))
+        self.limit = limit
+        self.gate = Gate(limit, sleep, on_cut)
+        size = limit.settings.maximum + LONG_POLL_CONNECTIONS
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
@@ -160,6 +177,7 @@ class HttpCore:
         return f"HttpCore(base_url={self.base_url!r})"
 
     async def aclose(self) -> None:
+        self.gate.close()
         await self._client.aclose()
 
     async def send(self, call: Call) -> httpx.Response:
@@ -172,7 +190,7 @@ class HttpCore:
             before_write(call.method)  # a run that lost its stack lock stops here
             self.stats.record(call.key)
             try:
-                response = await self._client.send(self._build(call, request_id))
+                response = await self._attempt(call, request_id, policy, attempt)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 if (
                     isinstance(exc, httpx.InvalidURL)
@@ -191,7 +209,27 @@ class HttpCore:
                     raise self._error(response, call, attempt)
                 delay = policy.delay(attempt, retry_after_seconds(response.headers), self._rand)
                 reason, status = describe_response(response), response.status_code
-            await self.pause(call, attempt, delay, reason, status, request_id)
+            # A throttled answer's Retry-After pauses the whole gate, which holds the retry too.
+            held = status in THROTTLED and self.limit.pause_left() > 0
+            await self.pause(call, attempt, delay, reason, status, request_id, sleep=not held)
+
+    async def _attempt(
+        self, call: Call, request_id: str, policy: RetryPolicy, attempt: int
+    ) -> httpx.Response:
+        """One attempt, sent when the gate lets it; its answer is what the limit learns from."""
+        async with self.gate.admit(
+            call.key, attempt=attempt, long_poll=call.long_poll
+        ) as admission:
+            response = await self._client.send(self._build(call, request_id))
+            if response.status_code in THROTTLED:
+                wait = retry_after_seconds(response.headers)
+                admission.throttled(
+                    response.status_code,
+                    None if wait is None else min(wait, policy.max_retry_after),
+                )
+            else:
+                admission.answered()
+            return response
 
     async def pause(
         self,
@@ -201,8 +239,11 @@ class HttpCore:
         reason: str,
         status: int | None,
         request_id: str,
+        *,
+        sleep: bool = True,
     ) -> None:
-        """Reports a retry (log line, on_retry callback), then sleeps `delay` seconds."""
+        """Reports a retry (log line, on_retry callback), then sleeps `delay` seconds (unless
+        the gate does the waiting)."""
         event = RetryEvent(
             method=call.method,
             route=call.route,
@@ -217,7 +258,8 @@ class HttpCore:
         _log.info("%s %s: %s", call.method, event.path, event)
         if self._on_retry is not None:
             self._on_retry(event)
-        await self.sleep(delay)
+        if sleep:
+            await self.sleep(delay)
 
     def _build(self, call: Call, request_id: str) -> httpx.Request:
         headers: dict[str, str] = dict(call.headers or {})

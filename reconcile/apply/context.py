@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from reconcile.api import RetryEvent, RunloopClient
-from reconcile.apply.events import EventSink, ThrottledEvent, discard
+from reconcile.api.limiter import Cut
+from reconcile.apply.events import EventSink, LimitEvent, ThrottledEvent, discard
 from reconcile.apply.exactly_once import CreatePolicy, create_exactly_once
 from reconcile.errors import ApiRateLimitError, RetryableApiError
 from reconcile.plan.model import Action
@@ -96,11 +97,15 @@ def name_of(address: str) -> str:
 
 
 class RetryRelay:
-    """The clients' on_retry callback: turns each retried call into an event of the action
-    whose task made it (or of no action, e.g. during discovery)."""
+    """The clients' on_retry (and on_cut) callback: turns each retried call into an event of the
+    action whose task made it (or of no action, e.g. during discovery)."""
 
     def __init__(self, sink: EventSink = discard) -> None:
         self.sink = sink
+
+    def cut(self, cut: Cut) -> None:
+        """The run's request limit was cut: "throttled: 429, waiting 2 s, concurrency 24 → 12"."""
+        self.sink(LimitEvent(cut.status, cut.pause, cut.before, cut.after))
 
     def __call__(self, event: RetryEvent) -> None:
         action = current_action.get()

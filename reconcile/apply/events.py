@@ -69,6 +69,32 @@ class ThrottledEvent:
 
 
 @dataclass(frozen=True)
+class LimitEvent:
+    """The API pushed back (429/503) and the run's request limit was cut; the line progress shows:
+    "throttled: 429, waiting 2 s, concurrency 24 → 12"."""
+
+    status: int
+    wait_s: float
+    before: int
+    after: int
+
+    @property
+    def message(self) -> str:
+        wait = f"waiting {self.wait_s:.2g} s, " if self.wait_s > 0 else ""
+        return f"throttled: {self.status}, {wait}concurrency {self.before} → {self.after}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "limit",
+            "status": self.status,
+            "wait_s": round(self.wait_s, 3),
+            "concurrency_before": self.before,
+            "concurrency_after": self.after,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
 class NoticeEvent:
     """A line about the run as a whole (e.g. "interrupted: finishing 3 operations")."""
 
@@ -92,6 +118,8 @@ class ApplyResult:
     outcome: Outcome = "converged"
     requests: int = 0
     elapsed_s: float = 0.0
+    throttled: int = 0  # 429 answers absorbed (retried within the run's limit)
+    peak_concurrency: int = 0  # the most API requests that were in flight at once
     results: dict[str, str] = field(default_factory=dict, compare=False)
     errors: dict[str, BaseException] = field(default_factory=dict, compare=False, repr=False)
 
@@ -123,13 +151,15 @@ class SummaryEvent:
             "skipped": len(r.skipped),
             "requests": r.requests,
             "elapsed_s": round(r.elapsed_s, 3),
+            "throttled": r.throttled,
+            "peak_concurrency": r.peak_concurrency,
             "failures": [{"id": i, "reason": why} for i, why in r.failed],
             "skips": [{"id": i, "reason": why} for i, why in r.skipped],
             "left_behind": [{"id": i, "reason": why} for i, why in r.left_behind],
         }
 
 
-Event = ActionEvent | ThrottledEvent | NoticeEvent | SummaryEvent
+Event = ActionEvent | ThrottledEvent | LimitEvent | NoticeEvent | SummaryEvent
 EventSink = Callable[[Event], None]
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from reconcile.api import RetryPolicy
+from reconcile.api.gate import earlier_attempts
 from reconcile.errors import ApiRateLimitError, RetryableApiError
 
 T = TypeVar("T")
@@ -48,6 +49,7 @@ async def create_exactly_once(
     attempt = 0
     while True:
         attempt += 1
+        mark = earlier_attempts.set(attempt - 1)  # a retried create keeps its place in line
         try:
             return await create()
         except ApiRateLimitError as error:
@@ -66,3 +68,5 @@ async def create_exactly_once(
             if attempt >= policy.max_attempts:
                 raise
             await sleep(policy.backoff.delay(attempt, None))
+        finally:
+            earlier_attempts.reset(mark)

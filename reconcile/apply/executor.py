@@ -19,6 +19,7 @@ from typing import Any
 
 from reconcile.api import RunloopClient
 from reconcile.apply.context import Done, OpContext, Timeouts, current_action
+from reconcile.apply.defaults import DEFAULT_PARALLELISM
 from reconcile.apply.events import (
     ActionEvent,
     ActionState,
@@ -69,9 +70,10 @@ class RunControl:
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    """Knobs of a run; the defaults are what `rlstate apply` uses."""
+    """Knobs of a run; the defaults are what `rlstate apply` uses. `parallelism` caps actions in
+    flight; how many API requests they have in flight is the client's adaptive limit's say."""
 
-    parallelism: int = 10
+    parallelism: int = DEFAULT_PARALLELISM
     timeouts: Timeouts = field(default_factory=Timeouts)
     create_policy: CreatePolicy = field(default_factory=CreatePolicy)
     environ: Mapping[str, str] | None = None
@@ -176,6 +178,8 @@ class _Walk:
             outcome=outcome_of(len(self.done), len(self.failed), len(self.skipped)),
             requests=self.earlier_requests + self.client.stats.total,
             elapsed_s=self.options.clock() - self.t0,
+            throttled=self.client.limit.totals.throttled,
+            peak_concurrency=self.client.limit.totals.peak,
             results=dict(self.results),
             errors=dict(self.errors),
         )

@@ -43,6 +43,8 @@ class RetainReport:
     prunes: list[SeriesPrune] = field(default_factory=list)
     plan: Plan | None = None
     requests: int = 0
+    throttled: int = 0
+    peak_concurrency: int = 0
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -91,6 +93,8 @@ async def run_retain(
         await run.both_phases(clock)
     finally:
         report.requests = client.stats.total
+        report.throttled = client.limit.totals.throttled
+        report.peak_concurrency = client.limit.totals.peak
 
 
 class _Run:

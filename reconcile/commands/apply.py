@@ -11,14 +11,17 @@ import asyncio
 import hashlib
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconcile import signals
+from reconcile.api.limiter import AdaptiveLimit
+from reconcile.apply.defaults import DEFAULT_PARALLELISM
 from reconcile.commands import DEFAULT_MANIFEST
-from reconcile.commands.common import RetryNotice, discover, load, utc_now
+from reconcile.commands.common import discover, load, make_client, utc_now
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import grace_seconds, graceful, run_async
 from reconcile.commands.runlock import LockOptions, RunRecord, run_lock
@@ -169,7 +172,9 @@ def run_destroy(
 
         return build_destroy_plan(loaded, live, utc_now())
 
-    session = Session(loaded, conn, json_out, parallelism=10, verb="Destroy", lock=lock)
+    session = Session(
+        loaded, conn, json_out, parallelism=DEFAULT_PARALLELISM, verb="Destroy", lock=lock
+    )
     question = f"Destroy every resource of stack {loaded.manifest.stack!r} listed above?"
     return session.run(make, ask=not yes, question=question)
 
@@ -189,6 +194,7 @@ class Session:
         self.loaded, self.conn, self.json_out = loaded, conn, json_out
         self.parallelism, self.verb = parallelism, verb
         self.lock, self.record = lock, RunRecord()
+        self.limit = AdaptiveLimit(time.monotonic)  # one for the run: planning, then applying
         self.grace = grace_seconds()  # a bad setting fails here, before anything changes
 
     def run(self, make: MakePlan, *, ask: bool, question: str) -> int:
@@ -212,9 +218,7 @@ class Session:
             return self.record.exit_code
 
     async def _plan(self, endpoint: Endpoint, make: MakePlan) -> tuple[Plan, int]:
-        from reconcile.api.client import RunloopClient
-
-        async with RunloopClient(endpoint.url, endpoint.key, on_retry=RetryNotice()) as client:
+        async with make_client(endpoint, self.limit) as client:
             live = await discover(client, self.loaded, utc_now())
             plan = make(self.loaded, live, endpoint)
             return replace(plan, api_url=endpoint.origin), client.stats.total
@@ -283,7 +287,9 @@ class Session:
         control = RunControl()
         with graceful(control, reporter, self.grace):
             relay = RetryRelay(reporter)
-            async with RunloopClient(endpoint.url, endpoint.key, on_retry=relay) as client:
+            async with RunloopClient(
+                endpoint.url, endpoint.key, on_retry=relay, limit=self.limit, on_cut=relay.cut
+            ) as client:
                 options = ExecutorOptions(parallelism=self.parallelism)
                 result = await apply_plan(
                     plan,

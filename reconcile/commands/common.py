@@ -14,6 +14,7 @@ from reconcile.errors import UserError
 
 if TYPE_CHECKING:
     from reconcile.api.client import RunloopClient
+    from reconcile.api.limiter import AdaptiveLimit, Cut
     from reconcile.api.retry import RetryEvent
     from reconcile.commands.connection import Endpoint
     from reconcile.live.model import LiveState
@@ -54,11 +55,24 @@ class RetryNotice:
         sys.stderr.flush()
 
 
-def make_client(endpoint: Endpoint) -> RunloopClient:
-    """A client for the endpoint that says on stderr when it retries."""
+def cut_notice(cut: Cut) -> None:
+    """Says on stderr that the API throttled and the request limit was cut."""
+    from reconcile.apply.events import LimitEvent
+
+    sys.stderr.write(
+        f"rlstate: {LimitEvent(cut.status, cut.pause, cut.before, cut.after).message}\n"
+    )
+    sys.stderr.flush()
+
+
+def make_client(endpoint: Endpoint, limit: AdaptiveLimit | None = None) -> RunloopClient:
+    """A client for the endpoint that says on stderr when it retries or is throttled; `limit`
+    carries one run's adaptive limit from client to client."""
     from reconcile.api.client import RunloopClient
 
-    return RunloopClient(endpoint.url, endpoint.key, on_retry=RetryNotice())
+    return RunloopClient(
+        endpoint.url, endpoint.key, on_retry=RetryNotice(), limit=limit, on_cut=cut_notice
+    )
 
 
 async def discover(client: RunloopClient, loaded: LoadedManifest, now: datetime) -> LiveState:

@@ -24,6 +24,7 @@ from reconcile.commands.runlock import LockOptions, run_lock
 from reconcile.errors import Interrupted, RlstateError
 
 if TYPE_CHECKING:
+    from reconcile.api.limiter import Cut
     from reconcile.api.retry import RetryEvent
     from reconcile.apply.events import Event
     from reconcile.apply.retain_run import Clock, RetainReport
@@ -61,6 +62,13 @@ class _Output:
         if shown is not None:
             self.event(*shown)
 
+    def cut(self, cut: Cut) -> None:
+        """The request limit was cut (429/503): a line as it happens, like apply's."""
+        from reconcile.apply.events import LimitEvent
+
+        event = LimitEvent(cut.status, cut.pause, cut.before, cut.after)
+        self.event(event.to_json(), event.message)
+
     def retry(self, event: RetryEvent) -> None:
         data = {
             "event": "throttled" if event.status == 429 else "retry",
@@ -88,7 +96,9 @@ async def _retain(
     from reconcile.plan.retain_plan import RetainInputs
 
     inputs = RetainInputs(loaded, endpoint.origin)
-    async with RunloopClient(endpoint.url, endpoint.key, on_retry=out.retry) as client:
+    async with RunloopClient(
+        endpoint.url, endpoint.key, on_retry=out.retry, on_cut=out.cut
+    ) as client:
         await run_retain(client, inputs, clock, dry_run, out, report)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from reconcile.api.client import RunloopClient
 from reconcile.api.models import Blueprint, Devbox, Snapshot, StorageObject
@@ -34,9 +33,6 @@ if TYPE_CHECKING:
 
 StatusesNeeded = Callable[[LiveState], frozenset[str]]
 LIST_CONCURRENCY = 8  # devbox-filtered snapshot lists in flight (one per imported series)
-STATUS_CONCURRENCY = 16
-LOOPBACK_CONCURRENCY = 4
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _devbox(d: Devbox) -> LiveDevbox:
@@ -156,14 +152,6 @@ async def list_stack(client: RunloopClient, manifest: Manifest) -> LiveState:
     )
 
 
-def status_concurrency(base_url: str) -> int:
-    """Status reads in flight: enough to hide a remote API's latency; few on a loopback server,
-    where more only adds contention in httpx's connection pool (≈ 1,500 reads/s with 4 in
-    flight, ≈ 850 with 16, on the local backend)."""
-    host = urlsplit(base_url).hostname or ""
-    return LOOPBACK_CONCURRENCY if host in LOOPBACK else STATUS_CONCURRENCY
-
-
 async def read_statuses(
     client: RunloopClient, ids: frozenset[str]
 ) -> dict[str, tuple[str, str | None]]:
@@ -180,7 +168,9 @@ async def read_statuses(
             else:
                 found[snapshot_id] = (status.status, status.error_message)
 
-    count = min(status_concurrency(client.base_url), len(ids))
+    # As many readers as the client's limit could ever let through; the limit decides how many
+    # are in flight (the API's latency and throttling, not its host name, set that).
+    count = min(client.limit.settings.maximum, len(ids))
     tasks = [asyncio.create_task(worker()) for _ in range(count)]
     try:
         await asyncio.gather(*tasks)

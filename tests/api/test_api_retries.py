@@ -10,6 +10,7 @@ import pytest
 from api_support import KEY, Harness, devbox_json, respond_in_turn, run
 
 from reconcile.api import RetryPolicy, RunloopClient
+from reconcile.api.http import LONG_POLL_CONNECTIONS, MAX_CONNECTIONS
 from reconcile.errors import (
     ApiConflictError,
     ApiConnectionError,
@@ -239,10 +240,11 @@ def test_conflict_is_terminal_not_retried_by_default() -> None:
         get_devbox(harness)
 
 
-def test_connection_pool_is_bounded() -> None:
+def test_connection_pool_follows_the_limit_cap() -> None:
     client = RunloopClient("http://api.test", None, max_connections=500)
     pool = client._http._client._transport._pool  # type: ignore[attr-defined]
-    assert pool._max_connections == 20
+    assert client.limit.settings.maximum == MAX_CONNECTIONS
+    assert pool._max_connections == MAX_CONNECTIONS + LONG_POLL_CONNECTIONS
     run(client.aclose())
 
 
