@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from reconcile.apply.events import ActionEvent, Event
 from reconcile.apply.executor import apply_plan
+from reconcile.apply.stamps import stamp_complete
 from reconcile.live.discovery import StatusesNeeded, list_stack, read_needed_statuses
 from reconcile.plan import retain_plan as r
 from reconcile.plan.model import Action, Plan
@@ -125,6 +126,8 @@ class _Run:
         else:
             live = await read_needed_statuses(self.client, live, needed)
         await self.prune(live, now, base, held, assume)
+        if not self.dry_run:  # what is kept and was read complete needs no read next night
+            await stamp_complete(self.client, live, set(self.report.pruned) | set(self.report.left))
 
     async def discover(self, needed: StatusesNeeded) -> LiveState:
         """The stack as listed now, with the statuses `needed` names."""

@@ -195,6 +195,7 @@ class Session:
         self.parallelism, self.verb = parallelism, verb
         self.lock, self.record = lock, RunRecord()
         self.limit = AdaptiveLimit(time.monotonic)  # one for the run: planning, then applying
+        self.live: LiveState | None = None
         self.grace = grace_seconds()  # a bad setting fails here, before anything changes
 
     def run(self, make: MakePlan, *, ask: bool, question: str) -> int:
@@ -208,6 +209,7 @@ class Session:
             refuse_protected(plan)
             self.record.planned(plan)
             if not plan.has_changes:
+                requests += run_async(self._stamp(endpoint, plan))
                 return self._nothing_to_do(plan, requests)
             self._show(plan, ask)
             if ask and not self._confirm(question):
@@ -217,9 +219,22 @@ class Session:
             self.record.exit_code = self._execute(plan, endpoint, requests)
             return self.record.exit_code
 
+    async def _stamp(self, endpoint: Endpoint, plan: Plan | None = None) -> int:
+        """Stamps what this run read complete (not what the plan changes); the requests made."""
+        from reconcile.apply.stamps import stamp_complete, unstamped_complete
+
+        if self.live is None or self.verb != "Apply":
+            return 0
+        skip = {a.resource_id for a in plan.actions if a.resource_id} if plan else set()
+        if not unstamped_complete(self.live, skip):
+            return 0
+        async with make_client(endpoint, self.limit) as client:
+            await stamp_complete(client, self.live, skip)
+            return client.stats.total
+
     async def _plan(self, endpoint: Endpoint, make: MakePlan) -> tuple[Plan, int]:
         async with make_client(endpoint, self.limit) as client:
-            live = await discover(client, self.loaded, utc_now())
+            live = self.live = await discover(client, self.loaded, utc_now())
             plan = make(self.loaded, live, endpoint)
             return replace(plan, api_url=endpoint.origin), client.stats.total
 
@@ -290,6 +305,11 @@ class Session:
             async with RunloopClient(
                 endpoint.url, endpoint.key, on_retry=relay, limit=self.limit, on_cut=relay.cut
             ) as client:
+                if self.live is not None and self.verb == "Apply":
+                    from reconcile.apply.stamps import stamp_complete
+
+                    skip = {a.resource_id for a in plan.actions if a.resource_id}
+                    await stamp_complete(client, self.live, skip)  # counted in the summary
                 options = ExecutorOptions(parallelism=self.parallelism)
                 result = await apply_plan(
                     plan,

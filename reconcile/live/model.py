@@ -226,6 +226,6 @@ def fingerprint(resource: LiveDevbox | LiveObject | LiveSnapshot | LiveBlueprint
         data = [resource.name, resource.metadata, resource.state]
     elif isinstance(resource, LiveBlueprint):
         data = [resource.name, resource.metadata, resource.status]
-    else:
-        data = [resource.name, resource.metadata]
+    else:  # the completion stamp only caches a status that never changes: not a change
+        data = [resource.name, {k: v for k, v in resource.metadata.items() if k != KEY_STATE}]
     return _digest(data)

@@ -169,8 +169,8 @@ def _check_requests(
     errors: set[str],
 ) -> None:
     """The run wrote only snapshots of the stack devbox (and rlstate's "seen complete" mark on
-    the one it took, or its "delete refused" mark on an error one it was to prune), and
-    deletes the engine agrees with."""
+    the one it took or on a kept one it read complete, or its "delete refused" mark on an
+    error one it was to prune), and deletes the engine agrees with."""
     for method, path in mutating(requests):
         if (method, path) == ("POST", f"/v1/devboxes/{n.builder}/snapshot_disk_async"):
             continue
@@ -179,6 +179,8 @@ def _check_requests(
             continue  # the mark on a snapshot taken this run
         if len(parts) == 5 and parts[3] == "disk_snapshots" and parts[4] in errors:
             continue  # the mark on an error snapshot whose delete the API refused
+        if len(parts) == 5 and parts[3] == "disk_snapshots" and parts[4] not in expected:
+            continue  # the completion stamp on a kept snapshot this run read complete
         is_delete = path.startswith("/v1/devboxes/disk_snapshots/") and parts[-1] == "delete"
         assert method == "POST" and is_delete and parts[4] in expected, f"{method} {path}"
 
