@@ -14,7 +14,12 @@ The limit starts at `initial` and adapts to what the API answers:
 - a 429 or 503 cuts it by `throttle_cut` (AIMD's multiplicative decrease), once per round:
   answers to requests sent before the last cut do not cut again;
 - a `Retry-After` pauses every request, not just the one that got it: nothing starts before
-  the pause ends.
+  the pause ends;
+- a rate limit is not a concurrency limit (at 1 ms a request, one in flight is still 1,000 a
+  second), so a 429 also spaces the starts of requests apart: the spacing starts at the
+  Retry-After (at most `max_spacing`), grows by half on each further cut and shrinks by
+  `spacing_decay` with every answer that is not throttled, until it is gone (the additive
+  increase, multiplicative decrease of a sending rate, as AWS SDKs' adaptive retry mode does).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class LimiterSettings:
     queue_cut: float = 0.9
     smoothing: float = 0.1
     baseline_drift: float = 0.002
+    max_spacing: float = 1.0
+    spacing_decay: float = 0.98
 
     def __post_init__(self) -> None:
         if not 1 <= self.minimum <= self.initial <= self.maximum:
@@ -84,12 +91,14 @@ class AdaptiveLimit:
     in_flight: int = 0
     totals: RunTotals = field(default_factory=RunTotals)
     paused_until: float = 0.0
+    spacing: float = 0.0
     slow_start: bool = True
     _limit: float = 0.0
     _sent: int = 0
     _cut_at: int = 0
     _ratio: float = 1.0
     _acked: int = 0
+    _next_start: float = 0.0
     _best: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,8 +110,8 @@ class AdaptiveLimit:
         return max(self.settings.minimum, int(self._limit))
 
     def pause_left(self) -> float:
-        """Seconds until a `Retry-After` pause ends (0 when there is none)."""
-        return max(0.0, self.paused_until - self.clock())
+        """Seconds until a `Retry-After` pause, or the spacing since the last start, ends."""
+        return max(0.0, max(self.paused_until, self._next_start) - self.clock())
 
     def has_room(self) -> bool:
         return self.in_flight < self.limit and self.pause_left() == 0
@@ -111,6 +120,8 @@ class AdaptiveLimit:
         """Counts a request as in flight (the caller checked `has_room`)."""
         self._sent += 1
         self.in_flight += 1
+        if self.spacing > 0:
+            self._next_start = self.clock() + self.spacing
         self.totals.peak = max(self.totals.peak, self.in_flight)
         return Ticket(self._sent, route, self.clock(), self.in_flight)
 
@@ -118,6 +129,10 @@ class AdaptiveLimit:
         """A request came back with an answer that says nothing of load (2xx, 4xx but 429)."""
         busy = max(ticket.load, self.in_flight) >= self._limit / 2
         self.in_flight -= 1
+        if self.spacing > 0:
+            self.spacing *= self.settings.spacing_decay
+            if self.spacing < 1e-3:
+                self.spacing = 0.0
         latency = self.clock() - ticket.started
         if self._queueing(ticket.route, latency):
             if ticket.seq > self._cut_at:
@@ -161,6 +176,9 @@ class AdaptiveLimit:
             return None
         before = self.limit
         self._cut(self.settings.throttle_cut)
+        if status == 429:
+            first = min(pause, self.settings.max_spacing)
+            self.spacing = min(max(self.spacing * 1.5, first, 0.005), self.settings.max_spacing)
         return Cut(status, before, self.limit, pause)
 
     def _cut(self, factor: float) -> None:

@@ -166,9 +166,9 @@ def test_gate_keeps_requests_within_the_limit_and_serves_in_order() -> None:
 
 
 def test_gate_lets_retries_go_before_first_attempts_and_waits_out_a_pause() -> None:
-    async def scenario() -> tuple[list[str], float]:
+    async def scenario() -> list[tuple[str, float]]:
         gate, clock, _sleep = gate_for(1)
-        order: list[str] = []
+        order: list[tuple[str, float]] = []
         first = asyncio.Event()
 
         async def hold_then_throttle() -> None:
@@ -178,23 +178,40 @@ def test_gate_lets_retries_go_before_first_attempts_and_waits_out_a_pause() -> N
 
         async def request(name: str, retry: bool) -> None:
             async with gate.admit("GET /x", attempt=2 if retry else 1) as admission:
-                order.append(name)
+                order.append((name, clock.now - start))
                 admission.answered()
 
+        start = clock.now
         holder = asyncio.create_task(hold_then_throttle())
         await asyncio.sleep(0)
         fresh = asyncio.create_task(request("fresh", False))
         await asyncio.sleep(0)
         retried = asyncio.create_task(request("retry", True))
         await asyncio.sleep(0)
-        start = clock.now
         first.set()
         await asyncio.gather(holder, fresh, retried)
-        return order, clock.now - start
+        return order
 
-    order, waited = asyncio.run(scenario())
-    assert order == ["retry", "fresh"]
-    assert waited == pytest.approx(3.0)  # nobody started before Retry-After had passed
+    order = asyncio.run(scenario())
+    # Nobody started before Retry-After had passed, the retry first; then starts are spaced
+    # by the Retry-After (at most max_spacing, 1 s) while the API throttles.
+    assert order == [("retry", pytest.approx(3.0)), ("fresh", pytest.approx(4.0))]
+
+
+def test_a_429_spaces_starts_apart_until_answers_wear_the_spacing_off() -> None:
+    limit, clock = limiter(initial=4, maximum=64)
+    limit.throttled(limit.start("GET /x"), 429, 0.05)
+    assert limit.spacing == pytest.approx(0.05)
+    clock.now += 0.05
+    ticket = limit.start("GET /x")
+    assert limit.pause_left() == pytest.approx(0.05) and not limit.has_room()
+    clock.now += 0.05
+    limit.answered(ticket)
+    assert limit.spacing == pytest.approx(0.049)
+    for _ in range(400):
+        clock.now += 0.05
+        limit.answered(limit.start("GET /x"))
+    assert limit.spacing == 0.0
 
 
 def test_long_polls_give_their_place_back_once_sent_but_wait_out_a_pause() -> None:
