@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from reconcile.api.failures import Failure, retry_after_seconds, translate_failure
 from reconcile.api.gate import Gate, OnCut
 from reconcile.api.limiter import AdaptiveLimit, LimiterSettings
+from reconcile.api.pool import Shards
 from reconcile.api.retry import (
     RetryEvent,
     RetryPolicy,
@@ -162,23 +164,29 @@ class HttpCore:
             limit = AdaptiveLimit(clock, LimiterSettings(initial=initial, maximum=cap))
         self.limit = limit
         self.gate = Gate(limit, sleep, on_cut)
-        size = limit.settings.maximum + LONG_POLL_CONNECTIONS
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
-            transport=transport,
-            verify=_verify_for(self.base_url),
-            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            timeout=DEFAULT_TIMEOUT,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        )
+        verify: bool | ssl.SSLContext = False
+        if _verify_for(self.base_url):
+            verify = ssl.create_default_context()  # one CA load for every shard
+
+        def build(size: int) -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=transport,
+                verify=verify,
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                timeout=DEFAULT_TIMEOUT,
+                follow_redirects=False,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            )
+
+        self.shards = Shards(limit.settings.maximum + LONG_POLL_CONNECTIONS, build)
 
     def __repr__(self) -> str:
         return f"HttpCore(base_url={self.base_url!r})"
 
     async def aclose(self) -> None:
         self.gate.close()
-        await self._client.aclose()
+        await self.shards.aclose()
 
     async def send(self, call: Call) -> httpx.Response:
         """The first successful (2xx) answer to `call`, retrying as the policy allows."""
@@ -220,7 +228,12 @@ class HttpCore:
         async with self.gate.admit(
             call.key, attempt=attempt, long_poll=call.long_poll
         ) as admission:
-            response = await self._client.send(self._build(call, request_id))
+            shard = self.shards.take()
+            try:
+                client = self.shards.clients[shard]
+                response = await client.send(self._build(client, call, request_id))
+            finally:
+                self.shards.give(shard)
             if response.status_code in THROTTLED:
                 wait = retry_after_seconds(response.headers)
                 admission.throttled(
@@ -261,14 +274,14 @@ class HttpCore:
         if sleep:
             await self.sleep(delay)
 
-    def _build(self, call: Call, request_id: str) -> httpx.Request:
+    def _build(self, client: httpx.AsyncClient, call: Call, request_id: str) -> httpx.Request:
         headers: dict[str, str] = dict(call.headers or {})
         if call.url is None:
             headers["x-request-id"] = request_id
             key = self._key.get()
             if key:
                 headers["Authorization"] = f"Bearer {key}"
-        return self._client.build_request(
+        return client.build_request(
             call.method,
             call.target(),
             params=call.params,

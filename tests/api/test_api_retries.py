@@ -11,6 +11,7 @@ from api_support import KEY, Harness, devbox_json, respond_in_turn, run
 
 from reconcile.api import RetryPolicy, RunloopClient
 from reconcile.api.http import LONG_POLL_CONNECTIONS, MAX_CONNECTIONS
+from reconcile.api.pool import SHARD_SIZE
 from reconcile.errors import (
     ApiConflictError,
     ApiConnectionError,
@@ -242,9 +243,11 @@ def test_conflict_is_terminal_not_retried_by_default() -> None:
 
 def test_connection_pool_follows_the_limit_cap() -> None:
     client = RunloopClient("http://api.test", None, max_connections=500)
-    pool = client._http._client._transport._pool  # type: ignore[attr-defined]
+    shards = client._http.shards
+    pool = shards.clients[0]._transport._pool  # type: ignore[attr-defined]
     assert client.limit.settings.maximum == MAX_CONNECTIONS
-    assert pool._max_connections == MAX_CONNECTIONS + LONG_POLL_CONNECTIONS
+    assert pool._max_connections == SHARD_SIZE
+    assert shards.most * SHARD_SIZE >= MAX_CONNECTIONS + LONG_POLL_CONNECTIONS
     run(client.aclose())
 
 

@@ -5,8 +5,14 @@ Two scenarios, each run by both, side by side, against one local backend (a sepa
 process) whose devboxes take BOOT seconds to boot:
   independent  N devboxes with no setup
   fan-out      one builder (with setup), a snapshot, then R devboxes restored from it
-Prints wall time, requests, and requests per created devbox. Not a test: run it by hand,
-    python tests/bench/bench_apply.py [--count 100] [--replicas 20] [--boot 2] [--parallelism 10]
+Prints wall time, requests, and requests per created devbox. `--latency-ms` (default 50) adds
+that much to every API answer, standing for the round trip to the Runloop cloud (0: loopback).
+`--parallelism` lists the settings rlstate runs at (0: its default). `--rate-limit R` adds a run
+of the independent scenario at rlstate's defaults under the server's limit of R requests/s and
+compares it with the best any client could do there: its successful requests / R.
+Not a test: run it by hand,
+    python tests/bench/bench_apply.py [--count 100] [--replicas 20] [--boot 2] [--latency-ms 50]
+        [--parallelism 0 10] [--rate-limit 20] [--scenarios independent fan-out]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from runloop_api_client import Runloop
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "bench-token-not-secret"
+LATENCY = [50]  # ms added to every answer (--latency-ms)
 
 
 @dataclass
@@ -38,6 +45,8 @@ class Figures:
     seconds: float
     requests: int
     devboxes: int
+    throttled: int = 0
+    peak: int = 0
 
     def line(self) -> str:
         per = self.requests / self.devboxes if self.devboxes else 0.0
@@ -89,8 +98,10 @@ def _auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
-def reset(url: str) -> None:
+def reset(url: str, latency_ms: int) -> None:
+    """Empties the backend; a reset also turns faults off, so the latency is set again."""
     httpx.post(f"{url}/_local/reset", headers=_auth(), json={}, timeout=120).raise_for_status()
+    set_faults(url, latency_ms=latency_ms)
 
 
 def independent_manifest(count: int) -> str:
@@ -107,6 +118,10 @@ def fanout_manifest(replicas: int) -> str:
     )
 
 
+def set_faults(url: str, **faults: float | None) -> None:
+    httpx.post(f"{url}/_local/faults", headers=_auth(), json=faults, timeout=60).raise_for_status()
+
+
 def run_rlstate(url: str, manifest: str, parallelism: int, scenario: str, made: int) -> Figures:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "rlstate.yaml"
@@ -119,8 +134,7 @@ def run_rlstate(url: str, manifest: str, parallelism: int, scenario: str, made: 
             str(path),
             "--yes",
             "--json",
-            "--parallelism",
-            str(parallelism),
+            *(["--parallelism", str(parallelism)] if parallelism else []),
             "--api-url",
             url,
             "--api-key",
@@ -138,7 +152,11 @@ def run_rlstate(url: str, manifest: str, parallelism: int, scenario: str, made: 
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     if summary.get("result") != "converged":
         raise SystemExit(f"rlstate did not converge:\n{done.stdout[-2000:]}\n{done.stderr}")
-    return Figures(f"rlstate (-p {parallelism})", scenario, seconds, summary["requests"], made)
+    who = f"rlstate (-p {parallelism})" if parallelism else "rlstate (defaults)"
+    figures = Figures(who, scenario, seconds, summary["requests"], made)
+    figures.throttled = summary.get("throttled", 0)
+    figures.peak = summary.get("peak_concurrency", 0)
+    return figures
 
 
 def counting_sdk(url: str) -> tuple[Runloop, Callable[[], int]]:
@@ -189,15 +207,38 @@ def sequential_fanout(url: str, replicas: int) -> Figures:
     )
 
 
+def limited(url: str, manifest: str, count: int, rate: float) -> None:
+    """rlstate at its defaults under the server's rate limit, against N successful / rate."""
+    reset(url, LATENCY[0])
+    set_faults(url, rate_limit=rate)
+    try:
+        row = run_rlstate(url, manifest, 0, "independent", count)
+    finally:
+        set_faults(url, rate_limit=None)
+    passed = row.requests - row.throttled
+    best = passed / rate
+    print(
+        f"under {rate:g} requests/s: {row.seconds:.1f} s, {row.requests} requests "
+        f"({row.throttled} answered 429, peak {row.peak} in flight); best possible "
+        f"{passed} / {rate:g} = {best:.1f} s; rlstate took {row.seconds / best:.2f}x that",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--replicas", type=int, default=20)
     parser.add_argument("--boot", type=float, default=2.0, help="seconds a devbox takes to boot")
-    parser.add_argument("--parallelism", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--parallelism", type=int, nargs="+", default=[0, 10])
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--rate-limit", type=float, default=None)
+    parser.add_argument("--scenarios", nargs="+", default=["independent", "fan-out"])
     args = parser.parse_args()
     rows: list[Figures] = []
     with local_backend(args.boot) as url:
+        LATENCY[0] = args.latency_ms
+        print(f"every answer delayed {args.latency_ms} ms; boots take {args.boot:g} s", flush=True)
         scenarios: list[tuple[str, str, int, Callable[[], Figures]]] = [
             (
                 "independent",
@@ -212,16 +253,20 @@ def main() -> None:
                 lambda: sequential_fanout(url, args.replicas),
             ),
         ]
+        if args.rate_limit:
+            limited(url, independent_manifest(args.count), args.count, args.rate_limit)
         for scenario, manifest, made, sequential in scenarios:
+            if scenario not in args.scenarios:
+                continue
             for parallelism in args.parallelism:
-                reset(url)
+                reset(url, LATENCY[0])
                 rows.append(run_rlstate(url, manifest, parallelism, scenario, made))
                 print(rows[-1].line(), flush=True)
-            reset(url)
+            reset(url, LATENCY[0])
             rows.append(sequential())
             print(rows[-1].line(), flush=True)
     print()
-    for scenario in ("independent", "fan-out"):
+    for scenario in args.scenarios:
         base = next(r for r in rows if r.scenario == scenario and r.who.startswith("sequential"))
         for row in rows:
             if row.scenario == scenario and row is not base:

@@ -8,12 +8,19 @@ have written, next to a matching manifest. Small: 10 resources (3 devboxes, 2 ob
 needs every status of those series read unless the snapshots carry rlstate.state=complete
 (apply's mark once it saw one finish; seeded by default, `--unmarked` leaves it off).
 
+`--latency-ms` (default 50) adds that much to every API answer (POST /_local/faults), standing
+for the round trip to the Runloop cloud; 0 is loopback speed. Next to each big plan it times a
+refresh peer in the same run: a Terraform-style refresh that reads every resource of the stack
+by id, one request each, 10 in flight. The plan is timed reached as 127.0.0.1 and, with
+`--also-by-name`, by this machine's non-loopback address (the speed must not depend on it).
+
 Prints, per stack: `rlstate plan` as a subprocess (wall time min/median/max over --runs, peak
 RSS), and the same plan in process by phase (discover, build_plan, render) with requests by
 route (RunloopClient.stats) and the tracemalloc peak. Target: the big plan under 3 s, with
 one request per 5,000 listed items per kind plus the status reads a decision needs.
 Not a test; run it by hand:
-    python tests/bench/bench_plan.py [--runs 3] [--prune] [--unmarked]
+    python tests/bench/bench_plan.py [--runs 3] [--prune] [--unmarked] [--latency-ms 50]
+                                     [--series-size 1000] [--also-by-name]
 """
 
 from __future__ import annotations
@@ -67,7 +74,7 @@ def local_backend() -> Iterator[str]:
     data = tempfile.mkdtemp(prefix="rlstate-bench-plan-")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = [sys.executable, "-m", "reconcile", "local", "serve", "--port", str(port)]
-    args += ["--data-dir", data, "--token", TOKEN]
+    args += ["--data-dir", data, "--token", TOKEN, "--host", "0.0.0.0"]
     server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -129,7 +136,7 @@ def _write(folder: Path, lines: list[str]) -> Path:
     return path
 
 
-def seed(url: str, loaded: LoadedManifest, per_series: int, marked: bool) -> dict[str, int]:
+def seed(url: str, loaded: LoadedManifest, per_series: int, marked: bool) -> dict[str, list[str]]:
     """The stack as apply would have left it: every resource with its ownership metadata
     (snapshots with rlstate.state=complete, the mark apply leaves once it saw one finish,
     unless not `marked`: then every status must be read)."""
@@ -145,13 +152,8 @@ def seed(url: str, loaded: LoadedManifest, per_series: int, marked: bool) -> dic
         }
         for w in wanted
     ]
-    ids = dict(
-        zip(
-            [w.name for w in wanted],
-            control(url, "/_local/seed", {"devboxes": devboxes})["devboxes"],
-            strict=True,
-        )
-    )
+    devbox_ids = control(url, "/_local/seed", {"devboxes": devboxes})["devboxes"]
+    ids = dict(zip([w.name for w in wanted], devbox_ids, strict=True))
     objects = [
         {
             "name": o.name,
@@ -173,8 +175,48 @@ def seed(url: str, loaded: LoadedManifest, per_series: int, marked: bool) -> dic
                     "create_time_ms": now_ms - HOUR_MS - k * 60_000,
                 }
             )
-    control(url, "/_local/seed", {"objects": objects, "snapshots": snapshots})
-    return {"devboxes": len(devboxes), "objects": len(objects), "snapshots": len(snapshots)}
+    made = control(url, "/_local/seed", {"objects": objects, "snapshots": snapshots})
+    return {"devboxes": devbox_ids, "objects": made["objects"], "snapshots": made["snapshots"]}
+
+
+def refresh_peer(url: str, ids: dict[str, list[str]], in_flight: int = 10) -> tuple[float, int]:
+    """A Terraform-style refresh: every resource read by id, `in_flight` at a time."""
+    routes = {
+        "devboxes": "/v1/devboxes/{}",
+        "objects": "/v1/objects/{}",
+        "snapshots": "/v1/devboxes/disk_snapshots/{}/status",
+    }
+    paths = [routes[kind].format(i) for kind, found in ids.items() for i in found]
+
+    async def go() -> int:
+        limits = httpx.Limits(max_connections=in_flight)
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
+            todo = iter(paths)
+
+            async def worker() -> int:
+                n = 0
+                for path in todo:
+                    (await client.get(path, timeout=60)).raise_for_status()
+                    n += 1
+                return n
+
+            return sum(await asyncio.gather(*(worker() for _ in range(in_flight))))
+
+    start = time.perf_counter()
+    count = asyncio.run(go())
+    return time.perf_counter() - start, count
+
+
+def non_loopback_url(url: str) -> str | None:
+    """`url` with this machine's outward address instead of 127.0.0.1 (None if it has none)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else url.replace("127.0.0.1", address)
 
 
 # The child reports its own high-water RSS: wait4's ru_maxrss would include this (big) parent's,
@@ -273,13 +315,35 @@ def report(
 
 
 def scenario(
-    url: str, title: str, manifest: Path, per_series: int, runs: int, marked: bool
+    url: str,
+    title: str,
+    manifest: Path,
+    per_series: int,
+    runs: int,
+    marked: bool,
+    peer: bool = False,
+    by_name: bool = False,
+    latency: int = 0,
 ) -> None:
-    control(url, "/_local/reset", {})
+    control(url, "/_local/reset", {})  # which also turns faults off: latency is set after seeding
     loaded = load_manifest(manifest)
-    counts = seed(url, loaded, per_series, marked)
+    ids = seed(url, loaded, per_series, marked)
+    control(url, "/_local/faults", {"latency_ms": latency})
+    counts = {kind: len(found) for kind, found in ids.items()}
     times, code, rss = subprocess_runs(url, manifest, runs)
-    report(title, counts, times, code, rss, in_process(url, loaded))
+    report(f"{title}, {latency} ms per answer", counts, times, code, rss, in_process(url, loaded))
+    best = min(times)
+    other = non_loopback_url(url) if by_name else None
+    if other is not None:
+        named, _, _ = subprocess_runs(other, manifest, runs)
+        print(f"rlstate plan reached as {other}: min {min(named):.2f} s")
+        best = max(best, min(named))
+    if peer:
+        peer_s, reads = refresh_peer(url, ids)
+        print(
+            f"refresh peer (one read per resource, 10 in flight): {peer_s:.2f} s, {reads} "
+            f"requests; rlstate plan is {peer_s / best:.1f}x faster (slowest of its names)"
+        )
 
 
 def main() -> None:
@@ -289,19 +353,26 @@ def main() -> None:
     parser.add_argument(
         "--unmarked", action="store_true", help="snapshots without rlstate.state=complete"
     )
+    parser.add_argument("--latency-ms", type=int, default=50, help="added to every answer")
+    parser.add_argument("--series-size", type=int, default=1000, help="snapshots per series")
+    parser.add_argument("--no-peer", action="store_true", help="skip the refresh peer")
+    parser.add_argument("--also-by-name", action="store_true", help="time a non-loopback URL")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="rlstate-bench-manifests-"))
     (folder / "big").mkdir()
     (folder / "small").mkdir()
     with local_backend() as url:
-        keep = 999 if args.prune else 1000
+        size = args.series_size
+        keep = size - 1 if args.prune else size
         big = big_manifest(folder / "big", keep)
         title = "big stack" + (" (5 prunes)" if args.prune else " (converged)")
         title += ", snapshots unmarked" if args.unmarked else ""
         marked = not args.unmarked
-        scenario(url, title, big, 1000, args.runs, marked)
+        peer = not args.no_peer
+        scenario(url, title, big, size, args.runs, marked, peer, args.also_by_name, args.latency_ms)
         small = small_manifest(folder / "small")
-        scenario(url, "small stack (converged)", small, 5, args.runs, marked)
+        small_title = "small stack (converged)"
+        scenario(url, small_title, small, 5, args.runs, marked, latency=args.latency_ms)
 
 
 if __name__ == "__main__":

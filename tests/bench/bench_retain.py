@@ -1,6 +1,10 @@
 """Benchmark of `rlstate retain` on a series of 5,000 snapshots; prints a table, asserts little.
 
     python tests/bench/bench_retain.py [--snapshots 5000] [--keep 100] [--unmarked]
+                                       [--latency-ms 50]
+
+`--latency-ms` (default 50) adds that much to every API answer, standing for the round trip to
+the Runloop cloud (0: loopback speed).
 
 By default the snapshots carry `rlstate.state=complete`, as the ones rlstate takes do once it saw
 them complete, so no status needs reading; `--unmarked` seeds them without it (as snapshots of
@@ -169,10 +173,12 @@ def rlstate_case(case: str, url: str, cwd: Path, *flags: str) -> tuple[float, di
     return seconds, summary
 
 
-def measure(count: int, keep: int, work: Path) -> list[Row]:
+def measure(count: int, keep: int, work: Path, latency_ms: int) -> list[Row]:
     rows = []
     with backend(work / "data") as (url, control), recording_proxy(url) as (proxy, log):
+        delay = {"latency_ms": latency_ms}  # after each seed: a reset turns faults off
         devbox = seed(control, count)
+        control.post("/_local/faults", json=delay).raise_for_status()
         (work / "rlstate.yaml").write_text(
             f"version: 1\nstack: bench\nsnapshots:\n  big:\n    devbox: {devbox}\n"
             f"    keep: {{last: {keep}}}\n"
@@ -185,6 +191,7 @@ def measure(count: int, keep: int, work: Path) -> list[Row]:
         seconds, summary = rlstate_case("again", proxy, work)
         rows.append(Row("rlstate retain (again)", seconds, classify(log.take()), keep, "no-op"))
         devbox = seed(control, count)
+        control.post("/_local/faults", json=delay).raise_for_status()
         log.take()
         argv = [sys.executable, "-c", SDK_LOOP, proxy, TOKEN, devbox, str(keep)]
         seconds, done = timed(argv, work)
@@ -212,11 +219,18 @@ def main() -> None:
     parser.add_argument("--snapshots", type=int, default=5000)
     parser.add_argument("--keep", type=int, default=100)
     parser.add_argument("--unmarked", action="store_true", help="seed without rlstate.state")
+    parser.add_argument("--latency-ms", type=int, default=50, help="added to every answer")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-retain-") as folder:
-        rows = measure(args.snapshots, args.keep, Path(folder))
-    print(f"\nretain on one series of {args.snapshots} snapshots, keep: {{last: {args.keep}}}\n")
+        rows = measure(args.snapshots, args.keep, Path(folder), args.latency_ms)
+    print(
+        f"\nretain on one series of {args.snapshots} snapshots, keep: {{last: {args.keep}}}, "
+        f"{args.latency_ms} ms per answer\n"
+    )
     print_table(rows)
+    pruning = next(r for r in rows if r.case == "rlstate retain")
+    loop = next(r for r in rows if r.case == "plain SDK script")
+    print(f"\nrlstate retain pruned {loop.seconds / pruning.seconds:.1f}x faster than the SDK loop")
 
 
 if __name__ == "__main__":
