@@ -233,7 +233,7 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, nargs="+", default=[0, 10])
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--rate-limit", type=float, default=None)
-    parser.add_argument("--scenarios", nargs="+", default=["independent", "fan-out"])
+    parser.add_argument("--scenarios", nargs="*", default=["independent", "fan-out"])
     args = parser.parse_args()
     rows: list[Figures] = []
     with local_backend(args.boot) as url:
