@@ -1,10 +1,11 @@
 """Benchmark of `rlstate retain` on a series of 5,000 snapshots; prints a table, asserts little.
 
     python tests/bench/bench_retain.py [--snapshots 5000] [--keep 100] [--unmarked]
-                                       [--latency-ms 50]
+                                       [--latency-ms 50] [--direct]
 
 `--latency-ms` (default 50) adds that much to every API answer, standing for the round trip to
-the Runloop cloud (0: loopback speed).
+the Runloop cloud (0: loopback speed). `--direct` leaves the counting proxy out (a threaded
+Python proxy caps how many requests are in flight); rlstate's own summary counts then.
 
 By default the snapshots carry `rlstate.state=complete`, as the ones rlstate takes do once it saw
 them complete, so no status needs reading; `--unmarked` seeds them without it (as snapshots of
@@ -173,9 +174,11 @@ def rlstate_case(case: str, url: str, cwd: Path, *flags: str) -> tuple[float, di
     return seconds, summary
 
 
-def measure(count: int, keep: int, work: Path, latency_ms: int) -> list[Row]:
+def measure(count: int, keep: int, work: Path, latency_ms: int, direct: bool) -> list[Row]:
     rows = []
-    with backend(work / "data") as (url, control), recording_proxy(url) as (proxy, log):
+    with backend(work / "data") as (url, control), recording_proxy(url) as (proxied, log):
+        # --direct: no proxy in the way (its threads cap concurrency); counts by rlstate's own
+        proxy = url if direct else proxied
         delay = {"latency_ms": latency_ms}  # after each seed: a reset turns faults off
         devbox = seed(control, count)
         control.post("/_local/faults", json=delay).raise_for_status()
@@ -187,6 +190,8 @@ def measure(count: int, keep: int, work: Path, latency_ms: int) -> list[Row]:
             log.take()
             seconds, summary = rlstate_case(case, proxy, work, *flags)
             note = f"{'would prune' if flags else 'pruned'} {summary['pruned']}"
+            if direct:
+                note += f"; {summary['requests']} requests, peak {summary['peak_concurrency']}"
             rows.append(Row(case, seconds, classify(log.take()), left(control, devbox), note))
         seconds, summary = rlstate_case("again", proxy, work)
         rows.append(Row("rlstate retain (again)", seconds, classify(log.take()), keep, "no-op"))
@@ -220,9 +225,10 @@ def main() -> None:
     parser.add_argument("--keep", type=int, default=100)
     parser.add_argument("--unmarked", action="store_true", help="seed without rlstate.state")
     parser.add_argument("--latency-ms", type=int, default=50, help="added to every answer")
+    parser.add_argument("--direct", action="store_true", help="no counting proxy in between")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-retain-") as folder:
-        rows = measure(args.snapshots, args.keep, Path(folder), args.latency_ms)
+        rows = measure(args.snapshots, args.keep, Path(folder), args.latency_ms, args.direct)
     print(
         f"\nretain on one series of {args.snapshots} snapshots, keep: {{last: {args.keep}}}, "
         f"{args.latency_ms} ms per answer\n"
