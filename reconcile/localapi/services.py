@@ -35,7 +35,7 @@ class Services:
 
     @classmethod
     def build(cls, config: LocalConfig, token: str) -> Services:
-        data_dir = config.data_dir
+        data_dir = config.data_dir.absolute()  # the sandbox binds paths under it, from anywhere
         store = Store(data_dir)
         disks = DiskStore(data_dir / "disks")
         hidden = [data_dir, token_path(data_dir)]

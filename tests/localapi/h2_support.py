@@ -136,27 +136,31 @@ class Served:
     url: str
     token: str
     process: subprocess.Popen[str]
+    stderr: str = ""  # what the server wrote there, once it stopped
 
 
 @contextmanager
-def local_serve(data_dir: Path, token: str = "h2-test-token") -> Iterator[Served]:
-    """`rlstate local serve --port 0` in a subprocess; stopped with SIGINT (checked: exit 0)."""
+def local_serve(data_dir: Path, token: str = "h2-test-token", cwd: Path = REPO) -> Iterator[Served]:
+    """`rlstate local serve --port 0` in a subprocess (`data_dir` may be relative to `cwd`);
+    stopped with SIGINT, which must end it with exit 0."""
     args = [sys.executable, "-m", "reconcile", "local", "serve", "--port", "0"]
     args += ["--data-dir", str(data_dir), "--token", token, "--transition-seconds", "0.05"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    served = Served("", token, process)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         match = re.search(r"at (http://\S+) ", line)
         assert match, f"no startup line: {line!r}"
-        yield Served(match.group(1), token, process)
+        served.url = match.group(1)
+        yield served
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            _, served.stderr = process.communicate(timeout=30)
         finally:
             process.kill()
-    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
+    assert process.returncode == 0, served.stderr
