@@ -178,7 +178,9 @@ def test_same_request_id_twice_creates_one_devbox(api: httpx.Client) -> None:
     other_path = api.post(
         "/v1/objects", json={"name": "o", "content_type": "text"}, headers=headers
     )
-    assert other_path.json()["id"].startswith("obj_")  # the key is per method + path
+    assert other_path.status_code == 409  # an id names one call; reused elsewhere: a client bug
+    assert other_path.json()["message"].startswith("x-request-id: ")
+    assert api.get("/v1/objects").json()["objects"] == []
 
 
 def test_execute_with_a_used_command_id_returns_the_same_execution(api: httpx.Client) -> None:
