@@ -76,6 +76,7 @@ def test_typescript_sdk_defaults_against_local_serve(ts_sdk: Path, tmp_path: Pat
 
     assert seen["status"] == "running"
     assert seen["exec"] == {"stdout": "hello\n", "exitCode": 0}
+    assert (seen["shell"], seen["unnamed"]) == ("/tmp\nV=42\n", "/home/user\nV=\n")
     assert seen["read"] == "from ts"
     assert (seen["snapshot"], seen["restored"]) == ("complete", "from ts")
     assert seen["object"] == "object body"
