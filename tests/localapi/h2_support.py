@@ -142,7 +142,7 @@ class Served:
 @contextmanager
 def local_serve(data_dir: Path, token: str = "h2-test-token", cwd: Path = REPO) -> Iterator[Served]:
     """`rlstate local serve --port 0` in a subprocess (`data_dir` may be relative to `cwd`);
-    stopped with SIGINT, which must end it with exit 0."""
+    stopped with SIGINT, which must end it as a signal does (exit 128 + 2)."""
     args = [sys.executable, "-m", "reconcile", "local", "serve", "--port", "0"]
     args += ["--data-dir", str(data_dir), "--token", token, "--transition-seconds", "0.05"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -163,4 +163,4 @@ def local_serve(data_dir: Path, token: str = "h2-test-token", cwd: Path = REPO) 
             _, served.stderr = process.communicate(timeout=30)
         finally:
             process.kill()
-    assert process.returncode == 0, served.stderr
+    assert process.returncode == 128 + signal.SIGINT, served.stderr

@@ -1,6 +1,6 @@
 """Builds reconcile/localapi/web/request_types.json, the JSON types of every request field and
 query parameter of the routes the local server answers (emulated or refused), from Runloop's OpenAPI
-description. The server reads only the generated table; test_localapi_strict.py checks it is
+description. The server reads only the generated table; test_strict_input.py checks it is
 current where the description is present.
 
     python tests/localapi/request_types_gen.py   # rewrites the table

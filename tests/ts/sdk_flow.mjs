@@ -1,5 +1,5 @@
 // Runs the official Runloop TypeScript SDK, with its default options (HTTP/2 on Node.js), against
-// the server at RL_URL and prints what it saw as one JSON line. Used by test_localapi_ts_sdk.py.
+// the server at RL_URL and prints what it saw as one JSON line. Used by test_typescript_sdk.py.
 import { RunloopSDK } from '@runloop/api-client';
 
 const sdk = new RunloopSDK({ baseURL: process.env.RL_URL, bearerToken: process.env.RL_TOKEN });
