@@ -42,15 +42,16 @@ class Services:
         sandbox = Sandbox(disks, hidden_paths=hidden, force_mode=config.sandbox_mode)
         backend = Backend(config, store, disks, sandbox)
         runner = Runner(backend)
+        builds = Builds(backend, runner)
         return cls(
             config=config,
             token=token,
             store=store,
             backend=backend,
             runner=runner,
-            lifecycle=Lifecycle(backend, runner),
+            lifecycle=Lifecycle(backend, runner, builds),
             snapshots=Snapshots(backend),
-            builds=Builds(backend, runner),
+            builds=builds,
             signer=Signer(data_dir),
         )
 
