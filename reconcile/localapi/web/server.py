@@ -21,6 +21,7 @@ from hypercorn.utils import wrap_app
 
 from reconcile.localapi.config import LocalConfig, token_path
 from reconcile.localapi.web.app import create_app
+from reconcile.localapi.web.draining import draining
 from reconcile.localapi.web.dropping import drop_without_answer
 from reconcile.localapi.web.faults import DropConnection
 
@@ -56,7 +57,7 @@ class _Host:
             return
         self.in_flight += 1
         try:
-            await self._app(scope, receive, send)
+            await self._app(scope, *draining(scope, receive, send))
         except DropConnection:
             await drop_without_answer(send)
         finally:
