@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -118,3 +120,25 @@ def test_curl_speaks_http2_without_tls(endpoint: tuple[str, str], flag: str) -> 
     body, version = done.stdout.rsplit("\n", 1)
     assert (done.returncode, version) == (0, "2"), done.stderr
     assert '"devboxes":[]' in body.replace(" ", "")
+
+
+def test_a_stop_answers_long_polls_held_on_an_http2_connection(tmp_path: Path) -> None:
+    config = LocalConfig(data_dir=tmp_path / "data", port=0, transition_seconds=0.05)
+    server = start_in_thread(config)
+    try:
+        client = H2Client(server.url, server.token)
+        devbox_id = _running_devbox(client)
+        wait = {"statuses": ["shutdown"], "timeout_seconds": 30}
+        held = [
+            client.send("POST", f"/v1/devboxes/{devbox_id}/wait_for_status", wait) for _ in range(5)
+        ]
+        deadline = time.monotonic() + 60
+        while server.requests_in_progress < len(held):  # until the server holds them all
+            assert time.monotonic() < deadline, "the long-polls never reached the server"
+            time.sleep(0.01)
+    finally:
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+    answers = client.wait(*held)
+    stopping.join()
+    assert [a.status for a in answers] == [408] * len(held)
