@@ -35,22 +35,23 @@ class Services:
 
     @classmethod
     def build(cls, config: LocalConfig, token: str) -> Services:
-        data_dir = config.data_dir
+        data_dir = config.data_dir.absolute()  # the sandbox binds paths under it, from anywhere
         store = Store(data_dir)
         disks = DiskStore(data_dir / "disks")
         hidden = [data_dir, token_path(data_dir)]
         sandbox = Sandbox(disks, hidden_paths=hidden, force_mode=config.sandbox_mode)
         backend = Backend(config, store, disks, sandbox)
         runner = Runner(backend)
+        builds = Builds(backend, runner)
         return cls(
             config=config,
             token=token,
             store=store,
             backend=backend,
             runner=runner,
-            lifecycle=Lifecycle(backend, runner),
+            lifecycle=Lifecycle(backend, runner, builds),
             snapshots=Snapshots(backend),
-            builds=Builds(backend, runner),
+            builds=builds,
             signer=Signer(data_dir),
         )
 

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_localapi import Row, measure_bare_true, measure_sandbox_true, print_table
+from bench_protocols import measure_startup, measure_throughput
 from runloop_api_client import Runloop
 
 from reconcile.localapi import LocalConfig, RunningServer, start_in_thread
@@ -143,16 +144,27 @@ def measure_first_snapshot_poll(api: httpx.Client, runs: int) -> Row:
     return Row("snapshot", "snapshot_disk_async + first status poll (100 kB disk)", seconds, note)
 
 
+class _Done(Exception):
+    """--protocols: the rows asked for are measured."""
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs per HTTP row (default 20)")
     parser.add_argument("--quick", action="store_true", help="few runs (smoke test)")
+    parser.add_argument(
+        "--protocols", action="store_true", help="only start-up and HTTP/1.1 + HTTP/2 throughput"
+    )
     args = parser.parse_args(argv)
     runs = 3 if args.quick else args.runs
     base = Path(tempfile.mkdtemp(prefix="bench-server-"))
     rows: list[Row] = []
     mode = "?"
     try:
+        rows.append(measure_startup(runs))
+        rows += measure_throughput(max(3, runs // 4))
+        if args.protocols:
+            raise _Done
         config = LocalConfig(data_dir=base / "data", port=0)
         with start_in_thread(config) as server:
             headers = {"Authorization": f"Bearer {server.token}"}
@@ -164,6 +176,9 @@ def main(argv: list[str] | None = None) -> None:
                 rows += measure_execute(api, runs * 5)
                 rows.append(measure_first_snapshot_poll(api, runs))
                 rows += measure_listing(server, api, runs)
+    except _Done:
+        pass
+    else:
         modes = ["bubblewrap", "subprocess"] if shutil.which("bwrap") else ["subprocess"]
         rows += [measure_sandbox_true(mode, runs * 5, base) for mode in modes]
         rows.append(measure_bare_true(runs * 5))

@@ -22,7 +22,7 @@ def test_build_then_devboxes_by_id_and_name(sdk: Runloop) -> None:
         launch_parameters={"launch_commands": ["echo launched > /home/user/l.txt"]},
         metadata={"team": "infra"},
     )
-    assert started.status in ("queued", "provisioning", "building")
+    assert started.status == "build_complete"  # a small build is done before create answers
     built = sdk.blueprints.await_build_complete(started.id, polling_config=FAST)
     assert built.status == "build_complete" and built.build_finish_time_ms is not None
     assert built.parameters.build_args == {"WHO": "sweep"} and built.metadata == {"team": "infra"}

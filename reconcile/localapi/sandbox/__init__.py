@@ -91,6 +91,12 @@ class Sandbox:
         )
         return build_bwrap_argv(config, shell)
 
+    def tmp_dir(self, devbox_id: str) -> str:
+        """The devbox's own /tmp as its commands see it (subprocess mode: a folder on the host)."""
+        if self.mode == "subprocess":
+            return str(self._disks.disk_path(devbox_id) / "tmp")
+        return "/tmp"
+
     def environment(self, devbox_id: str, env: Mapping[str, str]) -> dict[str, str]:
         """The environment the command starts with: a clean base, then the devbox's variables."""
         home = HOME

@@ -18,18 +18,23 @@ from typing import IO, Any
 KINDS = ("devboxes", "executions", "snapshots", "objects", "blueprints")
 _SCHEMA = [
     *(f"CREATE TABLE IF NOT EXISTS {k} (id TEXT PRIMARY KEY, data TEXT NOT NULL)" for k in KINDS),
-    """CREATE TABLE IF NOT EXISTS replies (
-        request_id TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
-        status INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
-        created_ms INTEGER NOT NULL, PRIMARY KEY (request_id, method, path))""",
-    "CREATE INDEX IF NOT EXISTS replies_created ON replies (created_ms)",
+    "DROP TABLE IF EXISTS replies",  # keyed by (id, method, path): an id reused elsewhere replayed
+    """CREATE TABLE IF NOT EXISTS request_replies (
+        request_id TEXT PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL,
+        digest TEXT NOT NULL, status INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
+        created_ms INTEGER NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS request_replies_created ON request_replies (created_ms)",
 ]
 
 
 @dataclass(frozen=True)
 class StoredReply:
-    """An earlier answer to a POST, replayed when the same x-request-id comes again."""
+    """An earlier answer to a POST, replayed when the same x-request-id comes again with the same
+    method, path and body (`digest`, a hash of the request body)."""
 
+    method: str
+    path: str
+    digest: str
     status: int
     headers: list[tuple[str, str]]
     body: bytes
@@ -90,37 +95,34 @@ class Store:
         with self._lock:
             for kind in KINDS:
                 self._db.execute(f"DELETE FROM {kind}")
-            self._db.execute("DELETE FROM replies")
+            self._db.execute("DELETE FROM request_replies")
         for sub in ("objects", "outputs"):
             shutil.rmtree(self.data_dir / sub, ignore_errors=True)
             (self.data_dir / sub).mkdir(exist_ok=True)
 
     # idempotent replies
 
-    def get_reply(
-        self, request_id: str, method: str, path: str, since_ms: int
-    ) -> StoredReply | None:
+    def get_reply(self, request_id: str, since_ms: int) -> StoredReply | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT status, headers, body FROM replies WHERE request_id = ? AND method = ?"
-                " AND path = ? AND created_ms >= ?",
-                (request_id, method, path, since_ms),
+                "SELECT method, path, digest, status, headers, body FROM request_replies"
+                " WHERE request_id = ? AND created_ms >= ?",
+                (request_id, since_ms),
             ).fetchone()
         if row is None:
             return None
-        headers = [(str(k), str(v)) for k, v in json.loads(row[1])]
-        return StoredReply(status=int(row[0]), headers=headers, body=bytes(row[2]))
+        headers = [(str(k), str(v)) for k, v in json.loads(row[4])]
+        return StoredReply(str(row[0]), str(row[1]), str(row[2]), int(row[3]), headers, row[5])
 
-    def put_reply(
-        self, request_id: str, method: str, path: str, reply: StoredReply, created_ms: int
-    ) -> None:
+    def put_reply(self, request_id: str, reply: StoredReply, created_ms: int) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO request_replies VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     request_id,
-                    method,
-                    path,
+                    reply.method,
+                    reply.path,
+                    reply.digest,
                     reply.status,
                     json.dumps(reply.headers),
                     reply.body,
@@ -130,7 +132,7 @@ class Store:
 
     def prune_replies(self, before_ms: int) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM replies WHERE created_ms < ?", (before_ms,))
+            self._db.execute("DELETE FROM request_replies WHERE created_ms < ?", (before_ms,))
 
     # blob files
 

@@ -32,6 +32,7 @@ from reconcile.localapi.web.routes import (
     public,
     unsupported,
 )
+from reconcile.localapi.web.strict import StrictInputMiddleware
 
 log = logging.getLogger("reconcile.localapi")
 
@@ -46,7 +47,12 @@ async def _problem(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+    message = str(exc.detail)
+    if exc.status_code == 404:
+        path = request.url.path
+        message = "no such endpoint"
+        if len(path) > 1 and path.endswith("/"):  # the spec has no such paths; no redirect
+            message += f" ({path}: API paths take no trailing slash)"
     return JSONResponse({"message": message}, status_code=exc.status_code, headers=exc.headers)
 
 
@@ -87,11 +93,13 @@ def create_app(config: LocalConfig) -> Starlette:
         lifespan=lifespan,
         middleware=[
             Middleware(AuthMiddleware, services=svc),
+            Middleware(StrictInputMiddleware),  # wrong types: 400 before any route or replay
             Middleware(FaultMiddleware, settings=lambda: svc.backend.settings.faults, dice=dice),
             Middleware(IdempotencyMiddleware, store=lambda: svc.store),
         ],
         exception_handlers={Problem: _problem, HTTPException: _http_error, Exception: _crash},
     )
+    app.router.redirect_slashes = False  # a 307 would resend a POST body elsewhere
     app.state.services = svc
     app.state.fault_dice = dice
     return app

@@ -6,7 +6,8 @@ form joined into one shell line; `ENV`/`ARG` values set the environment of later
 fill `ARG`s); `file_mounts` written before the commands; `base_blueprint_id`/`base_blueprint_name`
 as the starting image. Not emulated: `FROM` images (every build starts from the host system the
 sandbox shows), `COPY`/`ADD`, `WORKDIR`, `USER`, `build_context`, `code_mounts`, `services`,
-`secrets`, network policies. Statuses: queued → building → build_complete | failed.
+`secrets`, network policies. Statuses: queued → building → build_complete | failed. The create
+call waits a moment for the build, so a small build is complete by the first status poll.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from reconcile.localapi.state.backend import Backend, log
 from reconcile.localapi.state.problems import Invalid
 from reconcile.localapi.state.records import Blueprint
 from reconcile.localapi.workers.runner import Runner
+
+# How long create waits for a build before answering, so that a small build is complete by the
+# first status poll (a client that reads one status and goes on then sees the truth).
+BUILD_GRACE_SECONDS = 2.0
+BUILDING = ("queued", "provisioning", "building")
 
 
 def dockerfile_steps(dockerfile: str) -> list[tuple[str, str]]:
@@ -96,6 +102,26 @@ class Builds:
         ]
         return max(built, key=lambda bp: bp.id, default=None)
 
+    def newest_usable(self, name: str) -> Blueprint | None:
+        """The newest successful build of `name`, else the newest one still building."""
+        building = [
+            bp
+            for bp in self.b.blueprints.values()
+            if bp.name == name and bp.status in BUILDING and bp.state == "created"
+        ]
+        return self.newest_built(name) or max(building, key=lambda bp: bp.id, default=None)
+
+    async def until_built(self, bpt: Blueprint) -> str | None:
+        """Wait while the build runs; None once built, else why the image will never exist."""
+        await self.b.notifier.wait_until(
+            bpt.id, lambda: bpt.status not in BUILDING or bpt.state != "created", None
+        )
+        if bpt.state != "created":
+            return f"blueprint {bpt.id} was deleted"
+        if bpt.status != "build_complete":
+            return f"the build of blueprint {bpt.id} failed ({bpt.failure_reason or bpt.status})"
+        return None
+
     def base_of(self, params: dict[str, object]) -> str | None:
         base_id, base_name = params.get("base_blueprint_id"), params.get("base_blueprint_name")
         if base_id and base_name:
@@ -114,9 +140,12 @@ class Builds:
             return found.id
         return None
 
-    def start(self, bpt: Blueprint) -> Blueprint:
+    async def start(self, bpt: Blueprint) -> Blueprint:
+        """Record the blueprint and build it in the background; returns when the build is done
+        or after BUILD_GRACE_SECONDS, whichever is first."""
         self.b.save(bpt)
-        self.b.spawn(self._build(bpt), owner=bpt.id)
+        task = self.b.spawn(self._build(bpt), owner=bpt.id)
+        await asyncio.wait({task}, timeout=BUILD_GRACE_SECONDS)
         return bpt
 
     async def _build(self, bpt: Blueprint) -> None:
@@ -175,5 +204,5 @@ class Builds:
 
     def recover(self) -> None:
         for bpt in self.b.blueprints.values():
-            if bpt.status in ("queued", "provisioning", "building"):
+            if bpt.status in BUILDING:
                 self._fail(bpt, "server restarted during the build")

@@ -1,9 +1,10 @@
 """Drives devboxes through their statuses (boot, suspend, resume, shutdown); no HTTP here.
 
 One driver task per devbox walks the declared table in records.py: provisioning (wait for a source
-snapshot, create the disk) → initializing (file mounts, object mounts, launch commands) → running;
-suspending → suspended; resuming (launch commands again) → running. Each step lasts at least the
-configured transition time. A server restart re-enters the step the devbox was in.
+snapshot or blueprint build, create the disk) → initializing (file mounts, object mounts, launch
+commands) → running; suspending → suspended; resuming (launch commands again) → running. Each
+step lasts at least the configured transition time. A server restart re-enters the step the
+devbox was in.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from reconcile.localapi.disk import DiskError
 from reconcile.localapi.state.backend import Backend, log
 from reconcile.localapi.state.problems import Conflict, WrongState
 from reconcile.localapi.state.records import ARCHIVE_CONTENT_TYPES, Devbox
+from reconcile.localapi.workers.builds import Builds
 from reconcile.localapi.workers.runner import Runner
 
 
@@ -25,9 +27,10 @@ class SetupFailed(Exception):
 class Lifecycle:
     """Creates devboxes and moves them between statuses."""
 
-    def __init__(self, backend: Backend, runner: Runner) -> None:
+    def __init__(self, backend: Backend, runner: Runner, builds: Builds) -> None:
         self.b = backend
         self.runner = runner
+        self.builds = builds
         self._steps: dict[str, Callable[[Devbox], Awaitable[None]]] = {
             "provisioning": self._provision,
             "initializing": self._initialize,
@@ -74,6 +77,9 @@ class Lifecycle:
             )
             if snp is None or snp.status != "complete":
                 raise SetupFailed(f"snapshot {dbx.snapshot_id} did not complete")
+        bpt = self.b.blueprints.get(dbx.blueprint_id) if dbx.blueprint_id else None
+        if bpt is not None and (why := await self.builds.until_built(bpt)) is not None:
+            raise SetupFailed(why)
         if not dbx.disk_ready:
             await asyncio.to_thread(self.b.disks.create_disk, dbx.id, image)
             dbx.disk_ready = True

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from reconcile.localapi.disk import DiskError
 from reconcile.localapi.state.backend import Backend
 from reconcile.localapi.state.records import Devbox, Execution
+from reconcile.localapi.workers.shells import in_shell
 
 DEFAULT_LAST_N = 100
 TAIL_WINDOW = 1 << 20  # bytes of output read back for a view
@@ -42,6 +43,7 @@ class Runner:
     def __init__(self, backend: Backend) -> None:
         self.b = backend
         self._by_command_id: dict[tuple[str, str], str] = {}
+        self._shell_last: dict[tuple[str, str], Execution] = {}  # newest command of each shell
 
     def index(self) -> None:
         """Rebuild the (devbox, command_id) index from the loaded records."""
@@ -61,7 +63,8 @@ class Runner:
         shell_name: str | None = None,
         source: str = "exec",
     ) -> Execution:
-        """Start `command` in the devbox; the execution is `running` when this returns.
+        """Start `command` in the devbox; the execution is `running` when this returns, or
+        `queued` behind the command its named shell is still running (one at a time, in order).
         `source` says who ran it (exec: the API; setup_commands, entrypoint: the devbox itself)."""
         exn = Execution(
             id=self.b.new_id("execution"),
@@ -77,17 +80,34 @@ class Runner:
         for stream in STREAMS:
             self.b.store.output_path(exn.id, stream).write_bytes(b"")
         self.b.save(exn)
+        if shell_name is None:
+            await self._launch(dbx, exn, command)
+            return exn
+        text = in_shell(command, self.b.sandbox.tmp_dir(dbx.id), dbx.id, shell_name)
+        before = self._shell_last.get((dbx.id, shell_name))
+        self._shell_last[(dbx.id, shell_name)] = exn
+        if before is None or before.status == "completed":
+            await self._launch(dbx, exn, text)
+        else:
+            self.b.spawn(self._after(before, dbx, exn, text), owner=exn.id)
+        return exn
+
+    async def _after(self, before: Execution, dbx: Devbox, exn: Execution, text: str) -> None:
+        await self.b.notifier.wait_until(before.id, lambda: before.status == "completed", None)
+        if exn.status == "queued":  # not killed while it waited
+            await self._launch(dbx, exn, text)
+
+    async def _launch(self, dbx: Devbox, exn: Execution, command: str) -> None:
         try:
             proc = await self.b.sandbox.spawn(dbx.id, command, dbx.environment_variables)
         except (OSError, DiskError) as exc:
             self.b.store.output_path(exn.id, "stderr").write_text(f"cannot start command: {exc}\n")
             self._finish(exn, 127)
-            return exn
+            return
         self.b.processes[exn.id] = proc
         exn.status = "running"
         self.b.save(exn)
         self.b.spawn(self._collect(exn, proc), owner=exn.id)
-        return exn
 
     async def _collect(self, exn: Execution, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None and proc.stderr is not None

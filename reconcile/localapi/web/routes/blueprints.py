@@ -70,7 +70,7 @@ async def create(request: Request) -> Response:
         base_blueprint_id=svc.builds.base_of(params),
         metadata=params.get("metadata"),
     )
-    return ok(blueprint_view(svc.builds.start(bpt)))
+    return ok(blueprint_view(await svc.builds.start(bpt)))
 
 
 async def list_blueprints(request: Request) -> Response:

@@ -11,6 +11,7 @@ from reconcile.localapi.state.problems import Invalid
 from reconcile.localapi.state.records import Devbox
 from reconcile.localapi.web.routes.params import Body
 from reconcile.localapi.web.views import launch_parameters
+from reconcile.localapi.workers.builds import BUILDING
 
 CREATE_FIELDS = (
     "name",
@@ -79,14 +80,15 @@ def _image_source(body: Body, svc: Services) -> tuple[str | None, str | None, di
             raise Invalid(f"snapshot_id: no usable snapshot {snapshot_id}")
         return None, snapshot_id, {}
     bpt = None
+    usable = ("build_complete", *BUILDING)  # one still building: the devbox waits for it
     if blueprint_id := body.text("blueprint_id"):
         bpt = b.blueprints.get(blueprint_id)
-        if bpt is None or bpt.state != "created" or bpt.status != "build_complete":
-            raise Invalid(f"blueprint_id: no built blueprint {blueprint_id}")
+        if bpt is None or bpt.state != "created" or bpt.status not in usable:
+            raise Invalid(f"blueprint_id: no built or building blueprint {blueprint_id}")
     elif blueprint_name := body.text("blueprint_name"):
-        bpt = svc.builds.newest_built(blueprint_name)
+        bpt = svc.builds.newest_usable(blueprint_name)
         if bpt is None:
-            raise Invalid(f"blueprint_name: no built blueprint named {blueprint_name!r}")
+            raise Invalid(f"blueprint_name: no built or building blueprint {blueprint_name!r}")
     if bpt is None:
         return None, None, {}
     inherited = {

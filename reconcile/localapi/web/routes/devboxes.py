@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from reconcile.localapi.state.listing import paginate
-from reconcile.localapi.state.problems import Invalid, NotFound
+from reconcile.localapi.state.problems import Invalid, NotFound, WrongState
 from reconcile.localapi.state.records import DEVBOX_FINAL, DEVBOX_KNOWN_STATUSES, Devbox
 from reconcile.localapi.web.routes.common import (
     metadata_routes,
@@ -116,9 +116,12 @@ async def resume(request: Request) -> Response:
 
 
 async def keep_alive(request: Request) -> Response:
-    """Accepted and answered; idle and keep-alive timers are not emulated."""
-    _devbox(request)
+    """For a running devbox, as the API documents it (a devbox that ended has no timer to reset);
+    answered without effect, since idle and keep-alive timers are not emulated."""
+    dbx = _devbox(request)
     await read_body(request)
+    if dbx.status != "running":
+        raise WrongState(f"devbox {dbx.id} is {dbx.status}; keep_alive needs a running devbox")
     return ok({})
 
 

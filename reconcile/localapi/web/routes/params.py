@@ -14,9 +14,13 @@ from reconcile.localapi.state.problems import Invalid
 
 async def read_body(request: Request, allowed: Iterable[str] | None = None) -> Body:
     """The JSON object body; an empty body counts as `{}`. `allowed` lists the accepted fields."""
-    raw = await request.body()
+    return Body(parse_object(await request.body()), allowed)
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object (empty or `null`: `{}`); Invalid names `body` otherwise."""
     if not raw.strip():
-        return Body({}, allowed)
+        return {}
     try:
         data = json.loads(raw, parse_constant=_not_json)
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, a number of 4,300+ digits
@@ -24,10 +28,10 @@ async def read_body(request: Request, allowed: Iterable[str] | None = None) -> B
     except RecursionError:
         raise Invalid("body: not valid JSON (nested too deeply)") from None
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
         raise Invalid("body: must be a JSON object")
-    return Body(data, allowed)
+    return data
 
 
 def _not_json(constant: str) -> Any:
@@ -35,7 +39,7 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     """A number the API can hold: an int64, or a finite float (1e400 parses as infinity)."""
     if isinstance(value, bool):
         return False
@@ -108,7 +112,7 @@ class Body:
         value = self._get(field, False)
         if value is None:
             return None
-        if not _is_number(value):
+        if not is_number(value):
             raise Invalid(f"{self._name(field)}: must be a number")
         return float(value)
 
@@ -118,7 +122,7 @@ class Body:
         value = self._get(field, False)
         if value is None:
             return None
-        if not _is_number(value) or value != int(value):
+        if not is_number(value) or value != int(value):
             raise Invalid(f"{self._name(field)}: must be an integer")
         if minimum is not None and value < minimum:
             raise Invalid(f"{self._name(field)}: must be at least {minimum}")
@@ -170,7 +174,7 @@ def query_int(request: Request, name: str, *, minimum: int | None = None) -> int
         value = int(raw)
     except ValueError:
         raise Invalid(f"{name}: must be an integer") from None
-    if not _is_number(value):  # e.g. an offset past int64 would break the seek mid-stream
+    if not is_number(value):  # e.g. an offset past int64 would break the seek mid-stream
         raise Invalid(f"{name}: must be a 64-bit integer")
     if minimum is not None and value < minimum:
         raise Invalid(f"{name}: must be at least {minimum}")
