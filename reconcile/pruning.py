@@ -115,3 +115,29 @@ def prune_steps(
         else:
             steps.append(PruneStep(snap.id, "delete", v.reasons))
     return steps
+
+
+def format_bytes(size: int) -> str:
+    """1.5 GiB, 300 MiB, 12 B: binary units, one decimal from KiB up."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # not reached
+
+
+def prune_cost(series: str, decision: RetentionDecision, keep_changed: bool) -> str | None:
+    """What a decision's prunes cost, for the plan: "keep change prunes 37 snapshots (12.4 GiB)
+    of snapshot.nightly"; None when it prunes nothing."""
+    gone = [v.snapshot for v in decision.to_delete]
+    if not gone:
+        return None
+    sizes = [s.size_bytes for s in gone if s.size_bytes is not None]
+    if len(sizes) == len(gone):
+        held = format_bytes(sum(sizes))
+    else:
+        held = f"at least {format_bytes(sum(sizes))}" if sizes else "size unknown"
+    noun = "snapshot" if len(gone) == 1 else "snapshots"
+    lead = "keep change prunes" if keep_changed else "prunes"
+    return f"{lead} {len(gone)} {noun} ({held}) of snapshot.{series}"

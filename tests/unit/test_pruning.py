@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from reconcile.pruning import guard_shrink, prune_steps, shrink_refusal
+from reconcile.pruning import guard_shrink, prune_cost, prune_steps, shrink_refusal
 from reconcile.retention import RetentionPolicy, SnapshotRecord, decide_retention
 
 NOW = datetime(2031, 3, 1, 2, 0, tzinfo=UTC)
@@ -91,3 +91,19 @@ def test_a_marked_snapshot_in_use_or_the_last_complete_one_is_held() -> None:
     reasons = {v.snapshot.id: v.reasons for v in decision.verdicts}
     assert reasons["a"][-1] == "held: newest complete of all"
     assert reasons["b"][-1] == "held: in use by x"
+
+
+def test_the_cost_line_counts_and_sizes_what_goes() -> None:
+    snaps = [
+        SnapshotRecord(f"s{n:02d}", NOW - (n + 1) * DAY, "complete", size_bytes=1024**3 // 2)
+        for n in range(40)
+    ]
+    decision = decide_retention(snaps, RetentionPolicy(last=3), NOW)
+    line = prune_cost("nightly", decision, keep_changed=True)
+    assert line == "keep change prunes 37 snapshots (18.5 GiB) of snapshot.nightly"
+    assert (
+        prune_cost("nightly", decide_retention(snaps, RetentionPolicy(last=40), NOW), True) is None
+    )
+    unsized = [SnapshotRecord("a", NOW, "complete"), SnapshotRecord("b", NOW - DAY, "complete")]
+    line = prune_cost("x", decide_retention(unsized, RetentionPolicy(last=1), NOW), False)
+    assert line == "prunes 1 snapshot (size unknown) of snapshot.x"
