@@ -113,6 +113,7 @@ def _uvicorn(config: LocalConfig) -> tuple[_Server, str, str]:
         lifespan="on",
         log_level="warning",
         access_log=False,
+        date_header=False,  # the app dates every answer by the backend's clock
         timeout_graceful_shutdown=5,
     )
     server = _Server(ucfg)
