@@ -17,6 +17,7 @@ from reconcile.api.base import PAGE_LIMIT
 from reconcile.api.devboxes import DevboxEndpoints
 from reconcile.api.http import MAX_CONNECTIONS, HttpCore, RequestStats
 from reconcile.api.retry import RetryEvent, RetryPolicy
+from reconcile.api.servertime import ApiClock
 from reconcile.api.storage import StorageEndpoints
 
 
@@ -60,6 +61,11 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
     def stats(self) -> RequestStats:
         """Requests sent so far by route template, retries included."""
         return self._http.stats
+
+    @property
+    def api_clock(self) -> ApiClock:
+        """The API's time, as its answers' `Date` headers tell it."""
+        return self._http.api_clock
 
     @property
     def retry_policy(self) -> RetryPolicy:
