@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from reconcile.live.model import KEY_DELETE_AFTER, KEY_KEEP, KEY_LAST_RUN, format_time, parse_time
+from reconcile.live.model import (
+    KEY_DELETE_AFTER,
+    KEY_KEEP,
+    KEY_LAST_RUN,
+    KEY_VERIFIED,
+    format_time,
+    parse_time,
+)
 from reconcile.retention import RetentionPolicy
 
 
@@ -87,3 +94,8 @@ def keep_of(metadata: Mapping[str, str]) -> RetentionPolicy | None:
 
 def keep_stamp(policy: RetentionPolicy) -> dict[str, str]:
     return {KEY_KEEP: encode_keep(policy)}
+
+
+def verified_at(metadata: Mapping[str, str]) -> datetime | None:
+    """When a probe last verified that the snapshot restores (None: never)."""
+    return parse_time(metadata.get(KEY_VERIFIED))

@@ -41,6 +41,11 @@ KEY_DELETE_AFTER = "rlstate.delete_after"
 # The last `retain` run that acted on a series or failed: "<ISO time> ok|failed", stamped on the
 # series' newest snapshot (`check` reads the newest stamp of the series).
 KEY_LAST_RUN = "rlstate.last_run"
+# Verified restores: when a probe restored the snapshot and the verify command exited 0; and
+# "<ISO time> <why>" of the last failed verification.
+KEY_VERIFIED = "rlstate.verified"
+KEY_VERIFY_FAILED = "rlstate.verify_failed"
+KEY_PROBE = "rlstate.probe"  # on a throwaway verify devbox: the snapshot it restored
 KEY_KEEP = "rlstate.keep"  # the series' `keep` when rlstate took the snapshot (plan's cost line)
 OWNERSHIP_PREFIX = "rlstate."
 
