@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -335,6 +336,64 @@ def history(
 
     conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, backend_url, limit, json_out))
+
+
+def _duration(value: str | None) -> timedelta | None:
+    """A `--max-age`/`--simulate` value in manifest units (36h, 90d)."""
+    if value is None:
+        return None
+    from reconcile.manifest.schema import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+MaxAge = Annotated[
+    str | None,
+    typer.Option(help="Stale after this (36h; a series' alert_after wins; default 1.5x every)."),
+]
+MetricsFile = Annotated[
+    Path | None,
+    typer.Option("--prometheus", help="Also write metrics here (textfile collector), atomically."),
+]
+
+
+@app.command()
+def check(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    max_age: MaxAge = None,
+    prometheus: MetricsFile = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Monitor the snapshot series: one line, Nagios exit status (0 OK … 3 UNKNOWN)."""
+    from reconcile.commands import check as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(manifest, conn, _duration(max_age), prometheus))
+
+
+@app.command()
+def undelete(
+    series: Annotated[str, typer.Argument(help="The snapshot series (its name in the manifest).")],
+    ids: Annotated[list[str] | None, typer.Argument(help="Snapshot ids to keep.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every snapshot marked.")] = False,
+    manifest: Annotated[Path, typer.Option("--manifest", "-f", help="The manifest.")] = Path(
+        "rlstate.yaml"
+    ),
+    json_out: JsonOut = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Clear the grace marks a prune left (`prune.grace`), before a run deletes them."""
+    from reconcile.commands import undelete as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(manifest, conn, series, list(ids or []), every, json_out))
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on (loopback by default).")]
