@@ -45,7 +45,7 @@ KEY_LAST_RUN = "rlstate.last_run"
 # "<ISO time> <why>" of the last failed verification.
 KEY_VERIFIED = "rlstate.verified"
 KEY_VERIFY_FAILED = "rlstate.verify_failed"
-KEY_PROBE = "rlstate.probe"  # on a throwaway verify devbox: the snapshot it restored
+KEY_PROBE = "rlstate.probe"  # on a throwaway verify devbox (never rlstate.stack): its stack
 KEY_KEEP = "rlstate.keep"  # the series' `keep` when rlstate took the snapshot (plan's cost line)
 OWNERSHIP_PREFIX = "rlstate."
 

@@ -245,6 +245,21 @@ class PruneSpec(Strict):
     )
 
 
+class VerifySpec(Strict):
+    """A verified restore: restore the newest complete snapshot into a throwaway devbox and run a
+    command there; exit 0 stamps the snapshot verified."""
+
+    command: str = Field(min_length=1, description="Run in the restored devbox; 0 means it works.")
+    every: Duration = Field(
+        default_factory=lambda: timedelta(days=7),
+        description="Verify again when the newest verification is this old.",
+    )
+    timeout: Duration = Field(
+        default_factory=lambda: timedelta(minutes=10),
+        description="Give up on the command (a failure) after this long.",
+    )
+
+
 class SeriesSpec(Strict):
     """A snapshot series of one devbox (of this manifest, or an external dbx_ id)."""
 
@@ -262,6 +277,9 @@ class SeriesSpec(Strict):
         0.5,
         description="A run that would prune more than this share of the series' complete"
         " snapshots at once refuses for the series (unless --allow-shrink).",
+    )
+    verify: VerifySpec | None = Field(
+        None, description="Prove now and then that the newest complete snapshot restores."
     )
     alert_after: Duration | None = Field(
         None,
