@@ -267,26 +267,6 @@ def generate(
     raise typer.Exit(cmd.run(conn, stack, devbox or [], metadata or [], status))
 
 
-@app.command()
-def retain(
-    manifest: ManifestArg = DEFAULT_MANIFEST,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
-    json_out: JsonOut = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Silent unless an error.")] = False,
-    lock_timeout: LockTimeout = None,
-    backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
-) -> None:
-    """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
-    from reconcile.commands import retain as cmd
-
-    conn = _connection(api_url, api_key, local_dir)
-    lock = _lock(lock_timeout, backend_url)
-    raise typer.Exit(cmd.run(manifest, conn, dry_run, json_out, quiet, lock=lock))
-
-
 @lock_app.command("status")
 def lock_status(
     manifest: ManifestArg = DEFAULT_MANIFEST,
@@ -358,6 +338,47 @@ MetricsFile = Annotated[
     Path | None,
     typer.Option("--prometheus", help="Also write metrics here (textfile collector), atomically."),
 ]
+
+
+@app.command()
+def retain(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
+    json_out: JsonOut = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Silent unless an error.")] = False,
+    allow_shrink: Annotated[
+        bool, typer.Option("--allow-shrink", help="Prune beyond a series' max_prune.")
+    ] = False,
+    simulate: Annotated[
+        str | None, typer.Option(help="Change nothing; project this long ahead (90d).")
+    ] = None,
+    prometheus: MetricsFile = None,
+    lock_timeout: LockTimeout = None,
+    backend_url: BackendUrl = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
+    conn = _connection(api_url, api_key, local_dir)
+    horizon = _duration(simulate)
+    if horizon is not None:
+        from reconcile.commands import simulate as sim
+
+        raise typer.Exit(sim.run(manifest, conn, horizon, json_out))
+    from reconcile.commands import retain as cmd
+
+    code = cmd.run(
+        manifest,
+        conn,
+        dry_run,
+        json_out,
+        quiet,
+        allow_shrink=allow_shrink,
+        prometheus=prometheus,
+        lock=_lock(lock_timeout, backend_url),
+    )
+    raise typer.Exit(code)
 
 
 @app.command()

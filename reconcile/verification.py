@@ -28,6 +28,17 @@ class Candidate:
     verified: datetime | None
 
 
+@dataclass(frozen=True)
+class Verified:
+    """One verification a run made: the snapshot, whether its command exited 0, and why not."""
+
+    series: str
+    snapshot: str
+    ok: bool
+    reason: str
+    tail: str = ""
+
+
 def newest_verified(snaps: Iterable[Candidate]) -> Candidate | None:
     """The newest snapshot (by creation) that a probe verified, among those that count."""
     done = [s for s in snaps if s.verified is not None and s.complete and not s.marked]

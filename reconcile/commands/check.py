@@ -29,7 +29,7 @@ async def read_series(client: RunloopClient, manifest: Manifest) -> LiveState:
     """The stack as listed, with every unread status of its series read (each can change the
     newest complete snapshot and what is kept; snapshots rlstate saw complete need no read)."""
     from reconcile.live.discovery import list_stack, read_statuses
-    from reconcile.plan.retain_run import prune_statuses_needed
+    from reconcile.plan.retain_plan import prune_statuses_needed
 
     live = await list_stack(client, manifest)
     needed = prune_statuses_needed(manifest, live)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconcile.commands.common import load, utc_now
+from reconcile.commands.common import load
 from reconcile.commands.connection import Endpoint, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.commands.runlock import LockOptions, run_lock
@@ -77,19 +77,28 @@ class _Output:
 async def _retain(
     endpoint: Endpoint,
     loaded: LoadedManifest,
-    clock: Clock,
+    clock: Clock | None,
     dry_run: bool,
     out: _Output,
     report: RetainReport,
+    metrics: bool,
 ) -> None:
-    """One client for the whole run (each new client costs a TLS context)."""
+    """One client for the whole run (each new client costs a TLS context). "Now" is the API's
+    time (its answers' `Date`); `clock` overrides it where a test passes one."""
     from reconcile.api.client import RunloopClient
     from reconcile.apply.retain_run import run_retain
+    from reconcile.commands.retain_after import after_run, metrics_after
     from reconcile.plan.retain_plan import RetainInputs
 
     inputs = RetainInputs(loaded, endpoint.origin)
     async with RunloopClient(endpoint.url, endpoint.key, on_retry=out.retry) as client:
-        await run_retain(client, inputs, clock, dry_run, out, report)
+        now = clock or client.api_clock.now
+        await run_retain(client, inputs, now, dry_run, out, report)
+        if not dry_run:
+            await after_run(client, loaded.manifest, now, report, out.event)
+            report.requests = client.stats.total
+        if metrics:
+            report.metrics = await metrics_after(client, loaded.manifest)
 
 
 def _print_report(report: RetainReport, out: _Output, dry_run: bool) -> None:
@@ -117,22 +126,27 @@ def run(
     json_out: bool,
     quiet: bool,
     *,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
+    allow_shrink: bool = False,
+    prometheus: Path | None = None,
     lock: LockOptions | None = None,
 ) -> int:
-    """Exit status 0 when every due snapshot was taken and every prune done, else 1.
+    """Exit status 0 when every due snapshot was taken, every prune done (none refused by the
+    shrink guard) and every due verification passed, else 1.
 
-    `clock` gives "now" for `every` and `within` (tests pass the backend's clock)."""
+    "Now" is the API's time; `clock` overrides it (older tests pass the backend's clock)."""
     from reconcile.apply.retain_run import RetainReport
+    from reconcile.commands.metrics_file import write_metrics
 
     out = _Output(json_out, quiet)
-    report = RetainReport()
+    report = RetainReport(allow_shrink=allow_shrink)
     try:
         loaded = load(manifest_path, need_env=False)
         command = "retain --dry-run" if dry_run else "retain"
         with run_lock(loaded, conn, command, lock) as record, connect(conn, quiet=True) as ep:
             out.tap = record.event
-            run_async(_retain(ep, loaded, clock, dry_run, out, report))
+            metrics = prometheus is not None
+            run_async(_retain(ep, loaded, clock, dry_run, out, report, metrics))
             from reconcile.render import retain_summary
 
             record.planned(report.plan)
@@ -145,5 +159,7 @@ def run(
             report.error = " ".join(str(error).split()) or type(error).__name__
             out.event(retain_summary(report, dry_run))
         raise
+    if prometheus is not None and report.metrics is not None:
+        write_metrics(prometheus, report.metrics)
     _print_report(report, out, dry_run)
     return 1 if report.failed else 0

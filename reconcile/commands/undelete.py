@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconcile.commands.common import load, locked, make_client
+from reconcile.commands.common import load, make_client
 from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.commands.interrupts import run_async
+from reconcile.commands.runlock import run_lock
 from reconcile.errors import UserError
 
 if TYPE_CHECKING:
@@ -65,8 +66,7 @@ def run(
     if series not in manifest.snapshots:
         names = ", ".join(sorted(manifest.snapshots)) or "none"
         raise UserError(f"{manifest_path}: no snapshot series {series!r} (series: {names})")
-    folder = manifest_path.resolve().parent / ".rlstate"
-    with locked(folder, manifest.stack, "undelete"), connect(conn, quiet=True) as endpoint:
+    with run_lock(loaded, conn, "undelete"), connect(conn, quiet=True) as endpoint:
 
         async def go() -> list[tuple[LiveSnapshot, str]]:
             async with make_client(endpoint) as client:

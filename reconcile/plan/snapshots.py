@@ -21,9 +21,16 @@ if TYPE_CHECKING:
     from reconcile.plan.desired import DesiredDevbox
 
 
-def snapshot_take(stack: str, series: str, devbox: str, stamp: str, protect: bool) -> SnapshotTake:
-    """The params of one series snapshot named `SERIES-STAMP`."""
-    meta = snapshot_metadata(stack, series, protect=protect)
+def snapshot_take(
+    stack: str,
+    series: str,
+    devbox: str,
+    stamp: str,
+    protect: bool,
+    extra: dict[str, str] | None = None,
+) -> SnapshotTake:
+    """The params of one series snapshot named `SERIES-STAMP` (`extra`: more metadata)."""
+    meta = {**snapshot_metadata(stack, series, protect=protect), **(extra or {})}
     return SnapshotTake(series=series, devbox=devbox, name=f"{series}-{stamp}", metadata=meta)
 
 

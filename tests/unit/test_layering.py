@@ -25,7 +25,7 @@ ALLOWED: dict[str, set[str]] = {
         *("errors", "plan", "manifest", "live", "retention"),
         *("pruning", "simulation", "monitoring", "stamps", "verification"),
     },
-    "apply": {"errors", "apply", "plan", "api", "live"},
+    "apply": {"errors", "apply", "plan", "api", "live", "verification"},
     "render": {"errors", "plan", "apply", "retention", "render"},
     "progress": {"errors", "apply", "render", "plan", "progress"},
     "localapi": {"localapi"},
