@@ -113,5 +113,6 @@ def cost_note(view: SeriesView, decision: RetentionDecision) -> str | None:
     stamped = [s for s in view.managed if keep_of(s.metadata) is not None]
     newest = max(stamped, key=lambda s: (s.create_time_ms, s.id), default=None)
     before = keep_of(newest.metadata) if newest is not None else None
-    changed = before is not None and before != policy_of(view.spec)
-    return prune_cost(view.name, decision, changed)
+    if before is None or before == policy_of(view.spec):
+        return None
+    return prune_cost(view.name, decision, keep_changed=True)
