@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-from test_retain_support import BackendClock, rlstate, sdk
+from retain_support import BackendClock, rlstate, sdk
 
 HOUR = 3600.0
 MANIFEST = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_planner_support import NOW, ago, write_manifest
+from planner_support import NOW, ago, write_manifest
 
 from reconcile.live.model import KEY_DELETE_AFTER, KEY_VERIFIED, LiveSnapshot, LiveState
 from reconcile.plan.desired import snapshot_metadata
