@@ -1,0 +1,177 @@
+"""Nights of `rlstate retain` on the local backend's clock, through the command line only: the
+shrink guard, the grace period and `undelete`, and `--simulate` against what the nights do.
+
+"Now" is the API's: each test moves the backend's clock (`/_local/clock`) and runs the real CLI
+in a subprocess; nothing in-process sets rlstate's time. Results are read with the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from retain_support import (
+    STACK,
+    BackendClock,
+    managed_builder,
+    rlstate,
+    sdk,
+    series_snapshots,
+    summary,
+    write_manifest,
+)
+
+DAY = 86400.0
+DELETE_AFTER = "rlstate.delete_after"
+
+
+class Nights:
+    """The backend's clock one night at a time, and `rlstate` runs against it."""
+
+    def __init__(self, server: Any, folder: Path) -> None:
+        self.server, self.folder = server, folder
+        self.clock = BackendClock(server)
+        self.client = sdk(server)
+        self.offset = 0.0
+
+    def night(self, days: float = 1.0) -> None:
+        self.offset += days * DAY
+        self.clock.set_offset(self.offset)
+
+    def run(self, *args: str, command: str = "retain") -> Any:
+        return rlstate(self.server.url, self.server.token, self.folder, *args, command=command)
+
+    def retain_ok(self, *args: str) -> dict[str, Any]:
+        result = self.run("--json", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return summary(result.stdout)
+
+    def live(self, series: str) -> dict[str, Any]:
+        return series_snapshots(self.client, series)
+
+
+def _series(keep: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"devbox": "builder", "every": "24h", "keep": keep, **extra}
+
+
+def test_the_shrink_guard_stops_a_keep_typo_and_allow_shrink_passes_it(
+    local_server: Any, tmp_path: Path
+) -> None:
+    n = Nights(local_server, tmp_path)
+    managed_builder(n.client)
+    write_manifest(tmp_path, {"a": _series({"last": 10}), "b": _series({"last": 2})}, True)
+    for _ in range(8):
+        n.retain_ok()
+        n.night()
+    assert (len(n.live("a")), len(n.live("b"))) == (8, 2)
+    write_manifest(tmp_path, {"a": _series({"last": 1}), "b": _series({"last": 2})}, True)
+    result = n.run("--json")
+    assert result.returncode == 1
+    failures = summary(result.stdout)["failures"]
+    assert [f["id"] for f in failures] == ["prune snapshot.a"]
+    reason = failures[0]["reason"]
+    assert "snapshot.a" in reason and "8 of 9 complete" in reason and "--allow-shrink" in reason
+    assert len(n.live("a")) == 9  # tonight's snapshot taken, nothing pruned
+    assert len(n.live("b")) == 2  # the other series goes on: tonight's taken, one pruned
+    text = n.run()
+    assert text.returncode == 1 and "error: prune snapshot.a:" in text.stdout + text.stderr
+    assert n.retain_ok("--allow-shrink")["pruned"] == 8
+    assert len(n.live("a")) == 1
+
+
+def test_the_shrink_guard_fires_when_the_clock_jumps_a_year(
+    local_server: Any, tmp_path: Path
+) -> None:
+    n = Nights(local_server, tmp_path)
+    managed_builder(n.client)
+    write_manifest(tmp_path, {"a": _series({"within": "14d"})}, True)
+    for _ in range(10):
+        n.retain_ok()
+        n.night()
+    n.night(365)
+    result = n.run("--json")
+    assert result.returncode == 1
+    (failure,) = summary(result.stdout)["failures"]
+    assert "10 of 11 complete" in failure["reason"]
+    assert len(n.live("a")) == 11
+
+
+def _marks(live: dict[str, Any]) -> dict[str, str | None]:
+    return {i: (s.metadata or {}).get(DELETE_AFTER) for i, s in live.items()}
+
+
+def test_grace_marks_then_deletes_and_undelete_restores_the_series(
+    local_server: Any, tmp_path: Path
+) -> None:
+    n = Nights(local_server, tmp_path)
+    managed_builder(n.client)
+    write_manifest(tmp_path, {"a": _series({"last": 5}, prune={"grace": "36h"})}, True)
+    for _ in range(5):
+        n.retain_ok()
+        n.night()
+    before = {i: dict(s.metadata or {}) for i, s in n.live("a").items()}
+    write_manifest(
+        tmp_path, {"a": _series({"last": 3}, prune={"grace": "36h"}, max_prune="100%")}, True
+    )
+    dry = n.run("--dry-run")
+    assert dry.returncode == 0 and "sched" in dry.stdout, dry.stdout
+    got = n.retain_ok()
+    assert (got["taken"], got["pruned"], got["marked"]) == (1, 0, 3)
+    marked = {i for i, when in _marks(n.live("a")).items() if when}
+    assert len(marked) == 3 and len(n.live("a")) == 6
+    listing = n.run()  # same night: nothing more to do, the marks are only listed
+    assert listing.returncode == 0 and listing.stdout == ""
+    undo = n.run("a", "--all", command="undelete")
+    assert undo.returncode == 0 and "Undeleted 3 snapshots of snapshot.a." in undo.stdout
+    after = {i: dict(s.metadata or {}) for i, s in n.live("a").items() if i in before}
+    assert after == before  # exactly as the series was: every key back, no mark left
+    write_manifest(tmp_path, {"a": _series({"last": 6}, prune={"grace": "36h"})}, True)
+    assert n.retain_ok()["marked"] == 0  # the fixed manifest keeps all six
+    write_manifest(tmp_path, {"a": _series({"last": 2}, prune={"grace": "36h"})}, True)
+    n.night()
+    got = n.retain_ok("--allow-shrink")
+    assert got["marked"] >= 3 and got["pruned"] == 0
+    marked = {i for i, when in _marks(n.live("a")).items() if when}
+    n.night()  # 24h: still inside the grace period
+    assert n.retain_ok()["pruned"] == 0 and marked <= set(n.live("a"))
+    n.night()  # 48h: past it
+    assert n.retain_ok()["pruned"] >= len(marked)
+    assert not marked & set(n.live("a"))
+
+
+def test_simulate_predicts_what_the_nights_leave(local_server: Any, tmp_path: Path) -> None:
+    n = Nights(local_server, tmp_path)
+    managed_builder(n.client)
+    keep = {"last": 2, "daily": 4, "weekly": 2}
+    write_manifest(tmp_path, {"a": _series(keep)}, True)
+    for _ in range(3):
+        n.retain_ok()
+        n.night()
+    nights = 16
+    projected = n.run("--simulate", f"{nights}d", "--json")
+    assert projected.returncode == 0, projected.stderr
+    (sim,) = json.loads(projected.stdout)["series"]
+    assert len(sim["days"]) == nights
+    text = n.run("--simulate", f"{nights}d")
+    assert text.returncode == 0 and "left after the last run" in text.stdout
+    taken_on: dict[str, int] = {}
+    for night in range(nights):
+        before = set(n.live("a"))
+        n.retain_ok()
+        for new in set(n.live("a")) - before:
+            taken_on[new] = night
+        if night < nights - 1:
+            n.night()
+    left = {s["id"] for s in sim["left"]}
+    day_ids = [d["taken"] for d in sim["days"]]
+    actual = set()
+    for snap_id in n.live("a"):
+        actual.add(day_ids[taken_on[snap_id]] if snap_id in taken_on else snap_id)
+    assert actual == left
+    sizes = {i: s.size_bytes for i, s in n.live("a").items()}
+    if all(v is not None for v in sizes.values()):
+        held = sum(v or 0 for v in sizes.values())
+        assert sim["days"][-1]["bytes_kept"] is not None
+        assert abs(sim["days"][-1]["bytes_kept"] - held) <= max(sizes.values()) * len(sizes)
+    assert STACK == "nightly"
