@@ -13,12 +13,13 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconcile import signals
 from reconcile.commands import DEFAULT_MANIFEST
-from reconcile.commands.common import RetryNotice, discover, load, utc_now
+from reconcile.commands.common import RetryNotice, discover, load
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import grace_seconds, graceful, run_async
 from reconcile.commands.runlock import LockOptions, RunRecord, run_lock
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from reconcile.plan.model import Plan
     from reconcile.progress import Reporter
 
-MakePlan = Callable[["LoadedManifest", "LiveState", Endpoint], "Plan"]
+# (manifest, live, endpoint, now): `now` is the API's time (its answers' Date)
+MakePlan = Callable[["LoadedManifest", "LiveState", Endpoint, datetime], "Plan"]
 
 
 @dataclass(frozen=True)
@@ -135,14 +137,14 @@ def run(
     loaded = load(chosen.manifest)
     saved = chosen.saved
 
-    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint) -> Plan:
+    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint, now: datetime) -> Plan:
         from reconcile.plan.planner import build_plan
 
         if saved is None:
             return build_plan(
                 loaded,
                 live,
-                utc_now(),
+                now,
                 tuple(targets),
                 allow_replace_adopted=allow_replace_adopted,
             )
@@ -164,10 +166,10 @@ def run_destroy(
     """Delete every resource of the stack (prevent_destroy refuses the whole plan)."""
     loaded = load(manifest, need_env=False)
 
-    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint) -> Plan:
+    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint, now: datetime) -> Plan:
         from reconcile.plan.planner import build_destroy_plan
 
-        return build_destroy_plan(loaded, live, utc_now())
+        return build_destroy_plan(loaded, live, now)
 
     session = Session(loaded, conn, json_out, parallelism=10, verb="Destroy", lock=lock)
     question = f"Destroy every resource of stack {loaded.manifest.stack!r} listed above?"
@@ -215,8 +217,8 @@ class Session:
         from reconcile.api.client import RunloopClient
 
         async with RunloopClient(endpoint.url, endpoint.key, on_retry=RetryNotice()) as client:
-            live = await discover(client, self.loaded, utc_now())
-            plan = make(self.loaded, live, endpoint)
+            live = await discover(client, self.loaded)
+            plan = make(self.loaded, live, endpoint, client.api_clock.now())
             return replace(plan, api_url=endpoint.origin), client.stats.total
 
     def _nothing_to_do(self, plan: Plan, requests: int) -> int:
