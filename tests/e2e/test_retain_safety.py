@@ -8,6 +8,7 @@ in a subprocess; nothing in-process sets rlstate's time. Results are read with t
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from retain_support import (
     summary,
     write_manifest,
 )
+
+from tests.helpers import ApiAt, start_rlstate
 
 DAY = 86400.0
 DELETE_AFTER = "rlstate.delete_after"
@@ -76,8 +79,12 @@ def test_the_shrink_guard_stops_a_keep_typo_and_allow_shrink_passes_it(
     assert len(n.live("b")) == 2  # the other series goes on: tonight's taken, one pruned
     text = n.run()
     assert text.returncode == 1 and "error: prune snapshot.a:" in text.stdout + text.stderr
+    check = n.run(command="check")  # the refusal is the series' last run: fresh, but failed
+    assert check.returncode == 1 and check.stdout.startswith("WARNING - "), check.stdout
+    assert "snapshot.a: newest complete" in check.stdout and "its last run failed" in check.stdout
     assert n.retain_ok("--allow-shrink")["pruned"] == 8
     assert len(n.live("a")) == 1
+    assert n.run(command="check").returncode == 0  # the next run succeeded
 
 
 def test_the_shrink_guard_fires_when_the_clock_jumps_a_year(
@@ -175,3 +182,42 @@ def test_simulate_predicts_what_the_nights_leave(local_server: Any, tmp_path: Pa
         assert sim["days"][-1]["bytes_kept"] is not None
         assert abs(sim["days"][-1]["bytes_kept"] - held) <= max(sizes.values()) * len(sizes)
     assert STACK == "nightly"
+
+
+def test_a_run_killed_while_marking_leaves_each_snapshot_marked_or_untouched(
+    local_server: Any, tmp_path: Path
+) -> None:
+    n = Nights(local_server, tmp_path)
+    managed_builder(n.client)
+    grace = {"grace": "24h"}
+    write_manifest(tmp_path, {"a": _series({"last": 12}, prune=grace)}, True)
+    for _ in range(12):
+        n.retain_ok()
+        n.night()
+    before = {i: dict(s.metadata or {}) for i, s in n.live("a").items()}
+    series = {"a": _series({"last": 1}, prune=grace, max_prune="100%")}
+    write_manifest(tmp_path, series, True)
+    n.clock.faults(latency_ms=400)  # every answer slow: the kill lands among the marks
+    run = start_rlstate(["retain"], cwd=tmp_path, api=ApiAt(local_server.url, local_server.token))
+    try:
+        deadline = time.monotonic() + 120
+        while not any(_marks(n.live("a")).values()):
+            assert time.monotonic() < deadline, "no snapshot was ever marked"
+            assert run.poll() is None, "the run ended before it was killed"
+        run.kill()
+        run.wait(timeout=60)
+    finally:
+        n.clock.faults(latency_ms=0)
+    marked = 0
+    for snap_id, snap in n.live("a").items():
+        meta = dict(snap.metadata or {})
+        if snap_id not in before:
+            continue  # tonight's snapshot
+        if DELETE_AFTER in meta:
+            marked += 1
+            meta.pop(DELETE_AFTER)
+        assert meta == before[snap_id], f"{snap_id} is neither marked nor untouched"
+    assert 0 < marked < len(before)  # killed part-way
+    got = n.retain_ok()  # the next run finishes the job
+    assert got["marked"] == len(before) - marked
+    assert got["scheduled"] == len(before)
