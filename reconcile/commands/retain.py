@@ -24,11 +24,15 @@ from reconcile.commands.runlock import LockOptions, run_lock
 from reconcile.errors import Interrupted, RlstateError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from reconcile.api.retry import RetryEvent
     from reconcile.apply.events import Event
     from reconcile.apply.retain_run import Clock, RetainReport
     from reconcile.commands.connection import ConnectionSettings
+    from reconcile.live.model import LiveState
     from reconcile.manifest import LoadedManifest
+    from reconcile.manifest.schema import Manifest
     from reconcile.plan.model import Action
 
 
@@ -97,8 +101,21 @@ async def _retain(
         if not dry_run:
             await after_run(client, loaded.manifest, now, report, out.event)
             report.requests = client.stats.total
+        elif report.live is not None:
+            _announce_verifications(loaded.manifest, report.live, now(), out)
         if metrics:
             report.metrics = await metrics_after(client, loaded.manifest)
+
+
+def _announce_verifications(
+    manifest: Manifest, live: LiveState, now: datetime, out: _Output
+) -> None:
+    """--dry-run: each verification a real run would make."""
+    from reconcile.commands.retain_after import due_verifications
+
+    for series, snapshot_id in due_verifications(manifest, live, now):
+        data = {"event": "verify", "series": series, "snapshot": snapshot_id, "state": "planned"}
+        out.event(data, f"snapshot.{series}: would verify {snapshot_id} (restore into a probe)")
 
 
 def _print_report(report: RetainReport, out: _Output, dry_run: bool) -> None:

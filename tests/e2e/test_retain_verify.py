@@ -72,6 +72,10 @@ def test_sixty_nights_of_verified_restores(local_server: Any, tmp_path: Path) ->
             write_manifest(tmp_path, _series(FAILING), True)
         if night == BREAK_NIGHT + 2:
             write_manifest(tmp_path, _series(CHECK), True)
+        if night == 14:  # a verify night: the dry run says so and changes nothing
+            dry = rlstate(local_server.url, local_server.token, tmp_path, "--dry-run")
+            assert dry.returncode == 0 and "would verify snp_" in dry.stdout, dry.stdout
+            assert _probes(client) == []
         before = set(_stamped(client, VERIFIED))
         result = rlstate(local_server.url, local_server.token, tmp_path, "--json")
         assert _probes(client) == [], f"night {night}: a probe outlived its run"
