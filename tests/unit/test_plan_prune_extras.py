@@ -41,7 +41,7 @@ def test_a_tighter_keep_says_what_it_costs(tmp_path: Path) -> None:
     live = LiveState("demo", snapshots=nightly(40, RetentionPolicy(last=40)))
     plan = build_plan(loaded, live, NOW)  # type: ignore[arg-type]
     assert plan.notes == ("keep change prunes 37 snapshots (18.5 GiB) of snapshot.nightly",)
-    assert "  cost: keep change prunes 37 snapshots (18.5 GiB)" in render_plan_text(plan)
+    assert "  note: keep change prunes 37 snapshots (18.5 GiB)" in render_plan_text(plan)
     same = LiveState("demo", snapshots=nightly(40, RetentionPolicy(last=3)))
     assert build_plan(loaded, same, NOW).notes == ()  # type: ignore[arg-type]
 
