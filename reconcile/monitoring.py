@@ -5,7 +5,8 @@ reads no clock, no API and writes no file (the command writes the metrics atomic
 
 States, as `sanoid --monitor-snapshots` reports them: OK (0) when every series' newest complete
 snapshot is younger than its `alert_after` and its last recorded run succeeded; WARNING (1)
-when a last run failed but the series is still fresh; CRITICAL (2) when a series is stale or
+when a last run failed but the series is still fresh, or a series that verifies its restores has
+none verified within twice its `verify.every`; CRITICAL (2) when a series is stale or
 has no complete snapshot; UNKNOWN (3) when the state cannot be read (the command's case).
 """
 
@@ -34,6 +35,7 @@ class SeriesHealth:
     last_run_at: datetime | None
     last_run_ok: bool | None
     alert_after: timedelta | None
+    verify_every: timedelta | None = None  # the series' verify.every, when it verifies
 
 
 def default_alert_after(every: timedelta | None) -> timedelta | None:
@@ -60,6 +62,12 @@ def assess(health: SeriesHealth, now: datetime) -> tuple[int, str]:
         return CRITICAL, f"{text} (alert after {format_duration(health.alert_after)})"
     if health.last_run_ok is False:
         return WARNING, f"{text}; its last run failed"
+    if health.verify_every is not None:
+        limit = health.verify_every * 2
+        if health.newest_verified is None:
+            return WARNING, f"{text}; no snapshot verified yet"
+        if now - health.newest_verified > limit:
+            return WARNING, f"{text}; last verified over {format_duration(limit)} ago"
     return OK, text
 
 

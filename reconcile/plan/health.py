@@ -43,6 +43,7 @@ def series_health(
                 last_run_at=run.at if run else None,
                 last_run_ok=run.ok if run else None,
                 alert_after=spec.alert_after or max_age or default_alert_after(spec.every),
+                verify_every=spec.verify.every if spec.verify else None,
             )
         )
     return out

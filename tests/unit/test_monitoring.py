@@ -38,6 +38,19 @@ def test_each_state_and_the_worst_wins() -> None:
     assert default_alert_after(24 * H) == 36 * H and default_alert_after(None) is None
 
 
+def test_a_series_that_verifies_warns_when_no_verification_is_recent() -> None:
+    from dataclasses import replace
+
+    week = 7 * 24 * H
+    fresh = replace(health("a", 2 * H), verify_every=week, newest_verified=NOW - 3 * 24 * H)
+    assert summary_line([fresh], NOW)[0] == OK
+    stale = replace(fresh, newest_verified=NOW - 15 * 24 * H)
+    code, line = summary_line([stale], NOW)
+    assert code == WARNING and "last verified over 14d ago" in line
+    never = replace(fresh, newest_verified=None)
+    assert "no snapshot verified yet" in summary_line([never], NOW)[1]
+
+
 def test_the_metrics_parse_with_the_prometheus_parser() -> None:
     text = prometheus_text("nightly", [health("a", 2 * H), health('we"ird', None, None)], NOW)
     families = {f.name: f for f in text_string_to_metric_families(text)}
