@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -273,26 +274,6 @@ def generate(
     raise typer.Exit(cmd.run(conn, stack, devbox or [], metadata or [], status))
 
 
-@app.command()
-def retain(
-    manifest: ManifestArg = DEFAULT_MANIFEST,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
-    json_out: JsonOut = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Silent unless an error.")] = False,
-    lock_timeout: LockTimeout = None,
-    backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
-) -> None:
-    """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
-    from reconcile.commands import retain as cmd
-
-    conn = _connection(api_url, api_key, local_dir)
-    lock = _lock(lock_timeout, backend_url)
-    raise typer.Exit(cmd.run(manifest, conn, dry_run, json_out, quiet, lock=lock))
-
-
 @lock_app.command("status")
 def lock_status(
     manifest: ManifestArg = DEFAULT_MANIFEST,
@@ -342,6 +323,105 @@ def history(
 
     conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, backend_url, limit, json_out))
+
+
+def _duration(value: str | None) -> timedelta | None:
+    """A `--max-age`/`--simulate` value in manifest units (36h, 90d)."""
+    if value is None:
+        return None
+    from reconcile.manifest.schema import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+MaxAge = Annotated[
+    str | None,
+    typer.Option(help="Stale after this (36h; a series' alert_after wins; default 1.5x every)."),
+]
+MetricsFile = Annotated[
+    Path | None,
+    typer.Option("--prometheus", help="Also write metrics here (textfile collector), atomically."),
+]
+
+
+@app.command()
+def retain(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
+    json_out: JsonOut = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Silent unless an error.")] = False,
+    allow_shrink: Annotated[
+        bool, typer.Option("--allow-shrink", help="Prune beyond a series' max_prune.")
+    ] = False,
+    simulate: Annotated[
+        str | None, typer.Option(help="Change nothing; project this long ahead (90d).")
+    ] = None,
+    prometheus: MetricsFile = None,
+    lock_timeout: LockTimeout = None,
+    backend_url: BackendUrl = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
+    conn = _connection(api_url, api_key, local_dir)
+    horizon = _duration(simulate)
+    if horizon is not None:
+        from reconcile.commands import simulate as sim
+
+        raise typer.Exit(sim.run(manifest, conn, horizon, json_out))
+    from reconcile.commands import retain as cmd
+
+    code = cmd.run(
+        manifest,
+        conn,
+        dry_run,
+        json_out,
+        quiet,
+        allow_shrink=allow_shrink,
+        prometheus=prometheus,
+        lock=_lock(lock_timeout, backend_url),
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def check(
+    manifest: ManifestArg = DEFAULT_MANIFEST,
+    max_age: MaxAge = None,
+    prometheus: MetricsFile = None,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Monitor the snapshot series: one line, Nagios exit status (0 OK … 3 UNKNOWN)."""
+    from reconcile.commands import check as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(manifest, conn, _duration(max_age), prometheus))
+
+
+@app.command()
+def undelete(
+    series: Annotated[str, typer.Argument(help="The snapshot series (its name in the manifest).")],
+    ids: Annotated[list[str] | None, typer.Argument(help="Snapshot ids to keep.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every snapshot marked.")] = False,
+    manifest: Annotated[Path, typer.Option("--manifest", "-f", help="The manifest.")] = Path(
+        "rlstate.yaml"
+    ),
+    json_out: JsonOut = False,
+    api_url: ApiUrl = None,
+    api_key: ApiKey = None,
+    local_dir: LocalDir = None,
+) -> None:
+    """Clear the grace marks a prune left (`prune.grace`), before a run deletes them."""
+    from reconcile.commands import undelete as cmd
+
+    conn = _connection(api_url, api_key, local_dir)
+    raise typer.Exit(cmd.run(manifest, conn, series, list(ids or []), every, json_out))
 
 
 Host = Annotated[str, typer.Option(help="Address to listen on (loopback by default).")]

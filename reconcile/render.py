@@ -28,6 +28,7 @@ _SUMMARY_WORDS = (
     ("delete", "to delete"),
     ("snapshot", "to snapshot"),
     ("prune", "to prune"),
+    ("mark", "to schedule for deletion"),
 )
 
 
@@ -133,7 +134,15 @@ def retention_table(rows: list[RetentionRow] | tuple[RetentionRow, ...]) -> str:
     for name in series:
         out.append(f"snapshot.{name}")
         for row in (r for r in rows if r.series == name):
-            mark = "left " if row.left else "keep " if row.keep else "prune"
+            mark = (
+                "left "
+                if row.left
+                else "sched"
+                if row.scheduled
+                else "keep "
+                if row.keep
+                else "prune"
+            )
             size = f" {_size(row.size_bytes)}" if row.size_bytes is not None else ""
             foreign = " (unmanaged)" if not row.managed else ""
             out.append(
@@ -163,7 +172,7 @@ def retain_planned(action: Action) -> tuple[dict[str, Any], str | None]:
         "state": "planned",
         "message": "; ".join(action.reasons),
     }
-    if action.kind == "prune":
+    if action.kind in ("prune", "mark"):
         data["snapshot"] = action.resource_id
         return data, None
     return data, f"{action.address}: would take a snapshot ({action.reasons[0]})"
@@ -179,12 +188,12 @@ def retain_ran(event: Event, action: Action | None) -> tuple[dict[str, Any], str
     if not isinstance(event, ActionEvent) or event.state not in ("done", "failed", "skipped"):
         return None
     data = event.to_json()
-    if event.kind == "prune":
+    if event.kind in ("prune", "mark"):
         data["snapshot"] = (action.resource_id or "") if action else None
     text = event.message
     if not text.startswith(event.address):
         text = f"{event.address}: {text}"
-    return data, None if (event.kind, event.state) == ("prune", "done") else text
+    return data, None if event.kind in ("prune", "mark") and event.state == "done" else text
 
 
 def retain_summary(report: RetainReport, dry_run: bool) -> dict[str, Any]:
@@ -195,6 +204,8 @@ def retain_summary(report: RetainReport, dry_run: bool) -> dict[str, Any]:
         "dry_run": dry_run,
         "taken": len(report.taken),
         "pruned": len(report.pruned),
+        "marked": len(report.marked),
+        "scheduled": report.scheduled,
         "kept": report.kept,
         "left": report.left_in_place,
         "failed": len(report.failed),
@@ -221,7 +232,8 @@ def retain_series(report: RetainReport) -> list[dict[str, Any]]:
                 "event": "series",
                 "series": item.series,
                 "policy": policy.describe() if policy else "",
-                "kept": sum(1 for r in mine if r.keep and not r.left),
+                "kept": sum(1 for r in mine if r.keep and not r.left and not r.scheduled),
+                "scheduled": sum(1 for r in mine if r.scheduled),
                 "pruned": sum(1 for r in mine if r.snapshot_id in gone),
                 "left": sum(1 for r in mine if r.left),
                 "refused": item.decision.refused,
@@ -243,6 +255,7 @@ def retention_row_json(row: RetentionRow) -> dict[str, Any]:
         "reasons": list(row.reasons),
         "size_bytes": row.size_bytes,
         "managed": row.managed,
+        "scheduled_for": row.scheduled,
     }
 
 
@@ -255,6 +268,8 @@ def retain_text(report: RetainReport, lines: list[str], dry_run: bool) -> str:
         verb = "would be pruned" if dry_run else "pruned"
         line = f"snapshot.{info['series']} ({info['policy']}): {info['kept']} kept"
         line += f", {info['pruned']} {verb}"
+        if info["scheduled"]:
+            line += f", {info['scheduled']} scheduled for deletion"
         if info["left"]:
             line += f", {info['left']} left in place (ended in error; the API refuses to delete)"
         if info["refused"]:
@@ -264,7 +279,8 @@ def retain_text(report: RetainReport, lines: list[str], dry_run: bool) -> str:
     lines.append(
         f"Retain{' (dry run)' if dry_run else ''}: {'would take' if dry_run else 'took'} "
         f"{s['taken']} snapshot(s), {'would prune' if dry_run else 'pruned'} {s['pruned']}, "
-        f"kept {s['kept']}, failed {s['failed']}"
+        + (f"scheduled {s['marked']} for deletion, " if s["marked"] else "")
+        + f"kept {s['kept']}, failed {s['failed']}"
         + (f", left {s['left']} that ended in error (the API keeps those)." if s["left"] else ".")
     )
     lines.extend(f"error: {action_id}: {reason}" for action_id, reason in report.failed)

@@ -17,7 +17,10 @@ kept; the union of all rules is kept. Differences from restic, on purpose:
   does an empty policy, which the manifest already rejects);
 - an `error` snapshot the API already refused to delete (`delete_refused`; the API keeps
   snapshots that ended in error) is left alone: a verdict with `left`, neither kept by a rule
-  nor removed, so the same refused delete is not asked for again.
+  nor removed, so the same refused delete is not asked for again;
+- a snapshot marked for deletion (`delete_after`, a prune with a grace period) does not count
+  toward any rule: it stays, `scheduled`, until its time, and is removed from then on (unless
+  protected, or it is the newest complete snapshot of all).
 
 Applying a decision and deciding again removes nothing more: each rule's kept snapshots are
 the newest of their periods, so the same periods and anchor survive the prune.
@@ -54,9 +57,12 @@ class SnapshotRecord:
     status: SnapshotStatusName
     size_bytes: int | None = None
     delete_refused: bool = False  # the API refused to delete it (only read for `error` ones)
+    delete_after: datetime | None = None  # marked by a prune with a grace period
 
     def __post_init__(self) -> None:
         _require_aware(self.created, f"snapshot {self.id}: created")
+        if self.delete_after is not None:
+            _require_aware(self.delete_after, f"snapshot {self.id}: delete_after")
         if self.status not in _STATUSES:
             raise ValueError(f"snapshot {self.id}: unknown status name {self.status!r}")
 
@@ -112,12 +118,14 @@ class Verdict:
     """Keep or remove one snapshot, with every reason that applies (for people, not decisions).
 
     `left`: an `error` snapshot the API refused to delete, left in place (keep is True so no
-    caller deletes it, but it is not counted as kept)."""
+    caller deletes it, but it is not counted as kept). `scheduled`: marked for deletion at that
+    time and not yet due (keep is True; not counted as kept either)."""
 
     snapshot: SnapshotRecord
     keep: bool
     reasons: tuple[str, ...]
     left: bool = False
+    scheduled: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,12 @@ class RetentionDecision:
 
     @property
     def kept(self) -> tuple[Verdict, ...]:
-        return tuple(v for v in self.verdicts if v.keep and not v.left)
+        return tuple(v for v in self.verdicts if v.keep and not v.left and v.scheduled is None)
+
+    @property
+    def scheduled(self) -> tuple[Verdict, ...]:
+        """Snapshots marked for deletion whose time has not come: neither kept nor removed."""
+        return tuple(v for v in self.verdicts if v.keep and v.scheduled is not None)
 
     @property
     def left(self) -> tuple[Verdict, ...]:
@@ -155,6 +168,8 @@ class RetentionDecision:
             text += f", {gone} already deleted"
         if self.left:
             text += f", {len(self.left)} left ({LEFT_REASON})"
+        if self.scheduled:
+            text += f", {len(self.scheduled)} scheduled for deletion"
         if self.refused is not None:
             return f"{text}; prune refused: {self.refused}"
         if self.policy is not None and self.policy.is_keep_latest():
@@ -253,6 +268,24 @@ def _status_reasons(
     return False, []
 
 
+def scheduled_reason(when: datetime) -> str:
+    """How a marked snapshot is described: "scheduled for deletion at 2031-01-28 02:00Z"."""
+    return f"scheduled for deletion at {when.astimezone(UTC).strftime('%Y-%m-%d %H:%MZ')}"
+
+
+def _judge_marked(
+    snap: SnapshotRecord, when: datetime, now: datetime, guard: str | None, newest: bool
+) -> Verdict:
+    """A snapshot marked for deletion: stays until `when`, then goes (unless it must stay)."""
+    text = scheduled_reason(when)
+    if guard is not None or newest:
+        held = (guard or "protected") if guard is not None else "newest complete of all"
+        return Verdict(snap, keep=True, reasons=(text, f"held: {held}"))
+    if now < when:
+        return Verdict(snap, keep=True, reasons=(text,), scheduled=when)
+    return Verdict(snap, keep=False, reasons=(f"{text}; its grace period has ended",))
+
+
 def _judge(
     snap: SnapshotRecord,
     newest_complete: SnapshotRecord | None,
@@ -309,13 +342,20 @@ def decide_retention(
         return _refuse(ordered, why, unreadable, policy)
     if policy.is_empty():
         return _refuse(ordered, "the policy has no rule", set(), policy)
-    complete = [s for s in ordered if s.status == "complete"]
+    every_complete = [s for s in ordered if s.status == "complete"]
+    complete = [s for s in every_complete if s.delete_after is None]
     newest_complete = complete[0] if complete else None
+    newest_of_all = every_complete[0].id if every_complete else None
     rule_reasons = _rule_reasons(complete, policy, now)
-    verdicts = tuple(
-        _judge(s, newest_complete, rule_reasons.get(s.id, []), protected) for s in ordered
-    )
-    return RetentionDecision(verdicts=verdicts, refused=None, policy=policy)
+    verdicts = []
+    for snap in ordered:
+        if snap.delete_after is not None and snap.status == "complete":
+            guard = protected.get(snap.id)
+            newest = snap.id == newest_of_all and newest_complete is None
+            verdicts.append(_judge_marked(snap, snap.delete_after, now, guard, newest))
+        else:
+            verdicts.append(_judge(snap, newest_complete, rule_reasons.get(snap.id, []), protected))
+    return RetentionDecision(verdicts=tuple(verdicts), refused=None, policy=policy)
 
 
 def is_snapshot_due(

@@ -18,6 +18,7 @@ from reconcile.api.devboxes import DevboxEndpoints
 from reconcile.api.http import MAX_CONNECTIONS, HttpCore, RequestStats
 from reconcile.api.limiter import AdaptiveLimit, Cut
 from reconcile.api.retry import RetryEvent, RetryPolicy
+from reconcile.api.servertime import ApiClock
 from reconcile.api.storage import StorageEndpoints
 
 
@@ -72,6 +73,11 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
     def limit(self) -> AdaptiveLimit:
         """The adaptive limit this client's requests run under (its totals: 429s, peak)."""
         return self._http.limit
+
+    @property
+    def api_clock(self) -> ApiClock:
+        """The API's time, as its answers' `Date` headers tell it."""
+        return self._http.api_clock
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -35,6 +35,7 @@ from reconcile.api.retry import (
     should_retry_exception,
     should_retry_response,
 )
+from reconcile.api.servertime import ApiClock
 from reconcile.api.writegate import before_write
 from reconcile.errors import ConfigError, RlstateError
 
@@ -153,6 +154,7 @@ class HttpCore:
         self.base_url = _check_base_url(base_url)
         self.retry = retry
         self.stats = RequestStats()
+        self.api_clock = ApiClock()
         self.sleep = sleep
         self.clock = clock
         self._key = _Secret(api_key)
@@ -209,6 +211,8 @@ class HttpCore:
                 delay = policy.delay(attempt, None, self._rand)
                 reason, status = describe_exception(exc), None
             else:
+                if call.url is None:  # the API's own answer (not a storage URL's)
+                    self.api_clock.observe(response.headers.get("date"))
                 if response.is_success:
                     return response
                 if attempt >= policy.max_attempts or not should_retry_response(

@@ -23,6 +23,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("object", "delete"): storage_ops.delete_object,
     ("snapshot", "snapshot"): storage_ops.snapshot,
     ("snapshot", "prune"): storage_ops.delete_snapshot,
+    ("snapshot", "mark"): storage_ops.mark_snapshot,
     ("snapshot", "delete"): storage_ops.delete_snapshot,
     ("devbox", "adopt"): adopt_ops.adopt_devbox,
     ("snapshot", "adopt"): adopt_ops.adopt_snapshot,
@@ -44,6 +45,7 @@ STARTING: dict[str, str] = {
     "prune": "pruning",
     "adopt": "adopting",
     "build": "building",
+    "mark": "scheduling for deletion",
 }
 
 
@@ -54,6 +56,6 @@ def operation_for(action: Action) -> Operation | None:
 def starting_message(action: Action) -> str:
     """The sentence shown when an action starts: "devbox.builder: creating"."""
     what = STARTING.get(action.kind, action.kind)
-    shows_id = action.resource_id and action.kind in ("prune", "delete", "adopt")
+    shows_id = action.resource_id and action.kind in ("prune", "delete", "adopt", "mark")
     target = f" {action.resource_id}" if shows_id else ""
     return f"{action.address}: {what}{target}"

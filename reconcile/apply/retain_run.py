@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from reconcile.api import RunloopClient
     from reconcile.live.model import LiveState
     from reconcile.plan.retain_plan import RetainInputs, SeriesPrune
+    from reconcile.verification import Verified
 
 Clock = Callable[[], datetime]
 HELD = "not pruned: this run's snapshot of the series failed"
@@ -42,16 +43,29 @@ class RetainReport:
     left: list[str] = field(default_factory=list)  # this run's prunes the API refused (error)
     refused: list[str] = field(default_factory=list)
     prunes: list[SeriesPrune] = field(default_factory=list)
+    marked: list[str] = field(default_factory=list)  # scheduled for deletion (prune.grace)
     plan: Plan | None = None
     requests: int = 0
     throttled: int = 0
     peak_concurrency: int = 0
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
+    allow_shrink: bool = False
+    live: LiveState | None = None  # as last listed (for the last-run stamps)
+    started_at: datetime | None = None  # the API's time when the run began deciding
+    verified: list[Verified] = field(default_factory=list)
+    metrics: str | None = None
 
     @property
     def kept(self) -> int:
-        return sum(1 for r in self.plan.retention if r.keep and not r.left) if self.plan else 0
+        if not self.plan:
+            return 0
+        return sum(1 for r in self.plan.retention if r.keep and not r.left and not r.scheduled)
+
+    @property
+    def scheduled(self) -> int:
+        """Rows marked for deletion (this run's marks and earlier ones not yet due)."""
+        return sum(1 for r in self.plan.retention if r.scheduled) if self.plan else 0
 
     @property
     def left_in_place(self) -> int:
@@ -60,7 +74,8 @@ class RetainReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.taken or self.pruned or self.left or self.failed or self.refused)
+        done = self.taken or self.pruned or self.marked or self.left or self.verified
+        return bool(done or self.failed or self.refused)
 
     @property
     def result(self) -> str:
@@ -115,9 +130,11 @@ class _Run:
         self.left: set[str] = set()
 
     async def both_phases(self, clock: Clock) -> None:
-        manifest, now = self.manifest, clock()
-        base = self.inputs.base_plan(now)
+        manifest = self.manifest
         live = await self.discover(lambda lv: r.due_statuses_needed(manifest, lv))
+        now = clock()  # the API's time once it has answered (see `run_retain`)
+        self.report.started_at = now
+        base = self.inputs.base_plan(now)
         held, assume, took = await self.take_snapshots(live, now, base)
         needed: StatusesNeeded = lambda lv: r.prune_statuses_needed(manifest, lv)  # noqa: E731
         if took and not self.dry_run:  # list again: new snapshots, complete or failed
@@ -144,7 +161,7 @@ class _Run:
         blocked = [(j.series, j.blocked) for j in jobs if j.blocked is not None]
         report.failed.extend((f"snapshot snapshot.{name}", why) for name, why in blocked)
         held = {name: HELD for name, _ in blocked}
-        shots = r.snapshot_plan(manifest, jobs, base)
+        shots = r.snapshot_plan(manifest, jobs, base, now)
         assume: frozenset[str] = frozenset()
         if self.dry_run:
             self.announce(shots)
@@ -168,21 +185,30 @@ class _Run:
     ) -> None:
         """Phase two: prune each series by `keep`, but none in `held`."""
         report = self.report
-        report.prunes = r.prune_decisions(self.manifest, live, now, assume_new=assume)
+        report.live = live
+        report.prunes = r.prune_decisions(
+            self.manifest, live, now, assume_new=assume, allow_shrink=report.allow_shrink
+        )
         report.refused = [
             f"snapshot.{p.series}: {p.decision.refused}"
             for p in report.prunes
-            if p.decision.refused
+            if p.decision.refused and p.shrink is None
         ]
-        pruning = r.prune_plan(report.prunes, held, base)
+        report.failed.extend(
+            (f"prune snapshot.{p.series}", p.shrink.message()) for p in report.prunes if p.shrink
+        )
+        pruning = r.prune_plan(report.prunes, held, base, now)
         report.plan = pruning
+        marks = {a.id for a in pruning.actions if a.kind == "mark"}
         if self.dry_run:
             self.announce(pruning)
-            report.pruned = [a.resource_id or "" for a in pruning.actions]
+            report.pruned = [a.resource_id or "" for a in pruning.actions if a.id not in marks]
+            report.marked = [a.resource_id or "" for a in pruning.actions if a.id in marks]
             return
         done, failed = await self.execute(pruning)
         snapshot_of = {a.id: a.resource_id or "" for a in pruning.actions}  # Plan.action is linear
-        report.pruned = [snapshot_of[i] for i in done if i not in self.left]
+        report.pruned = [snapshot_of[i] for i in done if i not in self.left and i not in marks]
+        report.marked = [snapshot_of[i] for i in done if i in marks]
         report.left = [snapshot_of[i] for i in done if i in self.left]
         report.failed.extend(failed)
         still = {snapshot_of[i]: why for i, why in failed}

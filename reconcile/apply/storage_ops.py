@@ -24,7 +24,7 @@ from reconcile.errors import (
     SnapshotFailedError,
 )
 from reconcile.live.model import DELETE_REFUSED_REASON, KEY_DELETE_REFUSED, KEY_STATE, KEY_TOKEN
-from reconcile.plan.params import ObjectCreate, SnapshotTake
+from reconcile.plan.params import ObjectCreate, SnapshotMark, SnapshotTake
 
 ORPHAN_ROUNDS = 3
 HAS_DISK = ("running", "suspended")  # the statuses a devbox can be snapshotted in
@@ -176,6 +176,16 @@ async def snapshot(ctx: OpContext) -> Done:
     return Done(
         f"{ctx.address}: snapshot {snapshot_id} has been taken",
         {result_key("snapshot", p.series): snapshot_id},
+    )
+
+
+async def mark_snapshot(ctx: OpContext) -> Done:
+    """snapshot mark: a prune under a grace period writes `rlstate.delete_after` (the planned
+    metadata, which keeps every key the snapshot had) instead of deleting."""
+    p = ctx.params_as(SnapshotMark)
+    await ctx.client.update_snapshot(ctx.resource_id, metadata=p.metadata)
+    return Done(
+        f"{ctx.address}: snapshot {ctx.resource_id} scheduled for deletion at {p.delete_after}"
     )
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from reconcile import signals
 from reconcile.api.limiter import AdaptiveLimit
 from reconcile.apply.defaults import DEFAULT_PARALLELISM
 from reconcile.commands import DEFAULT_MANIFEST
-from reconcile.commands.common import discover, load, make_client, utc_now
+from reconcile.commands.common import discover, load, make_client
 from reconcile.commands.connection import ConnectionSettings, Endpoint, connect
 from reconcile.commands.interrupts import grace_seconds, graceful, run_async
 from reconcile.commands.runlock import LockOptions, RunRecord, run_lock
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from reconcile.plan.model import Plan
     from reconcile.progress import Reporter
 
-MakePlan = Callable[["LoadedManifest", "LiveState", Endpoint], "Plan"]
+# (manifest, live, endpoint, now): `now` is the API's time (its answers' Date)
+MakePlan = Callable[["LoadedManifest", "LiveState", Endpoint, datetime], "Plan"]
 
 
 @dataclass(frozen=True)
@@ -138,14 +140,14 @@ def run(
     loaded = load(chosen.manifest)
     saved = chosen.saved
 
-    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint) -> Plan:
+    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint, now: datetime) -> Plan:
         from reconcile.plan.planner import build_plan
 
         if saved is None:
             return build_plan(
                 loaded,
                 live,
-                utc_now(),
+                now,
                 tuple(targets),
                 allow_replace_adopted=allow_replace_adopted,
             )
@@ -167,10 +169,10 @@ def run_destroy(
     """Delete every resource of the stack (prevent_destroy refuses the whole plan)."""
     loaded = load(manifest, need_env=False)
 
-    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint) -> Plan:
+    def make(loaded: LoadedManifest, live: LiveState, endpoint: Endpoint, now: datetime) -> Plan:
         from reconcile.plan.planner import build_destroy_plan
 
-        return build_destroy_plan(loaded, live, utc_now())
+        return build_destroy_plan(loaded, live, now)
 
     session = Session(
         loaded, conn, json_out, parallelism=DEFAULT_PARALLELISM, verb="Destroy", lock=lock
@@ -234,8 +236,8 @@ class Session:
 
     async def _plan(self, endpoint: Endpoint, make: MakePlan) -> tuple[Plan, int]:
         async with make_client(endpoint, self.limit) as client:
-            live = self.live = await discover(client, self.loaded, utc_now())
-            plan = make(self.loaded, live, endpoint)
+            live = self.live = await discover(client, self.loaded)
+            plan = make(self.loaded, live, endpoint, client.api_clock.now())
             return replace(plan, api_url=endpoint.origin), client.stats.total
 
     def _nothing_to_do(self, plan: Plan, requests: int) -> int:

@@ -75,26 +75,38 @@ def make_client(endpoint: Endpoint, limit: AdaptiveLimit | None = None) -> Runlo
     )
 
 
-async def discover(client: RunloopClient, loaded: LoadedManifest, now: datetime) -> LiveState:
-    """The live state the planner needs (snapshot statuses read only where decisions need them)."""
+async def discover(
+    client: RunloopClient, loaded: LoadedManifest, now: datetime | None = None
+) -> LiveState:
+    """The live state the planner needs (snapshot statuses read only where decisions need them).
+    "Now" is the API's time (`client.api_clock`, known once the listing answered) unless given."""
     from reconcile.live.discovery import discover_live_state
     from reconcile.plan.series import statuses_needed
 
     manifest = loaded.manifest
     return await discover_live_state(
-        client, manifest, lambda live: statuses_needed(manifest, live, now)
+        client,
+        manifest,
+        lambda live: statuses_needed(manifest, live, now or client.api_clock.now()),
     )
 
 
 async def make_plan(
     client: RunloopClient,
     loaded: LoadedManifest,
-    now: datetime,
+    now: datetime | None = None,
     targets: tuple[str, ...] = (),
     *,
     allow_replace_adopted: bool = False,
 ) -> Plan:
+    """Discover and plan, deciding by the API's time unless `now` is given."""
     from reconcile.plan.planner import build_plan
 
     live = await discover(client, loaded, now)
-    return build_plan(loaded, live, now, targets, allow_replace_adopted=allow_replace_adopted)
+    return build_plan(
+        loaded,
+        live,
+        now or client.api_clock.now(),
+        targets,
+        allow_replace_adopted=allow_replace_adopted,
+    )

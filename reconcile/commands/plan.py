@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from reconcile.commands import DEFAULT_MANIFEST
-from reconcile.commands.common import load, make_client, make_plan, utc_now
+from reconcile.commands.common import load, make_client, make_plan
 from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.plan.model import Plan
@@ -28,13 +28,16 @@ def run(
     from reconcile.render import plan_to_json, render_plan_text
 
     loaded = load(manifest_path)
-    now = utc_now()
     with connect(conn, quiet=json_out) as endpoint:
 
         async def go() -> Plan:
             async with make_client(endpoint) as client:
                 plan = await make_plan(
-                    client, loaded, now, tuple(targets), allow_replace_adopted=allow_replace_adopted
+                    client,
+                    loaded,
+                    None,
+                    tuple(targets),
+                    allow_replace_adopted=allow_replace_adopted,
                 )
             return replace(plan, api_url=endpoint.origin)  # apply checks it is the same API
 

@@ -17,19 +17,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconcile.commands.common import load, utc_now
+from reconcile.commands.common import load
 from reconcile.commands.connection import Endpoint, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.commands.runlock import LockOptions, run_lock
 from reconcile.errors import Interrupted, RlstateError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from reconcile.api.limiter import Cut
     from reconcile.api.retry import RetryEvent
     from reconcile.apply.events import Event
     from reconcile.apply.retain_run import Clock, RetainReport
     from reconcile.commands.connection import ConnectionSettings
+    from reconcile.live.model import LiveState
     from reconcile.manifest import LoadedManifest
+    from reconcile.manifest.schema import Manifest
     from reconcile.plan.model import Action
 
 
@@ -85,21 +89,43 @@ class _Output:
 async def _retain(
     endpoint: Endpoint,
     loaded: LoadedManifest,
-    clock: Clock,
+    clock: Clock | None,
     dry_run: bool,
     out: _Output,
     report: RetainReport,
+    metrics: bool,
 ) -> None:
-    """One client for the whole run (each new client costs a TLS context)."""
+    """One client for the whole run (each new client costs a TLS context). "Now" is the API's
+    time (its answers' `Date`); `clock` overrides it where a test passes one."""
     from reconcile.api.client import RunloopClient
     from reconcile.apply.retain_run import run_retain
+    from reconcile.commands.retain_after import after_run, metrics_after
     from reconcile.plan.retain_plan import RetainInputs
 
     inputs = RetainInputs(loaded, endpoint.origin)
     async with RunloopClient(
         endpoint.url, endpoint.key, on_retry=out.retry, on_cut=out.cut
     ) as client:
-        await run_retain(client, inputs, clock, dry_run, out, report)
+        now = clock or client.api_clock.now
+        await run_retain(client, inputs, now, dry_run, out, report)
+        if not dry_run:
+            await after_run(client, loaded.manifest, now, report, out.event)
+            report.requests = client.stats.total
+        elif report.live is not None:
+            _announce_verifications(loaded.manifest, report.live, now(), out)
+        if metrics:
+            report.metrics = await metrics_after(client, loaded.manifest)
+
+
+def _announce_verifications(
+    manifest: Manifest, live: LiveState, now: datetime, out: _Output
+) -> None:
+    """--dry-run: each verification a real run would make."""
+    from reconcile.commands.retain_after import due_verifications
+
+    for series, snapshot_id in due_verifications(manifest, live, now):
+        data = {"event": "verify", "series": series, "snapshot": snapshot_id, "state": "planned"}
+        out.event(data, f"snapshot.{series}: would verify {snapshot_id} (restore into a probe)")
 
 
 def _print_report(report: RetainReport, out: _Output, dry_run: bool) -> None:
@@ -127,22 +153,27 @@ def run(
     json_out: bool,
     quiet: bool,
     *,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
+    allow_shrink: bool = False,
+    prometheus: Path | None = None,
     lock: LockOptions | None = None,
 ) -> int:
-    """Exit status 0 when every due snapshot was taken and every prune done, else 1.
+    """Exit status 0 when every due snapshot was taken, every prune done (none refused by the
+    shrink guard) and every due verification passed, else 1.
 
-    `clock` gives "now" for `every` and `within` (tests pass the backend's clock)."""
+    "Now" is the API's time; `clock` overrides it (older tests pass the backend's clock)."""
     from reconcile.apply.retain_run import RetainReport
+    from reconcile.commands.metrics_file import write_metrics
 
     out = _Output(json_out, quiet)
-    report = RetainReport()
+    report = RetainReport(allow_shrink=allow_shrink)
     try:
         loaded = load(manifest_path, need_env=False)
         command = "retain --dry-run" if dry_run else "retain"
         with run_lock(loaded, conn, command, lock) as record, connect(conn, quiet=True) as ep:
             out.tap = record.event
-            run_async(_retain(ep, loaded, clock, dry_run, out, report))
+            metrics = prometheus is not None
+            run_async(_retain(ep, loaded, clock, dry_run, out, report, metrics))
             from reconcile.render import retain_summary
 
             record.planned(report.plan)
@@ -155,5 +186,7 @@ def run(
             report.error = " ".join(str(error).split()) or type(error).__name__
             out.event(retain_summary(report, dry_run))
         raise
+    if prometheus is not None and report.metrics is not None:
+        write_metrics(prometheus, report.metrics)
     _print_report(report, out, dry_run)
     return 1 if report.failed else 0

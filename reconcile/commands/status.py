@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconcile.commands.common import discover, load, make_client, utc_now
+from reconcile.commands.common import discover, load, make_client
 from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.live.model import KEY_STACK, LiveState
 from reconcile.plan.model import Plan
+from reconcile.stamps import verified_at
 
 if TYPE_CHECKING:
     from reconcile.manifest import LoadedManifest
@@ -56,9 +57,17 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
             for s in live.snapshots
             if s.series == name.split(".", 1)[1] and s.metadata.get(KEY_STACK) == live.stack
         ]
+        verified = [
+            (t, s.id) for s in members if s.status != "deleted" and (t := verified_at(s.metadata))
+        ]
+        newest_verified = max(verified) if verified else None
         series[name] = {
             "newest_complete": newest.id if newest else None,
             "newest_complete_age_seconds": _age(newest.create_time_ms if newest else None, now),
+            "newest_verified": newest_verified[1] if newest_verified else None,
+            "newest_verified_age_seconds": (
+                round((now - newest_verified[0]).total_seconds(), 1) if newest_verified else None
+            ),
             "snapshots": len(members),
             "left_in_error": sum(1 for s in members if s.delete_refused),
         }
@@ -158,6 +167,11 @@ def render_status(report: dict[str, Any]) -> str:
         lines.append(
             f"  {name:<28} {count} snapshot{'' if count == 1 else 's'}{errors}, newest complete "
             f"{_fmt_age(info['newest_complete_age_seconds'])}"
+            + (
+                f", verified {_fmt_age(info['newest_verified_age_seconds'])}"
+                if info.get("newest_verified")
+                else ""
+            )
         )
     return "\n".join(lines)
 
@@ -167,21 +181,26 @@ def run(
     conn: ConnectionSettings,
     json_out: bool,
     *,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Callable[[], datetime] | None = None,
 ) -> int:
-    """Prints the status report; `clock` gives "now" for ages (tests pass the backend's)."""
+    """Prints the status report. Ages are measured on the API's clock (`clock` overrides it);
+    a host clock more than a minute off is warned about on stderr."""
     from reconcile.plan.planner import build_plan
 
     loaded = load(manifest_path, need_env=False)  # monitoring runs without the secrets
-    now = clock()
     with connect(conn, quiet=json_out) as endpoint:
 
-        async def go() -> tuple[LiveState, Plan]:
+        async def go() -> tuple[LiveState, Plan, datetime, str | None]:
             async with make_client(endpoint) as client:
+                now = clock() if clock is not None else None
                 live = await discover(client, loaded, now)
-                return live, build_plan(loaded, live, now)
+                now = now or client.api_clock.now()
+                skew = client.api_clock.skew_warning()
+                return live, build_plan(loaded, live, now), now, skew
 
-        live, plan = run_async(go())
+        live, plan, now, skew = run_async(go())
+    if skew:
+        sys.stderr.write(skew + "\n")
     unchecked = env_unchecked(loaded)
     report = build_status(live, without_env_drift(plan, unchecked), now)
     report["unchecked"] = {

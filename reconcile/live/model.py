@@ -35,6 +35,18 @@ KEY_STATE = "rlstate.state"  # "complete" once rlstate saw the snapshot complete
 # never changes again): plans leave it alone instead of asking to delete it every run.
 KEY_DELETE_REFUSED = "rlstate.delete_refused"
 DELETE_REFUSED_REASON = "ended in error; the API refused to delete it"  # = retention.LEFT_REASON
+# A prune with a grace period marks instead of deleting: ISO 8601 UTC time after which the next
+# run deletes it (`rlstate undelete` removes the mark).
+KEY_DELETE_AFTER = "rlstate.delete_after"
+# The last `retain` run that acted on a series or failed: "<ISO time> ok|failed", stamped on the
+# series' newest snapshot (`check` reads the newest stamp of the series).
+KEY_LAST_RUN = "rlstate.last_run"
+# Verified restores: when a probe restored the snapshot and the verify command exited 0; and
+# "<ISO time> <why>" of the last failed verification.
+KEY_VERIFIED = "rlstate.verified"
+KEY_VERIFY_FAILED = "rlstate.verify_failed"
+KEY_PROBE = "rlstate.probe"  # on a throwaway verify devbox (never rlstate.stack): its stack
+KEY_KEEP = "rlstate.keep"  # the series' `keep` when rlstate took the snapshot (plan's cost line)
 OWNERSHIP_PREFIX = "rlstate."
 
 ACTIVE_DEVBOX = frozenset(
@@ -115,6 +127,28 @@ class LiveSnapshot:
     def delete_refused(self) -> bool:
         """It ended in error and the API refused to delete it (rlstate's mark says so)."""
         return self.status == "error" and self.metadata.get(KEY_DELETE_REFUSED) == "error"
+
+    @property
+    def delete_after(self) -> datetime | None:
+        """When a prune with a grace period marked it to be deleted; None when unmarked (an
+        unreadable mark counts as none: it never makes a snapshot go sooner)."""
+        return parse_time(self.metadata.get(KEY_DELETE_AFTER))
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time rlstate wrote into metadata, as aware UTC; None if absent or bad."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def format_time(when: datetime) -> str:
+    """A time as rlstate writes it into metadata: `2031-01-28T02:00:00Z`."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

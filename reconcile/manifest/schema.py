@@ -63,6 +63,31 @@ Duration = Annotated[
         }
     ),
 ]
+PERCENT_RE = re.compile(r"^([0-9]{1,3})%$")
+
+
+def parse_percent(value: object) -> float:
+    """`50%` → 0.5 (0% to 100%); anything else is a ValueError."""
+    if isinstance(value, float) and 0 <= value <= 1:
+        return value
+    match = PERCENT_RE.match(value.strip()) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) > 100:
+        raise ValueError(f"expected a percentage from 0% to 100%, e.g. 50% (got {value!r})")
+    return int(match.group(1)) / 100
+
+
+Percent = Annotated[
+    float,
+    BeforeValidator(parse_percent),
+    PlainSerializer(lambda v: f"{round(v * 100)}%", return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": PERCENT_RE.pattern,
+            "description": "A percentage from 0% to 100%, e.g. 50%.",
+        }
+    ),
+]
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 StrMap = dict[str, str]
 
@@ -210,6 +235,31 @@ class SeriesLifecycle(Strict):
     prevent_destroy: bool = Field(False, description="Never delete this series' snapshots.")
 
 
+class PruneSpec(Strict):
+    """How a series' prunes are carried out."""
+
+    grace: Duration | None = Field(
+        None,
+        description="Mark pruned snapshots for deletion this much later instead of deleting"
+        " them now; `rlstate undelete` clears the marks in between.",
+    )
+
+
+class VerifySpec(Strict):
+    """A verified restore: restore the newest complete snapshot into a throwaway devbox and run a
+    command there; exit 0 stamps the snapshot verified."""
+
+    command: str = Field(min_length=1, description="Run in the restored devbox; 0 means it works.")
+    every: Duration = Field(
+        default_factory=lambda: timedelta(days=7),
+        description="Verify again when the newest verification is this old.",
+    )
+    timeout: Duration = Field(
+        default_factory=lambda: timedelta(minutes=10),
+        description="Give up on the command (a failure) after this long.",
+    )
+
+
 class SeriesSpec(Strict):
     """A snapshot series of one devbox (of this manifest, or an external dbx_ id)."""
 
@@ -222,6 +272,20 @@ class SeriesSpec(Strict):
         False, description="Also prune snapshots of the devbox that rlstate did not take."
     )
     lifecycle: SeriesLifecycle = Field(default_factory=SeriesLifecycle)
+    prune: PruneSpec = Field(default_factory=PruneSpec)
+    max_prune: Percent = Field(
+        0.5,
+        description="A run that would prune more than this share of the series' complete"
+        " snapshots at once refuses for the series (unless --allow-shrink).",
+    )
+    verify: VerifySpec | None = Field(
+        None, description="Prove now and then that the newest complete snapshot restores."
+    )
+    alert_after: Duration | None = Field(
+        None,
+        description="`rlstate check` warns when the newest complete snapshot is older than"
+        " this (default: twice `every`).",
+    )
 
 
 class MovedSpec(Strict):

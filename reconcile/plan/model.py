@@ -43,6 +43,7 @@ ActionKind = Literal[
     "prune",
     "adopt",
     "build",
+    "mark",
 ]
 ResourceType = Literal["devbox", "object", "snapshot", "blueprint"]
 
@@ -58,6 +59,7 @@ SYMBOLS: dict[str, str] = {
     "prune": "x",
     "adopt": "=",
     "build": "+",
+    "mark": "~x",
 }
 DESTRUCTIVE: frozenset[str] = frozenset({"replace", "delete", "prune"})
 
@@ -126,6 +128,7 @@ class RetentionRow:
     size_bytes: int | None = None
     managed: bool = True
     left: bool = False
+    scheduled: str | None = None  # marked for deletion at this time (kept until then)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,8 @@ def _shallow(item: Action | Refusal | RetentionRow | LeftBehind) -> dict[str, An
         data["params"] = params_to_json(item.params)
     if isinstance(item, RetentionRow) and not item.left:
         del data["left"]  # written only when set, so plan files stay as they were
+    if isinstance(item, RetentionRow) and item.scheduled is None:
+        del data["scheduled"]
     return data
 
 
@@ -195,6 +200,7 @@ class Plan:
             "delete",
             "snapshot",
             "prune",
+            "mark",
         )
         found = {kind: sum(1 for a in self.actions if a.kind == kind) for kind in order}
         return {kind: n for kind, n in found.items() if n}

@@ -119,6 +119,15 @@ class BlueprintBuild:
     wait_for: str | None
 
 
+@dataclass(frozen=True)
+class SnapshotMark:
+    """snapshot mark (a prune under a grace period): the whole metadata to write, which is the
+    listed metadata plus `rlstate.delete_after` (the API replaces the map), and that time."""
+
+    delete_after: str
+    metadata: dict[str, str]
+
+
 ActionParams: TypeAlias = (
     NoParams
     | DevboxCreate
@@ -131,6 +140,7 @@ ActionParams: TypeAlias = (
     | ObjectReplace
     | SnapshotTake
     | BlueprintBuild
+    | SnapshotMark
 )
 P = TypeVar("P", bound=ActionParams)
 
@@ -146,6 +156,7 @@ PARAMS_OF: dict[tuple[str, str], type[ActionParams]] = {
     ("object", "replace"): ObjectReplace,
     ("snapshot", "snapshot"): SnapshotTake,
     ("blueprint", "build"): BlueprintBuild,
+    ("snapshot", "mark"): SnapshotMark,
 }
 _NESTED: dict[str, type[FinalSnapshot]] = {"final_snapshot": FinalSnapshot}
 _TUPLES = frozenset({"setup"})

@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from reconcile.live.model import LiveState
+from reconcile.live.model import KEY_LAST_RUN, LiveState
 from reconcile.manifest.schema import Manifest
 from reconcile.plan.model import Action, Plan, RetentionRow
+from reconcile.plan.prunes import guarded, prune_actions, retention_rows, verified_guard
 from reconcile.plan.series import (
     SeriesView,
     in_use,
@@ -31,7 +32,9 @@ from reconcile.plan.series import (
     to_record,
 )
 from reconcile.plan.snapshots import snapshot_take
+from reconcile.pruning import ShrinkRefusal
 from reconcile.retention import LEFT_REASON, RetentionDecision, SnapshotRecord, decide_retention
+from reconcile.stamps import LastRun, keep_stamp
 
 if TYPE_CHECKING:
     from reconcile.manifest import LoadedManifest
@@ -56,6 +59,8 @@ class SeriesPrune:
     series: str
     decision: RetentionDecision
     managed: frozenset[str]
+    view: SeriesView
+    shrink: ShrinkRefusal | None = None
 
 
 def due_statuses_needed(manifest: Manifest, live: LiveState) -> frozenset[str]:
@@ -102,28 +107,39 @@ def _decide(
 
 
 def prune_decisions(
-    manifest: Manifest, live: LiveState, now: datetime, *, assume_new: frozenset[str] = frozenset()
+    manifest: Manifest,
+    live: LiveState,
+    now: datetime,
+    *,
+    assume_new: frozenset[str] = frozenset(),
+    allow_shrink: bool = False,
 ) -> list[SeriesPrune]:
-    """Each series' keep/remove decision; `assume_new` series count a snapshot taken now
-    (what a real run would have after its due snapshot — used by --dry-run)."""
-    protected = in_use(live)
+    """Each series' keep/remove decision, after the shrink guard (unless `allow_shrink`);
+    `assume_new` series count a snapshot taken now (what a real run would have after its due
+    snapshot — used by --dry-run). The newest verified snapshot is protected."""
+    in_use_now = in_use(live)
     out = []
     for view in series_views(manifest, live):
         extra = view.name in assume_new
-        decision = _decide(view, now, protected, extra)
+        protected = {**verified_guard(view), **in_use_now}
+        decision, shrink = guarded(view, _decide(view, now, protected, extra), allow_shrink)
         managed = {s.id for s in view.managed} | ({NEW_SNAPSHOT} if extra else set())
-        out.append(SeriesPrune(view.name, decision, frozenset(managed)))
+        out.append(SeriesPrune(view.name, decision, frozenset(managed), view, shrink))
     return out
 
 
-def snapshot_plan(manifest: Manifest, jobs: list[SnapshotJob], base: Plan) -> Plan:
-    """A plan of the due snapshots (one `snapshot` action per runnable job)."""
+def snapshot_plan(manifest: Manifest, jobs: list[SnapshotJob], base: Plan, now: datetime) -> Plan:
+    """A plan of the due snapshots (one `snapshot` action per runnable job); each carries the
+    series' `keep` and this run's last-run stamp ("ok": a failure is stamped over it)."""
     stamp = base.created_at[:19].replace("-", "").replace(":", "") + "Z"
     actions = []
     for job in jobs:
         if job.blocked or job.devbox_id is None:
             continue
-        protect = manifest.snapshots[job.series].lifecycle.prevent_destroy
+        spec = manifest.snapshots[job.series]
+        protect = spec.lifecycle.prevent_destroy
+        # Written in the create call, so a night that goes well costs no stamp request.
+        extra = {**keep_stamp(policy_of(spec)), KEY_LAST_RUN: LastRun(now, True).value()}
         actions.append(
             Action(
                 id=f"snapshot snapshot.{job.series}",
@@ -131,56 +147,40 @@ def snapshot_plan(manifest: Manifest, jobs: list[SnapshotJob], base: Plan) -> Pl
                 resource="snapshot",
                 address=f"snapshot.{job.series}",
                 reasons=(job.reason,),
-                params=snapshot_take(manifest.stack, job.series, job.devbox_id, stamp, protect),
+                params=snapshot_take(
+                    manifest.stack, job.series, job.devbox_id, stamp, protect, extra
+                ),
             )
         )
     return _with_actions(base, tuple(actions), ())
 
 
-def _rows(item: SeriesPrune, held: str | None) -> list[RetentionRow]:
-    """The table rows of one series; `held` (why this series is not pruned) keeps them all."""
-    rows = []
-    for verdict in item.decision.verdicts:
-        snap = verdict.snapshot
-        keep, reasons = verdict.keep, verdict.reasons
-        if held is not None and not keep and snap.status != "deleted":
-            keep, reasons = True, (*reasons, held)
-        rows.append(
-            RetentionRow(
-                series=item.series,
-                snapshot_id=snap.id,
-                created=snap.created.isoformat(),
-                status=snap.status,
-                keep=keep,
-                reasons=reasons,
-                size_bytes=snap.size_bytes,
-                managed=snap.id in item.managed,
-                left=verdict.left,
-            )
-        )
-    return rows
-
-
-def prune_plan(prunes: list[SeriesPrune], held: Mapping[str, str], base: Plan) -> Plan:
-    """A plan of the prunes; none for a series in `held` (series → why, e.g. its snapshot
-    failed: its rows say kept, with that reason) or whose decision was refused."""
+def prune_plan(
+    prunes: list[SeriesPrune], held: Mapping[str, str], base: Plan, now: datetime
+) -> Plan:
+    """A plan of the prunes (or, under a grace period, marks); none for a series in `held`
+    (series → why, e.g. its snapshot failed: its rows say kept, with that reason) or whose
+    decision was refused."""
     actions = []
     rows: list[RetentionRow] = []
+    skip = frozenset({NEW_SNAPSHOT})
     for item in prunes:
-        rows.extend(_rows(item, held.get(item.series)))
-        if item.series in held or item.decision.refused is not None:
-            continue
-        for verdict in item.decision.to_delete:
-            if verdict.snapshot.id == NEW_SNAPSHOT:
-                continue
+        held_why = held.get(item.series)
+        steps = [] if held_why is not None else prune_actions(item.view, item.decision, now, skip)
+        marks = {
+            a.snapshot_id: getattr(a.params, "delete_after", "") for a in steps if a.kind == "mark"
+        }
+        rows.extend(retention_rows(item.view, item.decision, item.managed, held_why, marks))
+        for step in steps:
             actions.append(
                 Action(
-                    id=f"prune {verdict.snapshot.id}",
-                    kind="prune",
+                    id=f"{step.kind} {step.snapshot_id}",
+                    kind=step.kind,  # type: ignore[arg-type]
                     resource="snapshot",
                     address=f"snapshot.{item.series}",
-                    reasons=verdict.reasons,
-                    resource_id=verdict.snapshot.id,
+                    reasons=step.reasons,
+                    resource_id=step.snapshot_id,
+                    params=step.params,
                 )
             )
     return _with_actions(base, tuple(actions), tuple(rows))

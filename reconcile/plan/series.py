@@ -121,6 +121,7 @@ def to_record(snap: LiveSnapshot, *, assume_complete: bool = False) -> SnapshotR
         status=status,  # type: ignore[arg-type]
         size_bytes=snap.size_bytes,
         delete_refused=snap.delete_refused,
+        delete_after=snap.delete_after,
     )
 
 

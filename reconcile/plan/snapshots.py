@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from reconcile.live.model import DELETE_REFUSED_REASON, KEY_PROTECT, LiveSnapshot
 from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import snapshot_metadata
-from reconcile.plan.model import LeftBehind, RetentionRow
+from reconcile.plan.model import LeftBehind
 from reconcile.plan.params import SnapshotTake
+from reconcile.plan.prunes import cost_note, prune_actions, retention_rows, verified_guard
 from reconcile.plan.series import SeriesView, decide_series, in_use, is_due, newest_complete
 from reconcile.retention import format_duration
 
@@ -21,9 +22,16 @@ if TYPE_CHECKING:
     from reconcile.plan.desired import DesiredDevbox
 
 
-def snapshot_take(stack: str, series: str, devbox: str, stamp: str, protect: bool) -> SnapshotTake:
-    """The params of one series snapshot named `SERIES-STAMP`."""
-    meta = snapshot_metadata(stack, series, protect=protect)
+def snapshot_take(
+    stack: str,
+    series: str,
+    devbox: str,
+    stamp: str,
+    protect: bool,
+    extra: dict[str, str] | None = None,
+) -> SnapshotTake:
+    """The params of one series snapshot named `SERIES-STAMP` (`extra`: more metadata)."""
+    meta = {**snapshot_metadata(stack, series, protect=protect), **(extra or {})}
     return SnapshotTake(series=series, devbox=devbox, name=f"{series}-{stamp}", metadata=meta)
 
 
@@ -83,38 +91,31 @@ def plan_prunes(
     ctx: PlanContext, view: SeriesView, snapshot_actions: list[str], restores: dict[str, str]
 ) -> None:
     """The series' retention rows, and a prune (after every snapshot of the run) for each
-    snapshot `keep` lets go, unless the decision was refused."""
+    snapshot `keep` lets go (a mark under `prune.grace`), unless the decision was refused. A
+    plan is reviewed before `apply` runs it, so the shrink guard (for the unattended `retain`)
+    does not refuse here; a keep change's cost is a plan note instead."""
     if not view.all:
         return
-    protected = {**restores, **in_use(ctx.live)}
+    protected = {**verified_guard(view), **restores, **in_use(ctx.live)}
     decision = decide_series(view, ctx.now, protected)
-    managed = {s.id for s in view.managed}
-    live_status = {s.id: s.status for s in view.all}
-    for verdict in decision.verdicts:
-        snap = verdict.snapshot
-        ctx.retention.append(
-            RetentionRow(
-                series=view.name,
-                snapshot_id=snap.id,
-                created=snap.created.isoformat(),
-                status=live_status.get(snap.id, snap.status),
-                keep=verdict.keep,
-                reasons=verdict.reasons,
-                size_bytes=snap.size_bytes,
-                managed=snap.id in managed,
-                left=verdict.left,
-            )
-        )
-    if decision.refused is not None:
-        return
-    for verdict in decision.to_delete:
+    cost = cost_note(view, decision)
+    if cost is not None:
+        ctx.notes.append(cost)
+    steps = prune_actions(view, decision, ctx.now, frozenset())
+    marks = {
+        a.snapshot_id: getattr(a.params, "delete_after", "") for a in steps if a.kind == "mark"
+    }
+    managed = frozenset(s.id for s in view.managed)
+    ctx.retention.extend(retention_rows(view, decision, managed, None, marks))
+    for step in steps:
         ctx.add(
-            "prune",
+            step.kind,  # type: ignore[arg-type]
             "snapshot",
             f"snapshot.{view.name}",
-            reasons=verdict.reasons,
-            resource_id=verdict.snapshot.id,
+            reasons=step.reasons,
+            resource_id=step.snapshot_id,
             depends_on=snapshot_actions,
+            params=step.params,
         )
 
 

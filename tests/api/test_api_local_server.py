@@ -76,3 +76,24 @@ def test_server_errors_map_to_our_classes(local_server: Any) -> None:
                 await wrong.list_devboxes()
 
     run(scenario())
+
+
+def test_the_clients_now_is_the_apis_not_the_hosts(local_server: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    year = 365 * 86400
+    local_server.control("/_local/clock", {"offset_seconds": year})
+
+    async def scenario() -> None:
+        async with client_for(local_server) as client:
+            assert not client.api_clock.from_api  # nothing asked yet: the host's clock
+            await client.list_devboxes()
+            ahead = client.api_clock.now() - datetime.now(UTC)
+            assert timedelta(days=364) < ahead < timedelta(days=366)
+            warning = client.api_clock.skew_warning()
+            assert warning is not None and "behind the API's" in warning
+
+    try:
+        run(scenario())
+    finally:
+        local_server.control("/_local/clock", {"offset_seconds": 0})

@@ -65,6 +65,7 @@ def _handler(upstream: httpx.Client, log: ProxyLog) -> type[BaseHTTPRequestHandl
             log.add(self.command, self.path.split("?", 1)[0])
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
             reply = upstream.request(self.command, self.path, content=body, headers=headers)
+            self.upstream_date = reply.headers.get("date")  # the API's time, passed through
             self.send_response(reply.status_code)
             for key, value in reply.headers.items():
                 if key.lower() not in _HOP and key.lower() not in ("date", "server"):
@@ -74,6 +75,10 @@ def _handler(upstream: httpx.Client, log: ProxyLog) -> type[BaseHTTPRequestHandl
             self.wfile.write(reply.content)
 
         do_GET = do_POST = do_PUT = do_DELETE = _forward
+        upstream_date: str | None = None
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return self.upstream_date or super().date_time_string(timestamp)
 
         def log_message(self, format: str, *args: Any) -> None:
             return

@@ -31,6 +31,7 @@ snapshots:
     devbox: {devbox}
     keep: {{last: 1}}
     prune_unmanaged: {prune}
+    max_prune: 100%  # a clean-up down to one snapshot prunes most of them at once, on purpose
 """
 
 

@@ -27,6 +27,17 @@ def test_clock_offset_moves_every_timestamp(local_server: Any, api: httpx.Client
     assert advanced["offset_seconds"] == -2 * DAY_SECONDS
 
 
+def test_every_answer_is_dated_by_the_backend_clock(local_server: Any, api: httpx.Client) -> None:
+    from email.utils import parsedate_to_datetime
+
+    local_server.control("/_local/clock", {"offset_seconds": 365 * DAY_SECONDS})
+    now_ms = local_server.control("/_local/clock")["now_ms"]
+    for reply in (api.get("/v1/devboxes"), httpx.get(f"{local_server.url}/v1/devboxes")):
+        (date,) = reply.headers.get_list("date")  # one Date, the backend's (401 too)
+        assert abs(parsedate_to_datetime(date).timestamp() * 1000 - now_ms) < 60_000
+    local_server.control("/_local/clock", {"offset_seconds": 0})
+
+
 def test_speed_sets_the_transition_time(local_server: Any, api: httpx.Client) -> None:
     speed = local_server.control("/_local/speed", {"transition_seconds": 5})
     assert speed["transition_seconds"] == 5

@@ -108,3 +108,33 @@ def test_only_replacements_forced_by_env_alone_are_dropped_where_env_is_unknown(
     unchecked = {"devbox.app": ["TOKEN"], "devbox.web": ["TOKEN"]}
     kept = without_env_drift(plan, unchecked).actions
     assert [a.address for a in kept] == ["devbox.web", "devbox.other"]
+
+
+def test_status_shows_the_newest_verified_age() -> None:
+    from datetime import UTC, datetime
+
+    from reconcile.commands.status import build_status, render_status
+    from reconcile.live.model import KEY_SERIES, KEY_STACK, KEY_VERIFIED, LiveSnapshot, LiveState
+    from reconcile.plan.model import Plan
+
+    now = datetime(2031, 3, 1, 2, 0, tzinfo=UTC)
+    meta = {KEY_STACK: "s", KEY_SERIES: "n"}
+    snaps = (
+        LiveSnapshot(
+            "snp_new", int(now.timestamp() * 1000) - 3_600_000, "dbx", meta, status="complete"
+        ),
+        LiveSnapshot(
+            "snp_old", 0, "dbx", {**meta, KEY_VERIFIED: "2031-02-27T02:00:00Z"}, status="complete"
+        ),
+    )
+    plan = Plan(
+        stack="s",
+        manifest_path="m",
+        manifest_sha256="x",
+        created_at="t",
+        desired={"snapshot.n": {"newest_complete": "snp_new"}},
+    )
+    report = build_status(LiveState(stack="s", snapshots=snaps), plan, now)
+    info = report["series"]["snapshot.n"]
+    assert (info["newest_verified"], info["newest_verified_age_seconds"]) == ("snp_old", 172800.0)
+    assert "newest complete 1.0h ago, verified 2.0d ago" in render_status(report)

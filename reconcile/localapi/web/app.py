@@ -20,6 +20,7 @@ from reconcile.localapi.state.problems import Problem
 from reconcile.localapi.web import admin
 from reconcile.localapi.web.auth import AuthMiddleware
 from reconcile.localapi.web.faults import FaultMiddleware
+from reconcile.localapi.web.httpdate import DateMiddleware
 from reconcile.localapi.web.idempotency import IdempotencyMiddleware
 from reconcile.localapi.web.routes import (
     blueprints,
@@ -92,6 +93,7 @@ def create_app(config: LocalConfig) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(DateMiddleware, now_ms=lambda: svc.backend.now_ms()),
             Middleware(AuthMiddleware, services=svc),
             Middleware(StrictInputMiddleware),  # wrong types: 400 before any route or replay
             Middleware(FaultMiddleware, settings=lambda: svc.backend.settings.faults, dice=dice),

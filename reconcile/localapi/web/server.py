@@ -126,6 +126,7 @@ def _hypercorn_config() -> Config:
     config.h2_max_concurrent_streams = MAX_STREAMS
     config.keep_alive_max_requests = 1 << 30  # no forced reconnects (HTTP/2 would send GOAWAY)
     config.include_server_header = False
+    config.include_date_header = False  # the app dates every answer by the backend's clock
     return config
 
 
