@@ -144,7 +144,8 @@ class _Run:
             live = await read_needed_statuses(self.client, live, needed)
         await self.prune(live, now, base, held, assume)
         if not self.dry_run:  # what is kept and was read complete needs no read next night
-            await stamp_complete(self.client, live, set(self.report.pruned) | set(self.report.left))
+            done = {*self.report.pruned, *self.report.left, *self.report.marked}
+            await stamp_complete(self.client, live, done)  # a mark's write already replaced the map
 
     async def discover(self, needed: StatusesNeeded) -> LiveState:
         """The stack as listed now, with the statuses `needed` names."""

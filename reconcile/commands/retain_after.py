@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from reconcile.errors import ApiNotFoundError
+from reconcile.live.model import KEY_STATE
 from reconcile.verification import Verified
 
 if TYPE_CHECKING:
@@ -34,7 +35,14 @@ class Stamper:
     metadata: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def current(self, snap: LiveSnapshot) -> dict[str, str]:
-        return self.metadata.get(snap.id, dict(snap.metadata))
+        """What the snapshot's metadata is now: this run's writes, else the listed map plus the
+        completion stamp this run merged into every complete one it kept (see apply/stamps.py)."""
+        if snap.id in self.metadata:
+            return self.metadata[snap.id]
+        listed = dict(snap.metadata)
+        if snap.status == "complete":
+            listed[KEY_STATE] = "complete"
+        return listed
 
     async def write(self, snap: LiveSnapshot, changes: dict[str, str]) -> None:
         merged = {**self.current(snap), **changes}
