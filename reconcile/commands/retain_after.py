@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from reconcile.errors import ApiNotFoundError
-from reconcile.live.model import KEY_STATE
+from reconcile.live.model import KEY_STACK, KEY_STATE
 from reconcile.verification import Verified
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ class Stamper:
         return listed
 
     async def write(self, snap: LiveSnapshot, changes: dict[str, str]) -> None:
+        if KEY_STACK not in snap.metadata:
+            return  # not the stack's (yet): an `import:` entry's snapshot before the adopting apply
         merged = {**self.current(snap), **changes}
         if merged == self.current(snap):
             return
@@ -120,7 +122,11 @@ async def verify(
 
 
 def _newest(view: SeriesView, gone: set[str]) -> LiveSnapshot | None:
-    present = [s for s in view.managed if s.status != "deleted" and s.id not in gone]
+    present = [
+        s
+        for s in view.managed
+        if KEY_STACK in s.metadata and s.status != "deleted" and s.id not in gone
+    ]
     return max(present, key=lambda s: (s.create_time_ms, s.id)) if present else None
 
 
