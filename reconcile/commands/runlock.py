@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from reconcile.apply.events import Event
     from reconcile.apply.lock import _SignalGate
     from reconcile.commands.connection import ConnectionSettings
-    from reconcile.lockbackend.history import ActionResult, PgHistory, RunEnd
+    from reconcile.lockbackend.history import PgHistory
+    from reconcile.lockbackend.records import ActionResult, RunEnd
     from reconcile.manifest import LoadedManifest
     from reconcile.plan.model import Plan
 
@@ -103,7 +104,7 @@ class RunRecord:
 
     def event(self, data: dict[str, Any]) -> None:
         """Takes one `--json` event (action results and the summary are kept)."""
-        from reconcile.lockbackend.history import ActionResult
+        from reconcile.lockbackend.records import ActionResult
 
         kind = data.get("event")
         if kind == "summary":
@@ -139,7 +140,7 @@ class RunRecord:
         self.resource_ids.update({a.id: a.resource_id for a in plan.actions if a.resource_id})
 
     def end(self, error: BaseException | None) -> RunEnd:
-        from reconcile.lockbackend.history import RunEnd
+        from reconcile.lockbackend.records import RunEnd
 
         status = self.exit_code
         if isinstance(error, Interrupted):

@@ -9,7 +9,7 @@ fresh connection when the run's own has failed (the lock is lost, the record nee
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ import psycopg
 from reconcile.lockbackend import Holder, StackKey
 from reconcile.lockbackend.pg import Connection, connect, explain
 from reconcile.lockbackend.postgres import PgBackend, _halves, lock_key
+from reconcile.lockbackend.records import ActionResult, RunEnd
 
 _RUNS_SQL = """
 SELECT r.id, r.command, r.run_user, r.host, r.pid, r.started_at, r.ended_at, r.exit_status,
@@ -35,37 +36,6 @@ _ACTIONS_SQL = """
 SELECT run_id, action_id, address, kind, state, message, resource_id
 FROM rlstate_run_actions WHERE run_id = ANY(%s) ORDER BY run_id, seq
 """
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    """How one action of a run ended (done, failed, skipped)."""
-
-    id: str
-    address: str
-    kind: str
-    state: str
-    message: str
-    resource_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data = {"id": self.id, "address": self.address, "kind": self.kind, "state": self.state}
-        data["message"] = self.message
-        if self.resource_id:
-            data["resource_id"] = self.resource_id
-        return data
-
-
-@dataclass(frozen=True)
-class RunEnd:
-    """What a run leaves in its history row when it ends."""
-
-    exit_status: int
-    plan_digest: str | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    summary: dict[str, Any] | None = None
-    error: str | None = None
-    actions: Sequence[ActionResult] = ()
 
 
 @dataclass(frozen=True)
