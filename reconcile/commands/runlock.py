@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from reconcile.plan.model import Plan
 
 POLL_SECONDS = 0.25
-_COUNT_SKIP = frozenset({"requests", "elapsed_s"})
+# What the run did is counted; how it talked to the API (requests, time, throttling, the most
+# requests in flight) stays in the summary the history row keeps whole.
+_COUNT_SKIP = frozenset({"requests", "elapsed_s", "throttled", "peak_concurrency"})
 
 
 @dataclass(frozen=True)
