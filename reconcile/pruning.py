@@ -34,12 +34,49 @@ class ShrinkRefusal:
     def share(self) -> float:
         return self.pruned / self.complete if self.complete else 0.0
 
-    def message(self) -> str:
+    def message(self, outcome: str = "nothing pruned") -> str:
         return (
             f"snapshot.{self.series}: would prune {self.pruned} of {self.complete} complete "
             f"snapshots ({self.share:.0%}), more than max_prune {self.limit:.0%}; "
-            f"nothing pruned (pass {ALLOW_FLAG} to prune anyway)"
+            f"{outcome} (pass {ALLOW_FLAG} to prune anyway)"
         )
+
+    def allowed(self) -> str:
+        """The note of a plan whose prune passed the guard only because it was allowed."""
+        return (
+            f"snapshot.{self.series}: prunes {self.pruned} of {self.complete} complete "
+            f"snapshots ({self.share:.0%}), more than max_prune {self.limit:.0%}, "
+            f"allowed by {ALLOW_FLAG}"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """What a plan file and `--json` say of it: the numbers, the flag, the message."""
+        return {
+            "series": self.series,
+            "pruned": self.pruned,
+            "complete": self.complete,
+            "limit": self.limit,
+            "flag": ALLOW_FLAG,
+            "message": self.message(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> ShrinkRefusal:
+        """Read back what `to_json` wrote (TypeError/KeyError/ValueError when it is not that)."""
+        series, pruned, complete, limit = (
+            data["series"],
+            data["pruned"],
+            data["complete"],
+            data["limit"],
+        )
+        if not (
+            isinstance(series, str)
+            and isinstance(pruned, int)
+            and isinstance(complete, int)
+            and isinstance(limit, int | float)
+        ):
+            raise TypeError(f"shrink refusal {data!r} is not series/pruned/complete/limit")
+        return cls(series, pruned, complete, float(limit))
 
 
 def newly_pruned_complete(decision: RetentionDecision) -> int:
@@ -127,9 +164,12 @@ def format_bytes(size: int) -> str:
     return f"{size} B"  # not reached
 
 
-def prune_cost(series: str, decision: RetentionDecision, keep_changed: bool) -> str | None:
+def prune_cost(
+    series: str, decision: RetentionDecision, keep_changed: bool, stopped: bool = False
+) -> str | None:
     """What a decision's prunes cost, for the plan: "keep change prunes 37 snapshots (12.4 GiB)
-    of snapshot.nightly"; None when it prunes nothing."""
+    of snapshot.nightly" ("would prune" when `stopped`: the shrink guard held it back); None when it
+    prunes nothing."""
     gone = [v.snapshot for v in decision.to_delete]
     if not gone:
         return None
@@ -139,5 +179,6 @@ def prune_cost(series: str, decision: RetentionDecision, keep_changed: bool) -> 
     else:
         held = f"at least {format_bytes(sum(sizes))}" if sizes else "size unknown"
     noun = "snapshot" if len(gone) == 1 else "snapshots"
-    lead = "keep change prunes" if keep_changed else "prunes"
+    verb = "would prune" if stopped else "prunes"
+    lead = f"keep change {verb}" if keep_changed else verb
     return f"{lead} {len(gone)} {noun} ({held}) of snapshot.{series}"

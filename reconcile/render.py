@@ -89,7 +89,13 @@ def render_plan_text(plan: Plan, *, details: bool = True) -> str:
     """The human plan: one line per action (with details), refusals, then the summary."""
     lines = [f"Stack {plan.stack} ({where(plan.api_url)})"]
     if not plan.actions:
-        lines.append("No changes. The live state matches the manifest.")
+        held = plan.shrink_refused
+        lines.append(
+            "No changes planned: the shrink guard holds back the prunes below."
+            if held
+            else "No changes. The live state matches the manifest."
+        )
+        lines.extend(shrink_lines(plan))
         lines.extend(left_behind_lines(plan))
         lines.extend(f"  note: {note}" for note in plan.notes)
         return "\n".join(lines)
@@ -100,11 +106,17 @@ def render_plan_text(plan: Plan, *, details: bool = True) -> str:
             lines.extend(_detail_lines(action))
     for refusal in plan.refusals:
         lines.append(f"  ! refused: {refusal.message}")
+    lines.extend(shrink_lines(plan))
     lines.extend(left_behind_lines(plan))
     lines.extend(f"  note: {note}" for note in plan.notes)
     lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines)
+
+
+def shrink_lines(plan: Plan) -> list[str]:
+    """The series whose prune the shrink guard holds back, one line each."""
+    return [f"  ! refused: {r.message('no prune planned for it')}" for r in plan.shrink_refused]
 
 
 def left_behind_lines(plan: Plan) -> list[str]:
@@ -124,6 +136,8 @@ def plan_to_json(plan: Plan) -> str:
         "changes": plan.has_changes,
         "refused": len(plan.refusals),
     }
+    if plan.shrink_refused:  # the series are in data["shrink_refused"]; said only when any
+        data["summary"]["shrink_refused"] = len(plan.shrink_refused)
     return json.dumps(mask(data), indent=2)
 
 

@@ -90,6 +90,12 @@ def refuse_protected(plan: Plan) -> None:
         )
 
 
+def shrink_failures(plan: Plan) -> tuple[tuple[str, str], ...]:
+    """The series whose prune the shrink guard held back, as failures of the run ("prune
+    snapshot.NAME", why): the rest of the plan runs, and the run exits 1 (as `retain` does)."""
+    return tuple((f"prune snapshot.{r.series}", r.message()) for r in plan.shrink_refused)
+
+
 def _check_ids(plan: Plan) -> None:
     seen: set[str] = set()
     for action in plan.actions:
@@ -170,12 +176,13 @@ class _Walk:
         finally:
             abort_wait.cancel()
         self._skip_unstarted()
+        failed = (*self.failed, *shrink_failures(self.plan))
         return ApplyResult(
             done=tuple(self.done),
-            failed=tuple(self.failed),
+            failed=failed,
             skipped=tuple(self.skipped),
             left_behind=tuple(self.left_behind),
-            outcome=outcome_of(len(self.done), len(self.failed), len(self.skipped)),
+            outcome=outcome_of(len(self.done), len(failed), len(self.skipped)),
             requests=self.earlier_requests + self.client.stats.total,
             elapsed_s=self.options.clock() - self.t0,
             throttled=self.client.limit.totals.throttled,

@@ -129,12 +129,18 @@ def run(
     targets: list[str],
     *,
     allow_replace_adopted: bool = False,
+    allow_shrink: bool = False,
     lock: LockOptions | None = None,
 ) -> int:
     """Apply a manifest (plan, show, confirm) or a saved plan (re-checked, not asked)."""
     chosen = resolve_source(source)
     if chosen.saved is not None and targets:
         raise ConfigError("--target cannot be used with a saved plan (plan with --target instead)")
+    if chosen.saved is not None and allow_shrink:
+        raise ConfigError(
+            "--allow-shrink cannot be used with a saved plan: it runs as it was planned "
+            "(plan with --allow-shrink instead)"
+        )
     if chosen.saved is not None:
         check_manifest_unchanged(chosen.saved, chosen.manifest)
     loaded = load(chosen.manifest)
@@ -150,6 +156,7 @@ def run(
                 now,
                 tuple(targets),
                 allow_replace_adopted=allow_replace_adopted,
+                allow_shrink=allow_shrink,
             )
         check_same_api(saved, endpoint)
         check_live_unchanged(saved, live)
@@ -241,20 +248,33 @@ class Session:
             return replace(plan, api_url=endpoint.origin), client.stats.total
 
     def _nothing_to_do(self, plan: Plan, requests: int) -> int:
+        """No action to run: "No changes.", or, when the shrink guard held a series' prune
+        back, that refusal as the run's failure (exit 1)."""
         from reconcile.apply.events import ApplyResult, SummaryEvent
-        from reconcile.progress import JsonReporter
+        from reconcile.apply.executor import shrink_failures
+        from reconcile.progress import JsonReporter, summary_lines
         from reconcile.render import left_behind_lines
 
         left = tuple((f"{i.address} {i.resource_id}", i.reason) for i in plan.left_behind)
-        summary = SummaryEvent(ApplyResult(requests=requests, left_behind=left))
+        held = shrink_failures(plan)
+        result = ApplyResult(
+            requests=requests,
+            left_behind=left,
+            failed=held,
+            outcome="failed" if held else "converged",
+        )
+        summary = SummaryEvent(result)
         self.record.event(summary.to_json())
         if self.json_out:
             JsonReporter(sys.stdout)(summary)
+        elif held:
+            sys.stdout.write("".join(f"{line}\n" for line in summary_lines(result, self.verb)))
         else:
             sys.stdout.write(
                 "".join(f"{line}\n" for line in ["No changes.", *left_behind_lines(plan)])
             )
-        return 0
+        self.record.exit_code = result.exit_code
+        return result.exit_code
 
     def _show(self, plan: Plan, ask: bool) -> None:
         from reconcile.render import render_plan_text

@@ -98,6 +98,7 @@ async def make_plan(
     targets: tuple[str, ...] = (),
     *,
     allow_replace_adopted: bool = False,
+    allow_shrink: bool = False,
 ) -> Plan:
     """Discover and plan, deciding by the API's time unless `now` is given."""
     from reconcile.plan.planner import build_plan
@@ -109,4 +110,5 @@ async def make_plan(
         now or client.api_clock.now(),
         targets,
         allow_replace_adopted=allow_replace_adopted,
+        allow_shrink=allow_shrink,
     )

@@ -23,8 +23,11 @@ def run(
     targets: list[str],
     *,
     allow_replace_adopted: bool = False,
+    allow_shrink: bool = False,
 ) -> int:
-    """Plan, print, save; exit 2 for changes only with --detailed-exitcode."""
+    """Plan, print, save; exit 2 for changes only with --detailed-exitcode. A prune the shrink
+    guard holds back is shown, not an error: the plan is right that it prunes nothing there.
+    With --detailed-exitcode it counts as a change (live does not match the manifest)."""
     from reconcile.render import plan_to_json, render_plan_text
 
     loaded = load(manifest_path)
@@ -38,6 +41,7 @@ def run(
                     None,
                     tuple(targets),
                     allow_replace_adopted=allow_replace_adopted,
+                    allow_shrink=allow_shrink,
                 )
             return replace(plan, api_url=endpoint.origin)  # apply checks it is the same API
 
@@ -52,7 +56,7 @@ def run(
             sys.stdout.write(
                 f"Saved the plan to {path}; run `{_apply_command(path)}` to apply it.\n"
             )
-    if detailed_exitcode and plan.has_changes:
+    if detailed_exitcode and (plan.has_changes or plan.shrink_refused):
         return 2
     return 0
 

@@ -76,7 +76,8 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
         "resources": sorted(resources, key=lambda r: _address_order(r["address"])),
         "missing": missing,
         "series": series,
-        "in_sync": not plan.has_changes,
+        # a prune the shrink guard holds back leaves the series out of sync
+        "in_sync": not plan.has_changes and not plan.shrink_refused,
     }
 
 

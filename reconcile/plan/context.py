@@ -21,6 +21,7 @@ from reconcile.plan.model import (
     RetentionRow,
 )
 from reconcile.plan.params import ActionParams, NoParams
+from reconcile.pruning import ShrinkRefusal
 
 if TYPE_CHECKING:
     from reconcile.manifest import LoadedManifest
@@ -32,7 +33,8 @@ class PlanContext:
 
     `restores`: snapshot id → the first devbox action created from it (its address);
     `mounted_by`: object id or placeholder → the devbox create actions that mount it;
-    `blueprint_ids`: declared blueprint → the build devboxes use (id or placeholder)."""
+    `blueprint_ids`: declared blueprint → the build devboxes use (id or placeholder);
+    `shrink_refused`: series whose prune the shrink guard held back (`allow_shrink` lifts it)."""
 
     loaded: LoadedManifest
     live: LiveState
@@ -53,6 +55,8 @@ class PlanContext:
     mounted_by: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     allow_replace_adopted: bool = False
+    allow_shrink: bool = False
+    shrink_refused: list[ShrinkRefusal] = field(default_factory=list)
     blueprint_ids: dict[str, str] = field(default_factory=dict)
     blueprint_action: dict[str, str] = field(default_factory=dict)
 

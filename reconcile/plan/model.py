@@ -27,6 +27,7 @@ from reconcile.plan.params import (
     params_from_json,
     params_to_json,
 )
+from reconcile.pruning import ShrinkRefusal
 
 # 2: params are typed per (resource, kind), read back field by field (1: free-form).
 FORMAT_VERSION = 2
@@ -174,6 +175,9 @@ class Plan:
     targets: tuple[str, ...] = ()
     left_behind: tuple[LeftBehind, ...] = ()
     notes: tuple[str, ...] = ()
+    # series whose prune the shrink guard held back (no actions for them); apply exits 1
+    shrink_refused: tuple[ShrinkRefusal, ...] = ()
+    allow_shrink: bool = False  # made with --allow-shrink: the guard was lifted
     format_version: int = FORMAT_VERSION
 
     @property
@@ -222,6 +226,12 @@ class Plan:
             data["notes"] = list(self.notes)
         else:
             del data["notes"]
+        if self.shrink_refused:  # likewise
+            data["shrink_refused"] = [r.to_json() for r in self.shrink_refused]
+        else:
+            del data["shrink_refused"]
+        if not self.allow_shrink:  # likewise
+            del data["allow_shrink"]
         return data
 
     def to_json(self) -> str:
@@ -251,6 +261,10 @@ class Plan:
                 targets=tuple(data.get("targets", ())),
                 left_behind=tuple(LeftBehind(**item) for item in data.get("left_behind", ())),
                 notes=tuple(str(n) for n in data.get("notes", ())),
+                shrink_refused=tuple(
+                    ShrinkRefusal.from_json(r) for r in data.get("shrink_refused", ())
+                ),
+                allow_shrink=data.get("allow_shrink", False) is True,
             )
         except (KeyError, TypeError, PlanFileError) as error:
             raise PlanFileError(f"plan file is damaged or of another format ({error})") from None

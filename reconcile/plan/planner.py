@@ -49,10 +49,13 @@ def build_plan(
     targets: tuple[str, ...] = (),
     *,
     allow_replace_adopted: bool = False,
+    allow_shrink: bool = False,
 ) -> Plan:
-    """Everything apply must do so that live matches the manifest, with reasons."""
+    """Everything apply must do so that live matches the manifest, with reasons; a series'
+    prune the shrink guard holds back (unless `allow_shrink`) is a refusal, not actions."""
     ctx = PlanContext(loaded=loaded, live=live, now=now)
     ctx.allow_replace_adopted = allow_replace_adopted
+    ctx.allow_shrink = allow_shrink
     plan_objects(ctx)
     plan_blueprints(ctx)
     views = {v.name: v for v in series_views(loaded.manifest, live)}
@@ -162,6 +165,7 @@ def _finish(ctx: PlanContext, targets: tuple[str, ...]) -> Plan:
         actions = with_dependencies(actions, targets)
     check_acyclic(actions)
     kept = {a.id for a in actions}
+    shrink = [r for r in ctx.shrink_refused if not targets or _targeted(r.series, targets)]
     return Plan(
         stack=ctx.stack,
         manifest_path=str(ctx.loaded.path),
@@ -176,4 +180,11 @@ def _finish(ctx: PlanContext, targets: tuple[str, ...]) -> Plan:
         targets=targets,
         left_behind=tuple(ctx.left_behind),
         notes=tuple(ctx.notes),
+        shrink_refused=tuple(shrink),
+        allow_shrink=ctx.allow_shrink,
     )
+
+
+def _targeted(series: str, targets: tuple[str, ...]) -> bool:
+    """Whether `--target` names the series (its prunes would be in the plan)."""
+    return any(t in (series, f"snapshot.{series}") for t in targets)

@@ -107,12 +107,13 @@ def retention_rows(
     return rows
 
 
-def cost_note(view: SeriesView, decision: RetentionDecision) -> str | None:
+def cost_note(view: SeriesView, decision: RetentionDecision, held: bool = False) -> str | None:
     """ "keep change prunes 37 snapshots (12.4 GiB) of snapshot.nightly" when the series' newest
-    snapshot was taken under another `keep`; else "prunes …" (None when nothing is pruned)."""
+    snapshot was taken under another `keep` ("would prune" when `held`: the shrink guard stopped
+    it); None when `keep` did not change or nothing is pruned."""
     stamped = [s for s in view.managed if keep_of(s.metadata) is not None]
     newest = max(stamped, key=lambda s: (s.create_time_ms, s.id), default=None)
     before = keep_of(newest.metadata) if newest is not None else None
     if before is None or before == policy_of(view.spec):
         return None
-    return prune_cost(view.name, decision, keep_changed=True)
+    return prune_cost(view.name, decision, keep_changed=True, stopped=held)

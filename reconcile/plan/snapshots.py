@@ -14,8 +14,15 @@ from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import snapshot_metadata
 from reconcile.plan.model import LeftBehind
 from reconcile.plan.params import SnapshotTake
-from reconcile.plan.prunes import cost_note, prune_actions, retention_rows, verified_guard
+from reconcile.plan.prunes import (
+    cost_note,
+    guarded,
+    prune_actions,
+    retention_rows,
+    verified_guard,
+)
 from reconcile.plan.series import SeriesView, decide_series, in_use, is_due, newest_complete
+from reconcile.pruning import shrink_refusal
 from reconcile.retention import format_duration
 
 if TYPE_CHECKING:
@@ -91,14 +98,22 @@ def plan_prunes(
     ctx: PlanContext, view: SeriesView, snapshot_actions: list[str], restores: dict[str, str]
 ) -> None:
     """The series' retention rows, and a prune (after every snapshot of the run) for each
-    snapshot `keep` lets go (a mark under `prune.grace`), unless the decision was refused. A
-    plan is reviewed before `apply` runs it, so the shrink guard (for the unattended `retain`)
-    does not refuse here; a keep change's cost is a plan note instead."""
+    snapshot `keep` lets go (a mark under `prune.grace`), unless the decision was refused. The
+    shrink guard holds back a prune of more than `max_prune` of the series at once (a `keep`
+    typo, a clock that jumped): no prune action, a refusal in the plan instead, unless
+    `ctx.allow_shrink`; then a note says the guard was lifted. A keep change's cost is a note."""
     if not view.all:
         return
     protected = {**verified_guard(view), **restores, **in_use(ctx.live)}
-    decision = decide_series(view, ctx.now, protected)
-    cost = cost_note(view, decision)
+    wanted = decide_series(view, ctx.now, protected)
+    decision, shrink = guarded(view, wanted, ctx.allow_shrink)
+    if shrink is not None:
+        ctx.shrink_refused.append(shrink)
+    elif ctx.allow_shrink:
+        lifted = shrink_refusal(view.name, wanted, view.spec.max_prune)
+        if lifted is not None:
+            ctx.notes.append(lifted.allowed())
+    cost = cost_note(view, wanted, held=shrink is not None)
     if cost is not None:
         ctx.notes.append(cost)
     steps = prune_actions(view, decision, ctx.now, frozenset())

@@ -68,6 +68,7 @@ class Case:
     env: dict[str, str] = field(default_factory=lambda: {"CI_TOKEN": SECRET})
     before_env: dict[str, str] | None = None
     targets: tuple[str, ...] = ()
+    allow_shrink: bool = False  # plan as `--allow-shrink` does
 
 
 CASES: list[Case] = [
@@ -178,7 +179,9 @@ CASES: list[Case] = [
         BASE_WORKERS,
         no_snapshots,
     ),
-    Case("prune-by-keep", BASE_WORKERS, pruning),
+    # keep: {last: 3} prunes 6 of the 10 complete dailies at once, more than max_prune (50%)
+    Case("prune-by-keep", BASE_WORKERS, pruning, allow_shrink=True),
+    Case("shrink-guard-holds-back-a-large-prune", BASE_WORKERS, pruning),
     Case("prune-refused-while-a-status-that-matters-is-unread", BASE, unread_matters),
     Case(
         "prune-waits-until-every-status-of-the-series-is-read",

@@ -289,8 +289,10 @@ def build(
     live: LiveBuilder,
     targets: tuple[str, ...] = (),
     now: datetime = NOW,
+    *,
+    allow_shrink: bool = False,
 ) -> tuple[Plan, LiveState]:
     world = World(before)
     live(world)
     state = world.state()
-    return build_plan(loaded, state, now, targets), state
+    return build_plan(loaded, state, now, targets, allow_shrink=allow_shrink), state

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from planner_support import NOW, ago, write_manifest
 
+from reconcile.errors import PlanFileError
 from reconcile.live.model import KEY_DELETE_AFTER, KEY_VERIFIED, LiveSnapshot, LiveState
 from reconcile.plan.desired import snapshot_metadata
+from reconcile.plan.model import Plan
 from reconcile.plan.planner import build_plan
 from reconcile.render import render_plan_text
 from reconcile.retention import RetentionPolicy
@@ -37,13 +41,53 @@ def nightly(count: int, keep: RetentionPolicy, **extra: dict[str, str]) -> tuple
 
 
 def test_a_tighter_keep_says_what_it_costs(tmp_path: Path) -> None:
-    loaded = manifest(tmp_path, "{devbox: dbx_ext, keep: {last: 3}}")
+    loaded = manifest(tmp_path, "{devbox: dbx_ext, keep: {last: 3}, max_prune: 100%}")
     live = LiveState("demo", snapshots=nightly(40, RetentionPolicy(last=40)))
     plan = build_plan(loaded, live, NOW)  # type: ignore[arg-type]
     assert plan.notes == ("keep change prunes 37 snapshots (18.5 GiB) of snapshot.nightly",)
     assert "  note: keep change prunes 37 snapshots (18.5 GiB)" in render_plan_text(plan)
     same = LiveState("demo", snapshots=nightly(40, RetentionPolicy(last=3)))
     assert build_plan(loaded, same, NOW).notes == ()  # type: ignore[arg-type]
+
+
+def test_the_shrink_guard_holds_a_keep_typo_back_and_allow_shrink_lifts_it(
+    tmp_path: Path,
+) -> None:
+    """keep 30 → 3 over 30 dailies: 27 of 30 at once is more than max_prune (50%), so the plan
+    has no prune of the series, a refusal naming it, the count and the flag; rows say kept."""
+    loaded = manifest(tmp_path, "{devbox: dbx_ext, keep: {last: 3}}")
+    live = LiveState("demo", snapshots=nightly(30, RetentionPolicy(last=30)))
+    plan = build_plan(loaded, live, NOW)  # type: ignore[arg-type]
+    assert plan.actions == ()
+    (refusal,) = plan.shrink_refused
+    assert (refusal.series, refusal.pruned, refusal.complete) == ("nightly", 27, 30)
+    assert plan.notes == ("keep change would prune 27 snapshots (13.5 GiB) of snapshot.nightly",)
+    assert all(row.keep for row in plan.retention)
+    text = render_plan_text(plan)
+    assert "! refused: snapshot.nightly: would prune 27 of 30 complete snapshots" in text
+    assert "--allow-shrink" in text and "No changes. The live" not in text
+    allowed = build_plan(loaded, live, NOW, allow_shrink=True)  # type: ignore[arg-type]
+    assert [a.kind for a in allowed.actions] == ["prune"] * 27
+    assert allowed.shrink_refused == () and allowed.allow_shrink
+    assert "allowed by --allow-shrink" in allowed.notes[0]
+
+
+def test_a_saved_plan_carries_the_refusal_and_the_allowance(tmp_path: Path) -> None:
+    loaded = manifest(tmp_path, "{devbox: dbx_ext, keep: {last: 3}}")
+    live = LiveState("demo", snapshots=nightly(30, RetentionPolicy(last=30)))
+    held = build_plan(loaded, live, NOW)  # type: ignore[arg-type]
+    data = json.loads(held.to_json())
+    (saved,) = data["shrink_refused"]
+    assert (saved["series"], saved["pruned"], saved["flag"]) == ("nightly", 27, "--allow-shrink")
+    assert "allow_shrink" not in data
+    assert Plan.from_json(held.to_json()) == held
+    allowed = build_plan(loaded, live, NOW, allow_shrink=True)  # type: ignore[arg-type]
+    assert json.loads(allowed.to_json())["allow_shrink"] is True
+    assert "shrink_refused" not in json.loads(allowed.to_json())
+    assert Plan.from_json(allowed.to_json()) == allowed
+    data["shrink_refused"] = [{"series": "nightly"}]
+    with pytest.raises(PlanFileError, match="damaged or of another format"):
+        Plan.from_dict(data)
 
 
 def test_grace_plans_marks_and_rows_say_when(tmp_path: Path) -> None:

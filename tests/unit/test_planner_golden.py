@@ -30,7 +30,7 @@ def plan_case(case: Case, folder: Path) -> tuple[str, str]:
             case.before_files if case.before_files is not None else case.files,
             case.before_env if case.before_env is not None else case.env,
         )
-    plan, _ = build(loaded, before, case.live, case.targets)
+    plan, _ = build(loaded, before, case.live, case.targets, allow_shrink=case.allow_shrink)
     return normalize(plan_text(plan), folder), normalize(plan_json(plan), folder)
 
 

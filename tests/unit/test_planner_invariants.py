@@ -77,7 +77,7 @@ def refusal_problems(plan: Plan, loaded: LoadedManifest, live: LiveState) -> lis
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
 def test_every_case_keeps_the_invariants(case: Case, tmp_path: Path) -> None:
     loaded, before = load_case(case, tmp_path)
-    plan, live = build(loaded, before, case.live, case.targets)
+    plan, live = build(loaded, before, case.live, case.targets, allow_shrink=case.allow_shrink)
     assert plan_problems(plan, loaded, live, SECRETS) == []
     assert refusal_problems(plan, loaded, live) == []
 
@@ -285,7 +285,7 @@ def test_a_series_that_prunes_reads_every_status_first(tmp_path: Path) -> None:
     live = unread_copy(truth)
     first = statuses_needed(loaded.manifest, live, NOW)
     assert first == {s.id for s in truth.snapshots}
-    plan = build_plan(loaded, discover_lazily(loaded, truth, live), NOW)
+    plan = build_plan(loaded, discover_lazily(loaded, truth, live), NOW, allow_shrink=True)
     assert sorted(a.resource_id or "" for a in plan.actions if a.kind == "prune") == [
         "snp_2",
         "snp_3",
