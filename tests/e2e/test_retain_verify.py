@@ -30,7 +30,8 @@ from tests.helpers import ApiAt, start_rlstate
 
 DAY = 86400.0
 NIGHTS = 60
-BREAK_NIGHT = 28  # a verify night (every 7 nights from night 0); fails again on night 29
+FIRST_NIGHT = 2  # the first run verifies, then every 7 nights: 2, 9, 16, 23, 30, …
+BREAK_NIGHT = 30  # a verify night; the check fails then, and again on night 31
 CHECK = "test -s /home/user/.profile && echo restore looks fine"
 FAILING = "echo checking the restore; echo database will not start >&2; exit 1"
 VERIFIED = "rlstate.verified"
@@ -66,13 +67,13 @@ def test_sixty_nights_of_verified_restores(local_server: Any, tmp_path: Path) ->
     managed_builder(client)
     write_manifest(tmp_path, _series(CHECK), True)
     verified_nights = []
-    for night in range(NIGHTS):
+    for night in range(FIRST_NIGHT, FIRST_NIGHT + NIGHTS):
         clock.set_offset(night * DAY)
         if night == BREAK_NIGHT:  # the check starts failing (as a broken restore would)
             write_manifest(tmp_path, _series(FAILING), True)
         if night == BREAK_NIGHT + 2:
             write_manifest(tmp_path, _series(CHECK), True)
-        if night == 14:  # a verify night: the dry run says so and changes nothing
+        if night == 16:  # a verify night: the dry run says so and changes nothing
             dry = rlstate(local_server.url, local_server.token, tmp_path, "--dry-run")
             assert dry.returncode == 0 and "would verify snp_" in dry.stdout, dry.stdout
             assert _probes(client) == []
@@ -92,7 +93,7 @@ def test_sixty_nights_of_verified_restores(local_server: Any, tmp_path: Path) ->
         # The newest verified snapshot is never pruned, though `last: 3` alone would.
         if verified_nights:
             assert _stamped(client, VERIFIED), f"night {night}: the verified snapshot is gone"
-    assert verified_nights[:5] == [0, 7, 14, 21, BREAK_NIGHT + 2]
+    assert verified_nights[:5] == [2, 9, 16, 23, BREAK_NIGHT + 2]
     assert all(b - a == 7 for a, b in itertools.pairwise(verified_nights[4:]))
     clock.close()
 
