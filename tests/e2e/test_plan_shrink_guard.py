@@ -78,7 +78,7 @@ def _thirty_nights(stack: Stack) -> None:
     """Series a (keep last 30) holds 30 nightly snapshots, series b (keep last 2) three."""
     _manifest(stack, {"last": 30})
     stack.at(0)
-    first = stack.run("apply", "--yes")
+    first = stack.run("apply", "rlstate.yaml", "--yes")
     assert first.returncode == 0, first.stdout + first.stderr
     for night in range(1, 30):
         stack.at(night)
@@ -128,7 +128,7 @@ def test_a_keep_typo_is_held_back_by_plan_and_apply_and_allow_shrink_prunes(
     assert stack.count("b") == 3  # tonight's taken, the oldest pruned
     assert "helper" in stack.devboxes()
 
-    again = stack.run("apply", "--yes")  # from the manifest, in words
+    again = stack.run("apply", "rlstate.yaml", "--yes")  # from the manifest, in words
     assert again.returncode == 1
     assert "failed:  prune snapshot.a: snapshot.a: would prune 28 of 31" in again.stdout
     assert "--allow-shrink" in again.stdout and stack.count("a") == 31
@@ -146,24 +146,29 @@ def test_a_keep_typo_is_held_back_by_plan_and_apply_and_allow_shrink_prunes(
 def test_a_clock_that_jumped_a_year_is_held_back_and_allow_shrink_passes(
     local_server: Any, tmp_path: Path
 ) -> None:
+    """`within` counts back from the newest complete snapshot, so the run after the jump only
+    takes the year's first snapshot; the next one would prune every snapshot before it."""
     stack = Stack(local_server, tmp_path)
     write_manifest(tmp_path, {"a": _series({"within": "14d"})}, True)
     stack.at(0)
-    first = stack.run("apply", "--yes")
+    first = stack.run("apply", "rlstate.yaml", "--yes")
     assert first.returncode == 0, first.stdout + first.stderr
     for night in range(1, 10):
         stack.at(night)
         stack.snapshot("a", RetentionPolicy(within=timedelta(days=14)))
     stack.at(9 + 365)
+    jumped = stack.run("apply", "rlstate.yaml", "--yes")
+    assert jumped.returncode == 0, jumped.stdout + jumped.stderr
+    assert stack.count("a") == 11
     plan = json.loads(stack.run("plan", "--json").stdout)
     (refusal,) = plan["shrink_refused"]
-    assert (refusal["series"], refusal["pruned"], refusal["complete"]) == ("a", 9, 10)
+    assert (refusal["series"], refusal["pruned"], refusal["complete"]) == ("a", 10, 11)
     assert _prunes_of(plan, "a") == []
-    applied = stack.run("apply", "--yes", "--json")
+    applied = stack.run("apply", "rlstate.yaml", "--yes", "--json")
     assert applied.returncode == 1, applied.stdout + applied.stderr
     (failure,) = summary(applied.stdout)["failures"]
-    assert failure["id"] == "prune snapshot.a" and "9 of 10 complete" in failure["reason"]
-    assert stack.count("a") == 11  # the year's first snapshot taken, nothing pruned
-    allowed = stack.run("apply", "--yes", "--allow-shrink", "--json")
+    assert failure["id"] == "prune snapshot.a" and "10 of 11 complete" in failure["reason"]
+    assert "--allow-shrink" in failure["reason"] and stack.count("a") == 11
+    allowed = stack.run("apply", "rlstate.yaml", "--yes", "--allow-shrink", "--json")
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert stack.count("a") == 1
