@@ -66,6 +66,9 @@ def test_the_shrink_guard_holds_a_keep_typo_back_and_allow_shrink_lifts_it(
     text = render_plan_text(plan)
     assert "! refused: snapshot.nightly: would prune 27 of 30 complete snapshots" in text
     assert "--allow-shrink" in text and "No changes. The live" not in text
+    targeted = build_plan(loaded, live, NOW, ("snapshot.nightly",))  # type: ignore[arg-type]
+    assert len(targeted.shrink_refused) == 1
+    assert build_plan(loaded, live, NOW, ("devbox.other",)).shrink_refused == ()  # type: ignore[arg-type]
     allowed = build_plan(loaded, live, NOW, allow_shrink=True)  # type: ignore[arg-type]
     assert [a.kind for a in allowed.actions] == ["prune"] * 27
     assert allowed.shrink_refused == () and allowed.allow_shrink
