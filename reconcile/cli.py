@@ -1,8 +1,9 @@
 """The `rlstate` command line: parse flags, call a command module, turn errors into exit codes.
 
 Thin on purpose: every command's work lives in `reconcile.commands.<name>`, imported only when
-that command runs, so `rlstate --help` and `rlstate validate` start fast. This is the only
-module that prints errors or picks exit codes.
+that command runs, so `rlstate --help` and `rlstate validate` start fast. Only this module and
+reconcile.cli_errors (which words the messages, loaded once something failed) print errors or
+pick exit codes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from reconcile.commands import DEFAULT_MANIFEST
-from reconcile.errors import Interrupted, RlstateError, UserError
+from reconcile.errors import Interrupted, RlstateError
 
 if TYPE_CHECKING:
     from reconcile.commands.connection import ConnectionSettings
@@ -96,18 +97,6 @@ def _lock(timeout: str | None, backend_url: str | None) -> LockOptions:
     from reconcile.commands.runlock import LockOptions, parse_timeout
 
     return LockOptions(timeout=parse_timeout(timeout), backend_url=backend_url)
-
-
-def _fail(error: BaseException) -> NoReturn:
-    """Print one clear message for an error we expected, and exit 1 (traceback with --debug)."""
-    if _debug:
-        import traceback
-
-        traceback.print_exception(error)
-    message = str(error) or type(error).__name__
-    prefix = "" if isinstance(error, UserError) and "\n" in message else "error: "
-    sys.stderr.write(f"{prefix}{message}\n")
-    raise SystemExit(1)
 
 
 @app.callback()
@@ -501,33 +490,6 @@ class _Never(Exception):
     """Stands for NoArgsIsHelpError where click has none (older click printed help itself)."""
 
 
-def _usage_error(error: Exception, no_args: type[Exception]) -> NoReturn:
-    """A wrong command line: one line and exit 1 (2 means "changes" to plan --detailed-exitcode).
-
-    No command at all (`rlstate`, `rlstate local`) prints the help instead, and exits 0."""
-    ctx = getattr(error, "ctx", None)
-    if isinstance(error, no_args) and ctx is not None:
-        sys.stdout.write(ctx.get_help() + "\n")
-        raise SystemExit(0)
-    command = ctx.command_path if ctx is not None else "rlstate"
-    message = error.format_message() if hasattr(error, "format_message") else str(error)
-    sys.stderr.write(f"error: {message.rstrip('.')} (see `{command} --help`)\n")
-    raise SystemExit(1)
-
-
-def _os_error(error: OSError) -> NoReturn:
-    """A file or folder rlstate needed could not be used: name it, in one line."""
-    if _debug:
-        import traceback
-
-        traceback.print_exception(error)
-    names = [str(n) for n in (error.filename, error.filename2) if n is not None]
-    where = " -> ".join(names)
-    reason = error.strerror or str(error)
-    sys.stderr.write(f"error: {where}: {reason}\n" if where else f"error: {reason}\n")
-    raise SystemExit(1)
-
-
 def _dispatch() -> NoReturn:
     """Run the app; an error's message (or a signal's, which comes first) and exit status."""
     from reconcile.signals import check
@@ -537,7 +499,9 @@ def _dispatch() -> NoReturn:
         code = app(standalone_mode=False)
     except usage_error as error:
         check()
-        _usage_error(error, no_args)
+        from reconcile import cli_errors
+
+        cli_errors.usage_error(error, no_args)
     except click_error as error:
         check()
         sys.stderr.write(f"error: {error.format_message()}\n")  # type: ignore[attr-defined]
@@ -548,13 +512,17 @@ def _dispatch() -> NoReturn:
         raise SystemExit(1) from None
     except RlstateError as error:
         check()
-        _fail(error)
+        from reconcile import cli_errors
+
+        cli_errors.fail(error, _debug)
     except KeyboardInterrupt:  # only where the signal handlers are not rlstate's own
         sys.stderr.write("interrupted\n")
         raise SystemExit(128 + signal.SIGINT) from None
     except OSError as error:
         check()
-        _os_error(error)
+        from reconcile import cli_errors
+
+        cli_errors.os_error(error, _debug)
     check()
     raise SystemExit(code if isinstance(code, int) else 0)
 
