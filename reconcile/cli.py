@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -19,11 +18,24 @@ import typer
 
 from reconcile import DEFAULT_MANIFEST
 from reconcile.cli_local import local_app
-from reconcile.errors import Interrupted, RlstateError
+from reconcile.cli_options import (
+    AllowReplaceAdopted,
+    BackendUrl,
+    JsonOut,
+    LockTimeout,
+    ManifestArg,
+    MaxAge,
+    MetricsFile,
+    Targets,
+    Yes,
+    connected,
+    duration,
+    lock_options,
+)
 
 if TYPE_CHECKING:
     from reconcile.commands.connection import ConnectionSettings
-    from reconcile.commands.runlock import LockOptions
+    from reconcile.errors import Interrupted, RlstateError
 
 app = typer.Typer(
     name="rlstate",
@@ -37,66 +49,7 @@ app.add_typer(local_app, name="local")
 lock_app = typer.Typer(help="The stack lock: who holds it; free it.", no_args_is_help=True)
 app.add_typer(lock_app, name="lock")
 
-ManifestArg = Annotated[Path, typer.Argument(help="Manifest file.", show_default=True)]
-ApiUrl = Annotated[
-    str | None, typer.Option("--api-url", help="API base URL [env RUNLOOP_BASE_URL].")
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option("--api-key", help="API key [env RUNLOOP_API_KEY].", show_default=False),
-]
-LocalDir = Annotated[
-    Path | None, typer.Option("--local-dir", help="Local backend data [env RLSTATE_LOCAL_DIR].")
-]
-JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-Targets = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--target",
-        metavar="ADDRESS",
-        help="Limit to this address, e.g. devbox.api, and what it needs (repeatable).",
-    ),
-]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-AllowReplaceAdopted = Annotated[
-    bool,
-    typer.Option(
-        "--allow-replace-adopted",
-        help="Allow replacing devboxes rlstate adopted (an `import:` entry) instead of created.",
-    ),
-]
-LockTimeout = Annotated[
-    str | None,
-    typer.Option(
-        "--lock-timeout",
-        metavar="DURATION",
-        help="Wait this long for the stack lock, e.g. 30s, 30m (default: fail at once).",
-    ),
-]
-BackendUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--backend-url",
-        metavar="URL",
-        help="PostgreSQL URL of the shared lock and history [env RLSTATE_BACKEND_URL].",
-        show_default=False,
-    ),
-]
 _debug = False
-
-
-def _connection(
-    api_url: str | None, api_key: str | None, local_dir: Path | None
-) -> ConnectionSettings:
-    from reconcile.commands.connection import ConnectionSettings
-
-    return ConnectionSettings.from_flags(api_url=api_url, api_key=api_key, local_dir=local_dir)
-
-
-def _lock(timeout: str | None, backend_url: str | None) -> LockOptions:
-    from reconcile.commands.runlock import LockOptions, parse_timeout
-
-    return LockOptions(timeout=parse_timeout(timeout), backend_url=backend_url)
 
 
 @app.callback()
@@ -124,7 +77,9 @@ def schema() -> None:
 
 
 @app.command()
+@connected
 def plan(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     out: Annotated[Path | None, typer.Option("--out", help="Where to save the plan.")] = None,
     json_out: JsonOut = False,
@@ -133,14 +88,10 @@ def plan(
     ] = False,
     target: Targets = None,
     allow_replace_adopted: AllowReplaceAdopted = False,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Read live state and show what apply would do; save the plan."""
     from reconcile.commands import plan as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(
         cmd.run(
             manifest,
@@ -155,7 +106,9 @@ def plan(
 
 
 @app.command()
+@connected
 def apply(
+    conn: ConnectionSettings,
     source: Annotated[
         Path | None, typer.Argument(help="Manifest or saved plan (default: the saved plan).")
     ] = None,
@@ -176,9 +129,6 @@ def apply(
     allow_replace_adopted: AllowReplaceAdopted = False,
     lock_timeout: LockTimeout = None,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Make the live API match the manifest (or run a saved plan).
 
@@ -187,8 +137,7 @@ def apply(
     """
     from reconcile.commands import apply as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
-    lock = _lock(lock_timeout, backend_url)
+    lock = lock_options(lock_timeout, backend_url)
     raise typer.Exit(
         cmd.run(
             source,
@@ -204,41 +153,39 @@ def apply(
 
 
 @app.command()
+@connected
 def destroy(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     yes: Yes = False,
     json_out: JsonOut = False,
     lock_timeout: LockTimeout = None,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Delete every resource of the stack (respects prevent_destroy)."""
     from reconcile.commands import apply as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
-    lock = _lock(lock_timeout, backend_url)
+    lock = lock_options(lock_timeout, backend_url)
     raise typer.Exit(cmd.run_destroy(manifest, conn, yes, json_out, lock))
 
 
 @app.command()
+@connected
 def status(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     json_out: JsonOut = False,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Show the stack's live resources and their state, drift marked."""
     from reconcile.commands import status as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, json_out))
 
 
 @app.command()
+@connected
 def generate(
+    conn: ConnectionSettings,
     stack: Annotated[str, typer.Option("--stack", help="The manifest's stack name.")] = "main",
     devbox: Annotated[
         list[str] | None,
@@ -252,92 +199,62 @@ def generate(
         str | None,
         typer.Option("--status", help="Devbox statuses to take [default: running,suspended]."),
     ] = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Print a manifest that adopts an account's devboxes and their snapshots (import: entries)."""
     from reconcile.commands import generate as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(conn, stack, devbox or [], metadata or [], status))
 
 
 @lock_app.command("status")
+@connected
 def lock_status(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     json_out: JsonOut = False,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Say who holds the stack's lock (exit 0 either way)."""
     from reconcile.commands import lock as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.status(manifest, conn, backend_url, json_out))
 
 
 @lock_app.command("release")
+@connected
 def lock_release(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     force: Annotated[
         bool, typer.Option("--force", help="Required: free the lock whoever holds it.")
     ] = False,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Free the stack's lock from a holder that is alive but stuck (ends its session)."""
     from reconcile.commands import lock as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.release(manifest, conn, backend_url, force))
 
 
 @app.command()
+@connected
 def history(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Newest runs to list.")] = 20,
     json_out: JsonOut = False,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """List the stack's apply, destroy and retain runs (needs a PostgreSQL backend)."""
     from reconcile.commands import history as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, backend_url, limit, json_out))
 
 
-def _duration(value: str | None) -> timedelta | None:
-    """A `--max-age`/`--simulate` value in manifest units (36h, 90d)."""
-    if value is None:
-        return None
-    from reconcile.manifest.schema import parse_duration
-
-    try:
-        return parse_duration(value)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-
-
-MaxAge = Annotated[
-    str | None,
-    typer.Option(help="Stale after this (36h; a series' alert_after wins; default 1.5x every)."),
-]
-MetricsFile = Annotated[
-    Path | None,
-    typer.Option("--prometheus", help="Also write metrics here (textfile collector), atomically."),
-]
-
-
 @app.command()
+@connected
 def retain(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
     json_out: JsonOut = False,
@@ -351,13 +268,9 @@ def retain(
     prometheus: MetricsFile = None,
     lock_timeout: LockTimeout = None,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
-    conn = _connection(api_url, api_key, local_dir)
-    horizon = _duration(simulate)
+    horizon = duration(simulate)
     if horizon is not None:
         from reconcile.commands import simulate as sim
 
@@ -372,29 +285,29 @@ def retain(
         quiet,
         allow_shrink=allow_shrink,
         prometheus=prometheus,
-        lock=_lock(lock_timeout, backend_url),
+        lock=lock_options(lock_timeout, backend_url),
     )
     raise typer.Exit(code)
 
 
 @app.command()
+@connected
 def check(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     max_age: MaxAge = None,
     prometheus: MetricsFile = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Monitor the snapshot series: one line, Nagios exit status (0 OK … 3 UNKNOWN)."""
     from reconcile.commands import check as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
-    raise typer.Exit(cmd.run(manifest, conn, _duration(max_age), prometheus))
+    raise typer.Exit(cmd.run(manifest, conn, duration(max_age), prometheus))
 
 
 @app.command()
+@connected
 def undelete(
+    conn: ConnectionSettings,
     series: Annotated[str, typer.Argument(help="The snapshot series (its name in the manifest).")],
     ids: Annotated[list[str] | None, typer.Argument(help="Snapshot ids to keep.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every snapshot marked.")] = False,
@@ -402,14 +315,10 @@ def undelete(
         "rlstate.yaml"
     ),
     json_out: JsonOut = False,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Clear the grace marks a prune left (`prune.grace`), before a run deletes them."""
     from reconcile.commands import undelete as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, series, list(ids or []), every, json_out))
 
 
@@ -425,6 +334,20 @@ def _click_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
 
 class _Never(Exception):
     """Stands for NoArgsIsHelpError where click has none (older click printed help itself)."""
+
+
+def _rlstate_error() -> type[RlstateError]:
+    """The root of rlstate's errors, imported only once an exception is being matched."""
+    from reconcile.errors import RlstateError
+
+    return RlstateError
+
+
+def _interrupted() -> type[Interrupted]:
+    """What a signal ends a run with, imported only once an exception is being matched."""
+    from reconcile.errors import Interrupted
+
+    return Interrupted
 
 
 def _dispatch() -> NoReturn:
@@ -447,7 +370,7 @@ def _dispatch() -> NoReturn:
         check()
         sys.stderr.write("aborted\n")
         raise SystemExit(1) from None
-    except RlstateError as error:
+    except _rlstate_error() as error:
         check()
         from reconcile import cli_errors
 
@@ -468,6 +391,8 @@ def main() -> None:
     """Console-script entry point."""
     try:
         _dispatch()
-    except Interrupted as stopped:
+    except SystemExit:  # how every run ends: matching it needs no error class imported
+        raise
+    except _interrupted() as stopped:
         sys.stderr.write(f"{stopped}\n")
         raise SystemExit(128 + stopped.signum) from None
