@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from runloop_api_client import Runloop
+from sdk_support import FAST
 
 from reconcile.localapi.disk.blobs import BlobStore
 from reconcile.localapi.disk.cache import RACY_MARGIN_NS, HashCache, SmallIndex
@@ -52,18 +53,38 @@ WRITERS: dict[str, Writer] = {
 }
 
 
-def _rounds(sdk: Runloop, control: Callable[[dict[str, object]], object], write: Writer) -> None:
+def _next_second() -> None:
+    """Wait until the wall clock passes a whole second: what follows shares one second."""
+    start = int(time.time())
+    while int(time.time()) == start:
+        time.sleep(0.005)
+
+
+def _rounds(
+    sdk: Runloop,
+    control: Callable[[dict[str, object]], object],
+    write: Writer,
+    *,
+    pair_in_one_second: bool = False,
+) -> None:
     """Rewrite one file with new text of the same size and snapshot it, ROUNDS times in quick
-    succession (some with the server's clock moved between write and snapshot); then every
-    snapshot, restored into a new devbox, must hold the text written just before it."""
+    succession (every other one with snapshot_disk_async, after moving the server's clock);
+    then every snapshot, restored into a new devbox, must hold the text written just before it."""
     box = sdk.devboxes.create_and_await_running(name="writer").id
     taken: list[tuple[str, str]] = []
     for i in range(ROUNDS):
+        if pair_in_one_second and i % 2 == 0:
+            _next_second()  # rounds i and i + 1 then (nearly always) fall in one second
         text = f"round-{i:04d}"
         write(sdk, box, text)
         if i % 2:
             control({"advance_seconds": 86400})  # a simulated night; files keep real times
-        taken.append((sdk.devboxes.snapshot_disk(box).id, text))
+            started = sdk.devboxes.snapshot_disk_async(box)
+            done = sdk.devboxes.disk_snapshots.await_completed(started.id, polling_config=FAST)
+            assert done.status == "complete", done
+            taken.append((started.id, text))
+        else:
+            taken.append((sdk.devboxes.snapshot_disk(box).id, text))
     wrong = []
     for snapshot_id, text in taken:
         restored = sdk.devboxes.create_and_await_running(snapshot_id=snapshot_id).id
@@ -123,7 +144,7 @@ def test_same_second_rewrites_reach_the_snapshot_on_a_whole_second_fs(
         return httpx.post(url, json=body, headers=headers, timeout=30).raise_for_status()
 
     with Runloop(base_url=whole_second_server.url, bearer_token=TOKEN) as sdk:
-        _rounds(sdk, control, WRITERS[how])
+        _rounds(sdk, control, WRITERS[how], pair_in_one_second=True)
 
 
 class _LatePool(ThreadPoolExecutor):
