@@ -20,6 +20,7 @@ from reconcile import DEFAULT_MANIFEST
 from reconcile.cli_local import local_app
 from reconcile.cli_options import (
     AllowReplaceAdopted,
+    AllowShrink,
     BackendUrl,
     JsonOut,
     LockTimeout,
@@ -88,6 +89,7 @@ def plan(
     ] = False,
     target: Targets = None,
     allow_replace_adopted: AllowReplaceAdopted = False,
+    allow_shrink: AllowShrink = False,
 ) -> None:
     """Read live state and show what apply would do; save the plan."""
     from reconcile.commands import plan as cmd
@@ -101,6 +103,7 @@ def plan(
             detailed_exitcode,
             target or [],
             allow_replace_adopted=allow_replace_adopted,
+            allow_shrink=allow_shrink,
         )
     )
 
@@ -127,6 +130,7 @@ def apply(
     json_out: JsonOut = False,
     target: Targets = None,
     allow_replace_adopted: AllowReplaceAdopted = False,
+    allow_shrink: AllowShrink = False,
     lock_timeout: LockTimeout = None,
     backend_url: BackendUrl = None,
 ) -> None:
@@ -147,6 +151,7 @@ def apply(
             json_out,
             target or [],
             allow_replace_adopted=allow_replace_adopted,
+            allow_shrink=allow_shrink,
             lock=lock,
         )
     )
@@ -259,9 +264,7 @@ def retain(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
     json_out: JsonOut = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Silent unless an error.")] = False,
-    allow_shrink: Annotated[
-        bool, typer.Option("--allow-shrink", help="Prune beyond a series' max_prune.")
-    ] = False,
+    allow_shrink: AllowShrink = False,
     simulate: Annotated[
         str | None, typer.Option(help="Change nothing; project this long ahead (90d).")
     ] = None,

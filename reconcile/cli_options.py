@@ -49,6 +49,9 @@ AllowReplaceAdopted = Annotated[
         help="Allow replacing devboxes rlstate adopted (an `import:` entry) instead of created.",
     ),
 ]
+AllowShrink = Annotated[
+    bool, typer.Option("--allow-shrink", help="Prune beyond a series' max_prune.")
+]
 LockTimeout = Annotated[
     str | None,
     typer.Option(
