@@ -7,7 +7,9 @@ pydantic-core's SchemaValidator: the same validator pydantic would build, so the
 only checks (values are not built: defaults are stored as None) and answers questions about the
 schema's shape for messages. Imports no pydantic; the models are built only where a typed
 manifest is used (LoadedManifest.manifest). A test regenerates the stored schema from the models
-and compares (refresh with RLSTATE_UPDATE_GOLDEN=1).
+and compares (refresh with RLSTATE_UPDATE_GOLDEN=1). The schema's format belongs to a
+pydantic-core version: with any other version installed, the models check instead (slower, and
+the same errors by construction).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 from pydantic_core import ErrorDetails, SchemaValidator, ValidationError
 
 from reconcile.manifest import scalars
@@ -37,21 +40,33 @@ _WRAPPERS = ("model-field", "default", "nullable", "function-before", "function-
 def schema_errors(data: Any) -> list[ErrorDetails]:
     """Every way data does not fit the manifest schema, as pydantic reports them (strict mode)."""
     try:
-        _validator().validate_python(data, strict=True)
+        if stored_is_current():
+            stored_validator().validate_python(data, strict=True)
+        else:
+            from reconcile.manifest.schema import Manifest
+
+            Manifest.model_validate(data, strict=True)
     except ValidationError as error:
         return error.errors(include_url=False)
     return []
 
 
+def stored_is_current() -> bool:
+    """Whether the stored schema was generated with the installed pydantic-core."""
+    return bool(_stored()["pydantic_core"] == pydantic_core.__version__)
+
+
 @cache
 def _stored() -> dict[str, Any]:
-    """core_schema.json: `config` (the models' shared config) and `schema`."""
+    """core_schema.json: the pydantic-core version it was generated with, `config` (the models'
+    shared config) and `schema`."""
     stored: dict[str, Any] = json.loads(STORED.read_text(encoding="utf-8"))
     return stored
 
 
 @cache
-def _validator() -> SchemaValidator:
+def stored_validator() -> SchemaValidator:
+    """pydantic-core's validator of the stored schema."""
     stored = _stored()
     return SchemaValidator(_with_functions(stored["schema"]), stored["config"])
 
@@ -163,4 +178,5 @@ def stored_text(model_schema: Any) -> str:
     """The text of core_schema.json for a model's core schema."""
     config: dict[str, Any] = {}
     schema = stored_form(model_schema, config)
-    return json.dumps({"config": config, "schema": schema}, indent=1, ensure_ascii=False) + "\n"
+    document = {"pydantic_core": pydantic_core.__version__, "config": config, "schema": schema}
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"

@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pydantic_core
 import pytest
 
 from reconcile.commands import validate
 from reconcile.manifest import manifest_json_schema
+from reconcile.manifest.schema_check import stored_is_current
 from tests.helpers import REPO, rlstate_env, run_rlstate
 
 INVALID = REPO / "tests/data/invalid"
@@ -128,6 +130,12 @@ print(code, heavy, len(connections), file=sys.stderr)
 def test_validate_imports_nothing_heavy_and_opens_no_connection(
     manifest: str, entry: str, heavy: tuple[str, ...]
 ) -> None:
+    if MODELS[0] in heavy and not stored_is_current():
+        pytest.skip(
+            f"core_schema.json is not for the installed pydantic-core {pydantic_core.__version__}:"
+            " validate checks with the models (slower) until it is refreshed with"
+            " RLSTATE_UPDATE_GOLDEN=1 (tests/unit/test_manifest_core_schema.py)"
+        )
     script = PROBE.format(entry=entry, heavy=heavy)
     result = subprocess.run(
         [sys.executable, "-c", script, manifest],
