@@ -67,14 +67,16 @@ def _emit_invalid(path: Path, error: ManifestError, json_out: bool) -> None:
 
 
 def _counts(loaded: LoadedManifest) -> dict[str, Any]:
-    manifest = loaded.manifest
+    """From the checked document: the typed manifest would cost building the models."""
+    data = loaded.data
+    blueprints = len(data.get("blueprints") or {})
     return {
-        "stack": manifest.stack,
-        "devboxes": len(manifest.devboxes),
-        "objects": len(manifest.objects),
-        "snapshot_series": len(manifest.snapshots),
+        "stack": data["stack"],
+        "devboxes": len(data.get("devboxes") or {}),
+        "objects": len(data.get("objects") or {}),
+        "snapshot_series": len(data.get("snapshots") or {}),
         # Only for a manifest that declares blueprints, so other manifests' output stays as it was.
-        **({"blueprints": len(manifest.blueprints)} if manifest.blueprints else {}),
+        **({"blueprints": blueprints} if blueprints else {}),
     }
 
 

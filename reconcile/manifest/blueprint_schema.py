@@ -10,6 +10,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconcile.manifest import quiet_pydantic
+
+quiet_pydantic.plugins_off()  # until the end of this module: its models are built as it runs
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -46,3 +50,6 @@ class BlueprintSpec(_Strict):
     keep: BlueprintKeep | None = Field(
         None, description="Delete builds older than the newest N (never one a devbox uses)."
     )
+
+
+quiet_pydantic.plugins_restored()

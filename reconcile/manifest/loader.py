@@ -2,6 +2,8 @@
 
 The one entry point (`load_manifest`) reads the file, the object files it names and the
 environment variables it refers to; everything else it calls is pure. No network, no API.
+Checking imports no pydantic (see schema_check.py): the typed Manifest is built from the checked
+document when a command first asks for it, so `rlstate validate` never builds the models.
 """
 
 from __future__ import annotations
@@ -12,23 +14,27 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from reconcile.errors import ManifestError, ManifestProblem, UserError
 from reconcile.manifest.blueprints import check_blueprints, read_dockerfiles
 from reconcile.manifest.messages import check_schema
 from reconcile.manifest.objectfiles import ObjectFile, read_object_files
-from reconcile.manifest.schema import Manifest, resolve_env_template
+from reconcile.manifest.scalars import resolve_env_template
 from reconcile.manifest.templates import collect_env
 from reconcile.manifest.validation import check_manifest
 from reconcile.manifest.yamlsource import Reporter, offset_position, parse_yaml
+
+if TYPE_CHECKING:
+    from reconcile.manifest.schema import Manifest
 
 
 @dataclass(frozen=True)
 class LoadedManifest:
     """A valid manifest with what was read around it: its file, hash, env values, object files
-    and Dockerfiles (blueprint name → text)."""
+    and Dockerfiles (blueprint name → text). `data` is the checked document as YAML gave it."""
 
-    manifest: Manifest
+    data: dict[str, Any] = field(repr=False)
     path: Path
     raw: bytes = field(repr=False)
     env: Mapping[str, str] = field(repr=False)
@@ -36,6 +42,13 @@ class LoadedManifest:
     objects: Mapping[str, ObjectFile]
     need_env: bool = True
     dockerfiles: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        """The typed manifest (its models are built on first use: validate never needs them)."""
+        from reconcile.manifest.schema import Manifest
+
+        return Manifest.model_validate(self.data, strict=True)
 
     @cached_property
     def sha256(self) -> str:
@@ -82,7 +95,7 @@ def load_manifest(
     report = Reporter(
         file, parsed.sources, list(parsed.problems), end=offset_position(text, len(text))
     )
-    manifest = check_schema(parsed.data, report)
+    fits = check_schema(parsed.data, report)
     check_manifest(parsed.data, report)
     check_blueprints(parsed.data if isinstance(parsed.data, dict) else {}, report)
     environ = os.environ if environ is None else environ
@@ -90,10 +103,10 @@ def load_manifest(
     base = path.absolute().parent
     objects = read_object_files(parsed.data, base, report, hash_objects=hash_objects)
     dockerfiles = read_dockerfiles(parsed.data, base, report)
-    if manifest is None or report.problems:
+    if not fits or report.problems:
         raise ManifestError(_without_echoes(report.problems, parsed.problems))
     return LoadedManifest(
-        manifest=manifest,
+        data=parsed.data,
         path=path.absolute(),
         raw=raw,
         env=MappingProxyType(env),

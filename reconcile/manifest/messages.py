@@ -1,19 +1,19 @@
 """Check a document against the typed schema and word each failure as one human line at its spot.
 
-Pydantic does the checking; this module only turns its error records into problems that name the
-field, say what was expected and what was found, and suggest a fix. It decides nothing itself.
+Pydantic-core does the checking (schema_check.py); this module only turns its error records into
+problems that name the field, say what was expected and what was found, and suggest a fix. It
+decides nothing itself, and imports no pydantic.
 """
 
 from __future__ import annotations
 
 import difflib
-import types
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from reconcile.manifest.schema import NAME_PATTERN, STACK_PATTERN, Manifest
+from reconcile.manifest.scalars import NAME_PATTERN, STACK_PATTERN
+from reconcile.manifest.schema_check import field_names, literal_choices, schema_errors
 from reconcile.manifest.yamlsource import FieldPath, Reporter
 
 _TYPE_WORDS = {
@@ -42,17 +42,15 @@ _PATTERN_WORDS = {
 }
 
 
-def check_schema(data: Any, report: Reporter) -> Manifest | None:
-    """The typed manifest, or None after reporting every way data does not fit the schema."""
+def check_schema(data: Any, report: Reporter) -> bool:
+    """Whether data fits the schema; when not, every way it does not is reported."""
     if data is None:
         report.value((), "the manifest is empty (it needs at least version and stack)")
-        return None
-    try:
-        return Manifest.model_validate(data, strict=True)
-    except ValidationError as error:
-        for details in error.errors(include_url=False):
-            _report(details, report)
-        return None
+        return False
+    errors = schema_errors(data)
+    for details in errors:
+        _report(details, report)
+    return not errors
 
 
 def _report(details: ErrorDetails, report: Reporter) -> None:
@@ -98,7 +96,7 @@ def _value_message(details: ErrorDetails, loc: FieldPath, written: str | None) -
 
 
 def _literal_message(loc: FieldPath, value: Any, got: str) -> str:
-    choices = _literal_choices(loc)
+    choices = literal_choices(loc)
     if loc == ("version",):
         return f"must be 1, the only manifest version (got {got})"
     if not choices:
@@ -139,54 +137,6 @@ def suggest(word: str, choices: list[str]) -> str:
         return f"did you mean '{by_lower[word.lower()]}'?"
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
     return f"did you mean '{by_lower[close[0]]}'?" if close else ""
-
-
-def field_names(loc: FieldPath) -> list[str]:
-    """The fields (by their YAML spelling) of the model found at loc, in declaration order."""
-    model = _unwrap(_type_at(loc))
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return [info.alias or name for name, info in model.model_fields.items()]
-    return []
-
-
-def _literal_choices(loc: FieldPath) -> tuple[Any, ...]:
-    found = _unwrap(_type_at(loc))
-    return get_args(found) if get_origin(found) is Literal else ()
-
-
-def _type_at(loc: FieldPath) -> Any:
-    """The annotation the schema declares at loc (keys and indices step into dicts and lists)."""
-    current: Any = Manifest
-    for part in loc:
-        current = _unwrap(current)
-        origin = get_origin(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            fields = {info.alias or name: info for name, info in current.model_fields.items()}
-            if part not in fields:
-                return None
-            current = fields[part].annotation
-        elif origin is dict:
-            current = get_args(current)[1]
-        elif origin is list:
-            current = get_args(current)[0]
-        else:
-            return None
-    return current
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Annotated[X, ...] → X, and X | None → X."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, types.UnionType):
-            options = [a for a in get_args(annotation) if a is not type(None)]
-            if len(options) != 1:
-                return annotation
-            annotation = options[0]
-        else:
-            return annotation
 
 
 def _describe(value: Any) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-from reconcile.manifest.schema import ContentType
+from reconcile.manifest.scalars import ContentType
 from reconcile.manifest.yamlsource import Reporter
 
 CONTENT_TYPES: tuple[str, ...] = get_args(ContentType)

@@ -6,49 +6,32 @@ reading YAML with line numbers lives in `loader.py`.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from reconcile.manifest import quiet_pydantic
 from reconcile.manifest.blueprint_schema import BlueprintSpec
 
-DURATION_RE = re.compile(r"^([0-9]+)([smhdw])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-ENV_REF_RE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$"
-STACK_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+# The scalar spellings live in scalars.py (no pydantic); re-exported for the modules that know
+# them from here.
+from reconcile.manifest.scalars import DURATION_RE as DURATION_RE
+from reconcile.manifest.scalars import ENV_REF_RE as ENV_REF_RE
+from reconcile.manifest.scalars import NAME_PATTERN as NAME_PATTERN
+from reconcile.manifest.scalars import PERCENT_RE as PERCENT_RE
+from reconcile.manifest.scalars import STACK_PATTERN as STACK_PATTERN
+from reconcile.manifest.scalars import Architecture as Architecture
+from reconcile.manifest.scalars import ContentType as ContentType
+from reconcile.manifest.scalars import ResourceSize as ResourceSize
+from reconcile.manifest.scalars import duration_spelling as duration_spelling
+from reconcile.manifest.scalars import env_references as env_references
+from reconcile.manifest.scalars import parse_duration as parse_duration
+from reconcile.manifest.scalars import parse_percent as parse_percent
+from reconcile.manifest.scalars import percent_spelling as percent_spelling
+from reconcile.manifest.scalars import resolve_env_template as resolve_env_template
 
-ResourceSize = Literal["X_SMALL", "SMALL", "MEDIUM", "LARGE", "X_LARGE", "XX_LARGE"]
-Architecture = Literal["x86_64", "arm64"]
-ContentType = Literal["unspecified", "text", "binary", "gzip", "tar", "tgz"]
-
-
-def parse_duration(value: object) -> timedelta:
-    """`90s`, `30m`, `1h`, `30d`, `2w` → timedelta; anything else is a ValueError."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise ValueError(f"a duration needs a unit, e.g. {value}s (units: s, m, h, d, w)")
-    if not isinstance(value, str):
-        raise ValueError(f"expected a duration like 30m, 1h, 7d (got {type(value).__name__})")
-    match = DURATION_RE.match(value.strip())
-    if match is None:
-        raise ValueError(f"bad duration {value!r}: use <int><unit> with unit s, m, h, d or w")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-
-
-def duration_spelling(value: timedelta) -> str:
-    """How a duration is written back into manifest data: the shortest `<int><unit>` spelling
-    (the inverse of parse_duration). Messages use retention.format_duration instead."""
-    seconds = int(value.total_seconds())
-    for unit in ("w", "d", "h", "m"):
-        size = _UNIT_SECONDS[unit]
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
+quiet_pydantic.plugins_off()  # until the end of this module: its models are built as it runs
 
 Duration = Annotated[
     timedelta,
@@ -63,23 +46,10 @@ Duration = Annotated[
         }
     ),
 ]
-PERCENT_RE = re.compile(r"^([0-9]{1,3})%$")
-
-
-def parse_percent(value: object) -> float:
-    """`50%` → 0.5 (0% to 100%); anything else is a ValueError."""
-    if isinstance(value, float) and 0 <= value <= 1:
-        return value
-    match = PERCENT_RE.match(value.strip()) if isinstance(value, str) else None
-    if match is None or int(match.group(1)) > 100:
-        raise ValueError(f"expected a percentage from 0% to 100%, e.g. 50% (got {value!r})")
-    return int(match.group(1)) / 100
-
-
 Percent = Annotated[
     float,
     BeforeValidator(parse_percent),
-    PlainSerializer(lambda v: f"{round(v * 100)}%", return_type=str),
+    PlainSerializer(percent_spelling, return_type=str),
     WithJsonSchema(
         {
             "type": "string",
@@ -364,16 +334,6 @@ class Manifest(Strict):
     )
 
 
-def env_references(value: str) -> list[str]:
-    """Names of the environment variables a `${env:NAME}` template refers to."""
-    return ENV_REF_RE.findall(value)
-
-
-def resolve_env_template(value: str, environ: dict[str, str] | Any) -> str:
-    """Replace every `${env:NAME}` in value by its value in environ (KeyError if unset)."""
-    return ENV_REF_RE.sub(lambda m: str(environ[m.group(1)]), value)
-
-
 def manifest_json_schema() -> dict[str, Any]:
     """The manifest's JSON Schema, for editors' YAML language servers."""
     schema = Manifest.model_json_schema(by_alias=True)
@@ -383,3 +343,6 @@ def manifest_json_schema() -> dict[str, Any]:
         # pydantic lets keys that miss the name pattern through; an editor should flag them.
         schema["properties"][section]["additionalProperties"] = False
     return schema
+
+
+quiet_pydantic.plugins_restored()

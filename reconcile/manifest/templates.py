@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from reconcile.manifest.schema import ENV_REF_RE, env_references
+from reconcile.manifest.scalars import ENV_REF_RE, env_references
 from reconcile.manifest.yamlsource import FieldPath, Reporter
 
 ENV_MARK = "${env:"

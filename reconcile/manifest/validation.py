@@ -12,12 +12,13 @@ from typing import Any
 
 from reconcile.manifest.imports import check_imports
 from reconcile.manifest.messages import suggest
-from reconcile.manifest.schema import DevboxSpec, parse_duration
+from reconcile.manifest.scalars import parse_duration
+from reconcile.manifest.schema_check import field_names
 from reconcile.manifest.yamlsource import FieldPath, Reporter
 
 ID_PREFIXES = ("obj_", "snp_", "dbx_", "bpt_")
 KEEP_COUNTS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
-IGNORABLE_FIELDS = tuple(name for name in DevboxSpec.model_fields if name != "lifecycle")
+IGNORABLE_FIELDS = tuple(name for name in field_names(("devboxes", "")) if name != "lifecycle")
 MAX_KEEP_ALIVE_SECONDS = 48 * 3600
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_METADATA_PREFIX = "rlstate."
