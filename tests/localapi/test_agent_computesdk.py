@@ -31,6 +31,7 @@ def test_computesdk_runloop_provider_against_local_serve(ts_sdk: Path, tmp_path:
     assert seen["info"] == {"status": "running", "timeout": 1_800_000, "team": "agents"}
     assert seen["run"] == {"stdout": "hi csdk\n", "stderr": "bad\n", "exitCode": 4}
     assert seen["cwdEnv"] == "/tmp\ny z\n"
+    assert seen["tail"] == [100, "99901", "100000"]  # it reads the execution view, as on Runloop
     assert (seen["read"], seen["exists"], seen["removed"]) == ("héllo\nworld\n", True, True)
     assert seen["readdir"] == [[".", "directory"], ["..", "directory"], ["f.txt", "file"]]
     assert seen["byId"] == seen["id"]

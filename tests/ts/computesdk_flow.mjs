@@ -26,6 +26,9 @@ const inTmp = await step('runCommand cwd env', () =>
   sandbox.runCommand(`sh -c 'pwd; echo "$X"'`, { cwd: '/tmp', env: { X: 'y z' } }),
 );
 out.cwdEnv = inTmp.stdout;
+const long = await step('runCommand long output', () => sandbox.runCommand('seq 1 100000'));
+out.tail = long.stdout.trimEnd().split('\n'); // the execution view holds the last 100 lines
+out.tail = [out.tail.length, out.tail[0], out.tail.at(-1)];
 
 const fs = sandbox.filesystem;
 await step('mkdir', () => fs.mkdir('/home/user/d/e'));
