@@ -41,4 +41,5 @@ def test_computesdk_runloop_provider_against_local_serve(ts_sdk: Path, tmp_path:
     assert (seen["baked"], seen["restored"]) == ("baked\n", "kept")
     assert seen["url"].startswith("refused: ") and "tunnel" in seen["url"]
     assert (seen["after"], seen["templatesAfter"]) == ("shutdown", [])
+    assert seen["facade"] == "facade\n"  # through computesdk's `compute`, as its README shows
     assert "Traceback" not in served.stderr

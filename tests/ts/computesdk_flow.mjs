@@ -3,6 +3,7 @@
 // filesystem, snapshot and template calls, then prints what it saw as one JSON line. Used by
 // test_agent_computesdk.py. A failing step exits non-zero naming the step.
 import { runloop } from '@computesdk/runloop';
+import { compute as facade } from 'computesdk';
 
 const step = async (name, fn) => {
   try {
@@ -72,4 +73,9 @@ out.after = (await step('sandbox.getById', () => compute.sandbox.getById(out.id)
 await step('snapshot.delete', () => compute.snapshot.delete(snap.id));
 await step('template.delete', () => compute.template.delete(template.id));
 out.templatesAfter = (await step('template.list', () => compute.template.list())).map((t) => t.id);
+
+facade.setConfig({ provider: compute }); // its README's way: the provider behind `compute`
+const viaFacade = await step('compute.sandbox.create', () => facade.sandbox.create());
+out.facade = (await step('runCommand', () => viaFacade.runCommand('echo facade'))).stdout;
+await step('destroy', () => viaFacade.destroy());
 console.log(JSON.stringify(out));
