@@ -1,5 +1,5 @@
-"""Fixtures for the local server's tests: SDK and HTTP clients on the shared server, and private
-servers (own data dir, own config) for restart and config tests."""
+"""Fixtures for the local server's tests: SDK and HTTP clients on the shared server, private servers
+(own data dir, own config) for restart and config tests, and the npm packages of tests/ts/."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from conformance_support import load_spec
 from openapi_core import OpenAPI
 from runloop_api_client import Runloop
+from ts_support import ts_sdk  # noqa: F401  (a fixture for the npm packages of tests/ts/)
 
 from reconcile.localapi import LocalConfig, RunningServer, start_in_thread
 from tests.conftest import shared_path

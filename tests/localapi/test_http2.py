@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -142,3 +142,34 @@ def test_a_stop_answers_long_polls_held_on_an_http2_connection(tmp_path: Path) -
     answers = client.wait(*held)
     stopping.join()
     assert [a.status for a in answers] == [408] * len(held)
+
+
+def test_a_long_poll_whose_http2_client_vanished_still_ends(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that exits mid-wait (as a Node.js script whose long-poll timed out does) leaves
+    its held request without a connection; once woken, it must end, and a stop stays clean."""
+    config = LocalConfig(data_dir=tmp_path / "data", port=0, transition_seconds=0.05)
+    server = start_in_thread(config)
+    try:
+        client = H2Client(server.url, server.token)
+        devbox_id = _running_devbox(client)
+        wait = {"statuses": ["shutdown"], "timeout_seconds": 30}
+        client.send("POST", f"/v1/devboxes/{devbox_id}/wait_for_status", wait)
+        _until(lambda: server.requests_in_progress == 1, "the long-poll reaching the server")
+        client.sock.close()  # gone without a GOAWAY, as a process that exits
+
+        other = H2Client(server.url, server.token)
+        other.call("POST", f"/v1/devboxes/{devbox_id}/shutdown")  # wakes the held long-poll
+        other.close()
+        _until(lambda: server.requests_in_progress == 0, "the woken long-poll ending")
+    finally:
+        server.stop()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} in time"
+        time.sleep(0.01)

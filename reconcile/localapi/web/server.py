@@ -24,6 +24,7 @@ from reconcile.localapi.web.app import create_app
 from reconcile.localapi.web.draining import draining
 from reconcile.localapi.web.dropping import drop_without_answer
 from reconcile.localapi.web.faults import DropConnection
+from reconcile.localapi.web.vanishing import Vanishing
 
 START_TIMEOUT = 30.0
 GRACEFUL_SECONDS = 5.0
@@ -56,11 +57,13 @@ class _Host:
             await self._app(scope, receive, self._watch_startup(send))
             return
         self.in_flight += 1
+        client = Vanishing(receive, send)
         try:
-            await self._app(scope, *draining(scope, receive, send))
+            await self._app(scope, *draining(scope, client.receive, client.send))
         except DropConnection:
             await drop_without_answer(send)
         finally:
+            client.close()
             self.in_flight -= 1
 
     def _watch_startup(self, send: Any) -> Any:
