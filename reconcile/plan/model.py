@@ -29,8 +29,9 @@ from reconcile.plan.params import (
 )
 from reconcile.pruning import ShrinkRefusal
 
-# 2: params are typed per (resource, kind), read back field by field (1: free-form).
-FORMAT_VERSION = 2
+# The plan file format of the spec. Params are read back field by field per (resource, kind), so
+# a file whose params do not fit is refused as damaged or of another format, whatever it says.
+FORMAT_VERSION = 1
 
 ActionKind = Literal[
     "create",
@@ -284,16 +285,11 @@ _READ_APART = ("changes", "reasons", "depends_on", "params")
 
 
 def _check_version(found: object) -> None:
-    if found == FORMAT_VERSION:
-        return
-    if isinstance(found, int) and not isinstance(found, bool) and 0 < found < FORMAT_VERSION:
+    if found != FORMAT_VERSION:
         raise PlanFileError(
-            f"written by an older rlstate (format_version {found}; this one reads "
-            f"{FORMAT_VERSION}): run `rlstate plan` again"
+            f"saved plan has format_version {found!r}; this rlstate reads {FORMAT_VERSION}: "
+            "run `rlstate plan` again"
         )
-    raise PlanFileError(
-        f"plan file has format_version {found!r}; this rlstate reads {FORMAT_VERSION}"
-    )
 
 
 def _action(data: dict[str, Any]) -> Action:

@@ -70,14 +70,14 @@ def test_a_saved_plan_is_refused_when_the_manifest_changed(
     assert devboxes(sdk(local_server), "quickstart") == []
 
 
-def test_a_plan_file_of_the_previous_format_is_refused_with_one_line_saying_plan_again(
+def test_a_plan_file_of_another_format_is_refused_with_one_line_saying_plan_again(
     local_server: Any, tmp_path: Path
 ) -> None:
     work = _quickstart(tmp_path)
     assert rlstate(local_server, work, "plan").returncode == 0
     saved = work / ".rlstate" / "plan.json"
     data = json.loads(saved.read_text())
-    data["format_version"] = FORMAT_VERSION - 1
+    data["format_version"] = FORMAT_VERSION + 1
     saved.write_text(json.dumps(data))
 
     refused = rlstate(local_server, work, "apply")
@@ -85,7 +85,7 @@ def test_a_plan_file_of_the_previous_format_is_refused_with_one_line_saying_plan
     assert refused.returncode == 1
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1, refused.stderr
-    assert f"format_version {FORMAT_VERSION - 1}" in lines[0]
+    assert f"format_version {FORMAT_VERSION + 1}" in lines[0]
     assert lines[0].endswith("run `rlstate plan` again")
     assert devboxes(sdk(local_server), "quickstart") == []
 

@@ -68,17 +68,17 @@ def test_params_that_do_not_fit_their_kind_are_refused(tmp_path: Path) -> None:
     )
 
 
-def test_a_plan_of_the_previous_format_says_to_plan_again(tmp_path: Path) -> None:
+def test_a_plan_of_another_format_says_to_plan_again(tmp_path: Path) -> None:
     data = json.loads(_plan(_replace()).to_json())
-    data["format_version"] = FORMAT_VERSION - 1
+    data["format_version"] = FORMAT_VERSION + 1
     (tmp_path / "plan.json").write_text(json.dumps(data))
 
     with pytest.raises(PlanFileError) as refused:
         load_plan(tmp_path / "plan.json")
 
     assert str(refused.value) == (
-        f"{tmp_path / 'plan.json'}: written by an older rlstate (format_version "
-        f"{FORMAT_VERSION - 1}; this one reads {FORMAT_VERSION}): run `rlstate plan` again"
+        f"{tmp_path / 'plan.json'}: saved plan has format_version {FORMAT_VERSION + 1}; "
+        f"this rlstate reads {FORMAT_VERSION}: run `rlstate plan` again"
     )
 
 
