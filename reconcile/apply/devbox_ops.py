@@ -150,7 +150,11 @@ async def create_devbox(ctx: OpContext) -> Done:
     if setup:
         planned = ctx.action.params_as(DevboxCreate).setup
         await run_setup(ctx, view.id, setup, list(planned))
-        await ctx.client.update_devbox(view.id, metadata=ready)
+        # The name goes along: the API spec makes an update replace both name and metadata.
+        name = body.get("name")
+        await ctx.client.update_devbox(
+            view.id, name=name if isinstance(name, str) else None, metadata=ready
+        )
     if p.state == "suspended":
         await _suspend(ctx, view.id)
     return Done(await _finish_create(ctx, view.id), {result_key("devbox", ctx.address): view.id})

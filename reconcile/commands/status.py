@@ -25,6 +25,12 @@ def _age(created_ms: int | None, now: datetime) -> float | None:
     return None if created_ms is None else round(now.timestamp() - created_ms / 1000, 1)
 
 
+def _series_drift(plan: Plan, address: str) -> str | None:
+    """What the plan would do to a series (`snapshot, prune`), or None when nothing."""
+    kinds = [a.kind for a in plan.actions if a.resource == "snapshot" and a.address == address]
+    return ", ".join(dict.fromkeys(kinds)) or None
+
+
 def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
     """A JSON-able report: each owned resource with state and drift, each series' newest age."""
     kinds: dict[str, list[str]] = {}
@@ -47,10 +53,26 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
         resources.append({"address": address, "id": obj.id, "state": obj.state, "drift": kind})
     resources += _blueprint_rows(live, plan)
     missing = [a.address for a in plan.actions if a.kind in ("create", "restore")]
-    series = {}
-    for name, info in plan.desired.items():
+    series = _series_rows(live, plan, now)
+    return {
+        "stack": live.stack,
+        "resources": sorted(resources, key=lambda r: _address_order(r["address"])),
+        "missing": missing,
+        "series": series,
+        # a prune the shrink guard holds back leaves the series out of sync
+        "in_sync": not plan.has_changes and not plan.shrink_refused,
+    }
+
+
+def _series_rows(live: LiveState, plan: Plan, now: datetime) -> dict[str, dict[str, Any]]:
+    """Each declared series, then each removed one whose snapshots the plan deletes: its
+    snapshots, newest complete and verified ones, and what the plan would do to it."""
+    series: dict[str, dict[str, Any]] = {}
+    removed = [a.address for a in plan.actions if a.resource == "snapshot"]
+    for name in dict.fromkeys([*plan.desired, *removed]):
         if not name.startswith("snapshot."):
             continue
+        info = plan.desired.get(name, {})
         newest = next((s for s in live.snapshots if s.id == info.get("newest_complete")), None)
         members = [
             s
@@ -70,15 +92,10 @@ def build_status(live: LiveState, plan: Plan, now: datetime) -> dict[str, Any]:
             ),
             "snapshots": len(members),
             "left_in_error": sum(1 for s in members if s.delete_refused),
+            "drift": _series_drift(plan, name),
+            "declared": name in plan.desired,
         }
-    return {
-        "stack": live.stack,
-        "resources": sorted(resources, key=lambda r: _address_order(r["address"])),
-        "missing": missing,
-        "series": series,
-        # a prune the shrink guard holds back leaves the series out of sync
-        "in_sync": not plan.has_changes and not plan.shrink_refused,
-    }
+    return series
 
 
 def _blueprint_rows(live: LiveState, plan: Plan) -> list[dict[str, Any]]:
@@ -165,14 +182,20 @@ def render_status(report: dict[str, Any]) -> str:
     for name, info in report["series"].items():
         count, left = info["snapshots"], info.get("left_in_error", 0)
         errors = f" ({left} ended in error, which the API keeps)" if left else ""
+        mark = f"  (drift: {info['drift']})" if info.get("drift") else ""
+        newest = (
+            f"newest complete {_fmt_age(info['newest_complete_age_seconds'])}"
+            if info.get("declared", True)
+            else "not in the manifest"
+        )
         lines.append(
-            f"  {name:<28} {count} snapshot{'' if count == 1 else 's'}{errors}, newest complete "
-            f"{_fmt_age(info['newest_complete_age_seconds'])}"
+            f"  {name:<28} {count} snapshot{'' if count == 1 else 's'}{errors}, {newest}"
             + (
                 f", verified {_fmt_age(info['newest_verified_age_seconds'])}"
                 if info.get("newest_verified")
                 else ""
             )
+            + mark
         )
     return "\n".join(lines)
 

@@ -43,6 +43,7 @@ def replica_names(name: str, replicas: int | None) -> list[str]:
 def check_manifest(data: Any, report: Reporter) -> None:
     """Report every whole-manifest rule that data breaks."""
     doc = as_map(data)
+    check_version(doc, report)
     check_names(doc, report)
     check_references(doc, report)
     check_image_sources(doc, report)
@@ -75,6 +76,14 @@ def _undeclared(kind: str, ref: str, declared: list[str], id_prefix: str) -> str
         return f"undeclared {kind} '{ref}' ({hint})"
     known = f"declared: {_listed(declared)}" if declared else "none are declared"
     return f"undeclared {kind} '{ref}' ({known}; or use an {id_prefix}… id)"
+
+
+def check_version(doc: dict[Any, Any], report: Reporter) -> None:
+    """`version` is the integer 1: the schema's literal check also lets `true` and `1.0` pass."""
+    version = doc.get("version")
+    if isinstance(version, bool | float):
+        written = report.sources.texts.get(("version",)) or str(version)
+        report.value(("version",), f"must be 1, the only manifest version (got {written})")
 
 
 def check_names(doc: dict[Any, Any], report: Reporter) -> None:

@@ -187,6 +187,10 @@ def test_status_marks_drift(local_server: Any, drifted: dict[str, Any]) -> None:
     assert drifted["old"] in line("devbox.old") and line("devbox.old").endswith("(drift: delete)")
     assert line("devbox.web").endswith("absent  (drift: create)")
     assert "drift" not in line("devbox.api") and "drift" not in line("object.tool")
+    # keep: {last: 2} of three: the series is drifted too, and says how.
     assert "3 snapshots, newest complete" in line("snapshot.nightly")
+    assert line("snapshot.nightly").endswith("(drift: prune)")
+    report = json.loads(run(local_server, path.parent, "status", "--json").stdout)
+    assert report["series"]["snapshot.nightly"]["drift"] == "prune"
     for stranger in drifted["strangers"].ids:
         assert stranger not in status.stdout

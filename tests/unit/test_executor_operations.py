@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 from executor_support import (
     devbox,
     obj,
@@ -54,6 +55,35 @@ def test_create_with_setup_runs_it_then_marks_ready(local_server: Any) -> None:
     assert box.metadata["rlstate.ready"] == "true"
     assert shell(local_server, box.id, "cat /home/user/b.txt") == "one\none\n"
     assert "has been created" in run.order_messages("done")[0]
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """A real transport that keeps the JSON body of every request it sends, by path."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.bodies: list[tuple[str, str, Any]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.bodies.append((request.method, request.url.path, body))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_marking_a_devbox_ready_sends_its_name_with_the_metadata(local_server: Any) -> None:
+    """The API spec makes a devbox update replace name and metadata both (the SDKs document a
+    patch): the update that marks a set-up devbox ready must not leave its name out."""
+    transport = RecordingTransport()
+    run = run_plan(local_server, plan_of(devbox("builder", setup=["true"])), transport=transport)
+
+    assert run.result.outcome == "converged", run.result.failed
+    (box,) = stack_devboxes(local_server)
+    updates = [b for m, p, b in transport.bodies if m == "POST" and p == f"/v1/devboxes/{box.id}"]
+    assert updates == [{"name": "builder", "metadata": box.metadata}]
+    assert box.name == "builder"
 
 
 def test_state_suspended_ends_suspended(local_server: Any) -> None:

@@ -161,6 +161,16 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert str(caught.value).count("\n") == 3
 
 
+@pytest.mark.parametrize("written", ["true", "1.0"])
+def test_version_must_be_the_integer_one(tmp_path: Path, written: str) -> None:
+    """The spec makes `version` an integer: a boolean or a float that equals 1 is not one."""
+    path = write(tmp_path, f"version: {written}\nstack: s\n")
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    assert [(p.line, p.column, p.path) for p in caught.value.problems] == [(1, 10, "version")]
+    assert f"must be 1, the only manifest version (got {written})" in str(caught.value)
+
+
 def test_problems_name_the_file_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, "version: 1\nstack: s\nbogus: 1\n")
     monkeypatch.chdir(tmp_path)

@@ -138,3 +138,27 @@ def test_status_shows_the_newest_verified_age() -> None:
     info = report["series"]["snapshot.n"]
     assert (info["newest_verified"], info["newest_verified_age_seconds"]) == ("snp_old", 172800.0)
     assert "newest complete 1.0h ago, verified 2.0d ago" in render_status(report)
+
+
+def test_a_series_removed_from_the_manifest_is_listed_with_its_drift() -> None:
+    """Its snapshots are deleted by the next apply: status names it instead of only saying
+    "drifted"."""
+    from datetime import UTC, datetime
+
+    from reconcile.commands.status import build_status, render_status
+    from reconcile.live.model import KEY_SERIES, KEY_STACK, LiveSnapshot, LiveState
+    from reconcile.plan.model import Action, Plan
+
+    meta = {KEY_STACK: "s", KEY_SERIES: "old"}
+    snaps = (LiveSnapshot("snp_a", 0, "dbx", meta, status="complete"),)
+    delete = Action("delete snp_a", "delete", "snapshot", "snapshot.old", resource_id="snp_a")
+    plan = Plan(
+        stack="s", manifest_path="m", manifest_sha256="x", created_at="t", actions=(delete,)
+    )
+    report = build_status(LiveState(stack="s", snapshots=snaps), plan, datetime.now(UTC))
+    assert report["in_sync"] is False
+    info = report["series"]["snapshot.old"]
+    assert (info["snapshots"], info["drift"], info["declared"]) == (1, "delete", False)
+    assert "snapshot.old                 1 snapshot, not in the manifest  (drift: delete)" in (
+        render_status(report)
+    )
