@@ -42,6 +42,8 @@ class _Output:
 
     def __init__(self, json_out: bool, quiet: bool) -> None:
         self.json_out, self.quiet = json_out, quiet
+        # someone is watching: say on stderr what a snapshot is waiting for (cron sees nothing)
+        self.watched = not json_out and not quiet and sys.stderr.isatty()
         self.lines: list[str] = []
         self.tap: Callable[[dict[str, Any]], None] = lambda _data: None  # the run's history
 
@@ -60,8 +62,18 @@ class _Output:
 
     def ran(self, event: Event, action: Action | None) -> None:
         """Executor events: one per action when it ends (done, failed, skipped), and retries."""
+        from reconcile.apply.events import ActionEvent
         from reconcile.render import retain_ran
 
+        if (
+            self.watched
+            and isinstance(event, ActionEvent)
+            and (event.kind, event.state) in (("snapshot", "started"), ("snapshot", "waiting"))
+        ):
+            from reconcile.progress import plain_line
+
+            sys.stderr.write(plain_line(event) + "\n")
+            sys.stderr.flush()
         shown = retain_ran(event, action)
         if shown is not None:
             self.event(*shown)
