@@ -181,6 +181,10 @@ def run(
     report = RetainReport(allow_shrink=allow_shrink)
     try:
         loaded = load(manifest_path, need_env=False)
+        if prometheus is not None:  # a bad path fails before the night's work, not after it
+            from reconcile.commands.metrics_file import check_metrics_path
+
+            check_metrics_path(prometheus)
         command = "retain --dry-run" if dry_run else "retain"
         with run_lock(loaded, conn, command, lock) as record, connect(conn, quiet=True) as ep:
             out.tap = record.event
