@@ -273,7 +273,7 @@ def retain(
     backend_url: BackendUrl = None,
 ) -> None:
     """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
-    horizon = duration(simulate)
+    horizon = duration(simulate, "--simulate")
     if horizon is not None:
         from reconcile.commands import simulate as sim
 
@@ -304,14 +304,16 @@ def check(
     """Monitor the snapshot series: one line, Nagios exit status (0 OK … 3 UNKNOWN)."""
     from reconcile.commands import check as cmd
 
-    raise typer.Exit(cmd.run(manifest, conn, duration(max_age), prometheus))
+    raise typer.Exit(cmd.run(manifest, conn, duration(max_age, "--max-age"), prometheus))
 
 
 @app.command()
 @connected
 def undelete(
     conn: ConnectionSettings,
-    series: Annotated[str, typer.Argument(help="The snapshot series (its name in the manifest).")],
+    series: Annotated[
+        str, typer.Argument(help="The snapshot series: `nightly` or `snapshot.nightly`.")
+    ],
     ids: Annotated[list[str] | None, typer.Argument(help="Snapshot ids to keep.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every snapshot marked.")] = False,
     manifest: Annotated[Path, typer.Option("--manifest", "-f", help="The manifest.")] = Path(

@@ -71,16 +71,17 @@ BackendUrl = Annotated[
 ]
 
 
-def duration(value: str | None) -> timedelta | None:
-    """A `--max-age`/`--simulate` value in manifest units (36h, 90d)."""
+def duration(value: str | None, flag: str) -> timedelta | None:
+    """A `--max-age`/`--simulate` value in manifest units (36h, 90d); a bad one names `flag`."""
     if value is None:
         return None
+    from reconcile.errors import ConfigError
     from reconcile.manifest.schema import parse_duration
 
     try:
         return parse_duration(value)
     except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+        raise ConfigError(f"{flag}: {error}") from None
 
 
 MaxAge = Annotated[

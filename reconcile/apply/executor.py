@@ -84,7 +84,10 @@ class ExecutorOptions:
 def refuse_protected(plan: Plan) -> None:
     """Raises ProtectedResourceError listing every refusal; a plan with any runs not at all."""
     if plan.refusals:
-        lines = "; ".join(f"{r.address}: {r.message}" for r in plan.refusals)
+        lines = "; ".join(
+            r.message if r.message.startswith(r.address) else f"{r.address}: {r.message}"
+            for r in plan.refusals
+        )
         raise ProtectedResourceError(
             f"the plan would destroy protected resources, so nothing was changed: {lines}"
         )

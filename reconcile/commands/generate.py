@@ -22,6 +22,17 @@ if TYPE_CHECKING:
     from reconcile.generate.writer import Account
 
 DEFAULT_STATUSES = ("running", "suspended")
+# The API's devbox statuses (DevboxView.status); a --status outside them would match nothing.
+STATUSES = (
+    "provisioning",
+    "initializing",
+    "running",
+    "suspending",
+    "suspended",
+    "resuming",
+    "failure",
+    "shutdown",
+)
 
 
 def parse_metadata(pairs: Sequence[str]) -> dict[str, str]:
@@ -33,6 +44,19 @@ def parse_metadata(pairs: Sequence[str]) -> dict[str, str]:
             raise ConfigError(f"--metadata {pair!r}: expected KEY=VALUE")
         found[key] = value
     return found
+
+
+def parse_statuses(status: str | None) -> tuple[str, ...]:
+    """`running,suspended` → the statuses; ConfigError naming one the API never reports."""
+    if not status:
+        return DEFAULT_STATUSES
+    statuses = tuple(s.strip() for s in status.split(",") if s.strip())
+    for one in statuses:
+        if one not in STATUSES:
+            raise ConfigError(
+                f"--status {one!r}: not a devbox status (one of {', '.join(STATUSES)})"
+            )
+    return statuses or DEFAULT_STATUSES
 
 
 def chosen(
@@ -79,7 +103,7 @@ def run(conn: object, stack: str, globs: list[str], metadata: list[str], status:
     if not re.match(STACK_PATTERN, stack):
         raise ConfigError(f"--stack {stack!r}: use lowercase letters, digits and -, at most 40")
     wanted = parse_metadata(metadata)
-    statuses = tuple(s.strip() for s in status.split(",")) if status else DEFAULT_STATUSES
+    statuses = parse_statuses(status)
     with connect(conn, quiet=True) as endpoint:
 
         async def go() -> Account:

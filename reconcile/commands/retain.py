@@ -42,6 +42,8 @@ class _Output:
 
     def __init__(self, json_out: bool, quiet: bool) -> None:
         self.json_out, self.quiet = json_out, quiet
+        # someone is watching: say on stderr what a snapshot is waiting for (cron sees nothing)
+        self.watched = not json_out and not quiet and sys.stderr.isatty()
         self.lines: list[str] = []
         self.tap: Callable[[dict[str, Any]], None] = lambda _data: None  # the run's history
 
@@ -60,8 +62,18 @@ class _Output:
 
     def ran(self, event: Event, action: Action | None) -> None:
         """Executor events: one per action when it ends (done, failed, skipped), and retries."""
+        from reconcile.apply.events import ActionEvent
         from reconcile.render import retain_ran
 
+        if (
+            self.watched
+            and isinstance(event, ActionEvent)
+            and (event.kind, event.state) in (("snapshot", "started"), ("snapshot", "waiting"))
+        ):
+            from reconcile.progress import plain_line
+
+            sys.stderr.write(plain_line(event) + "\n")
+            sys.stderr.flush()
         shown = retain_ran(event, action)
         if shown is not None:
             self.event(*shown)
@@ -169,6 +181,10 @@ def run(
     report = RetainReport(allow_shrink=allow_shrink)
     try:
         loaded = load(manifest_path, need_env=False)
+        if prometheus is not None:  # a bad path fails before the night's work, not after it
+            from reconcile.commands.metrics_file import check_metrics_path
+
+            check_metrics_path(prometheus)
         command = "retain --dry-run" if dry_run else "retain"
         with run_lock(loaded, conn, command, lock) as record, connect(conn, quiet=True) as ep:
             out.tap = record.event

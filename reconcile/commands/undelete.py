@@ -63,6 +63,8 @@ def run(
     assert isinstance(conn, ConnectionSettings)
     loaded = load(manifest_path, need_env=False)
     manifest = loaded.manifest
+    if series.startswith("snapshot.") and series not in manifest.snapshots:
+        series = series.removeprefix("snapshot.")  # the address every output prints
     if series not in manifest.snapshots:
         names = ", ".join(sorted(manifest.snapshots)) or "none"
         raise UserError(f"{manifest_path}: no snapshot series {series!r} (series: {names})")

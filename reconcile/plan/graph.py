@@ -46,6 +46,23 @@ def _matches(action: Action, target: str) -> bool:
     return target in (group, f"devbox.{group}")
 
 
+def check_targets(
+    actions: Sequence[Action], targets: Iterable[str], declared: Iterable[str]
+) -> None:
+    """Raise ConfigError for a `--target` that names no declared address (`devbox.api`, or the
+    bare name) and no action of the plan: a typo must not read as "No changes."."""
+    from reconcile.errors import ConfigError
+    from reconcile.manifest.messages import suggest
+
+    known = sorted(set(declared))
+    names = known + sorted({n.split(".", 1)[-1] for n in known})
+    for target in targets:
+        if target in names or any(_matches(a, target) for a in actions):
+            continue
+        hint = suggest(target, names) or f"declared: {', '.join(known) or 'nothing'}"
+        raise ConfigError(f"--target {target!r} names nothing in the manifest or the plan ({hint})")
+
+
 def with_dependencies(actions: Sequence[Action], targets: Iterable[str]) -> tuple[Action, ...]:
     """The actions matching any target, plus everything they depend on (like Terraform)."""
     by_id = {a.id: a for a in actions}

@@ -19,7 +19,7 @@ from reconcile.plan.context import PlanContext
 from reconcile.plan.desired import DesiredDevbox, desired_devboxes
 from reconcile.plan.devboxes import delete_devbox, owned_devboxes, plan_devbox
 from reconcile.plan.fingerprints import plan_fingerprints
-from reconcile.plan.graph import check_acyclic, with_dependencies
+from reconcile.plan.graph import check_acyclic, check_targets, with_dependencies
 from reconcile.plan.model import Plan
 from reconcile.plan.objects import plan_objects, plan_replaced_object_deletes
 from reconcile.plan.series import (
@@ -162,6 +162,7 @@ def build_destroy_plan(loaded: LoadedManifest, live: LiveState, now: datetime) -
 def _finish(ctx: PlanContext, targets: tuple[str, ...]) -> Plan:
     actions = tuple(ctx.actions)
     if targets:
+        check_targets(actions, targets, _declared(ctx))
         actions = with_dependencies(actions, targets)
     check_acyclic(actions)
     kept = {a.id for a in actions}
@@ -183,6 +184,18 @@ def _finish(ctx: PlanContext, targets: tuple[str, ...]) -> Plan:
         shrink_refused=tuple(shrink),
         allow_shrink=ctx.allow_shrink,
     )
+
+
+def _declared(ctx: PlanContext) -> list[str]:
+    """Every address the manifest declares, a replica group by its name (`devbox.worker`)."""
+    m = ctx.loaded.manifest
+    groups: dict[str, list[str]] = {
+        "object": list(m.objects),
+        "devbox": list(m.devboxes),
+        "snapshot": list(m.snapshots),
+        "blueprint": list(m.blueprints),
+    }
+    return [f"{kind}.{name}" for kind, names in groups.items() for name in names]
 
 
 def _targeted(series: str, targets: tuple[str, ...]) -> bool:

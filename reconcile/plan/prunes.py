@@ -16,7 +16,7 @@ from reconcile.plan.model import RetentionRow
 from reconcile.plan.params import ActionParams, NoParams, SnapshotMark
 from reconcile.plan.series import SeriesView, policy_of
 from reconcile.pruning import PruneStep, ShrinkRefusal, guard_shrink, prune_cost, prune_steps
-from reconcile.retention import RetentionDecision
+from reconcile.retention import RetentionDecision, scheduled_reason
 from reconcile.stamps import keep_of, verified_at, with_mark
 from reconcile.verification import NEWEST_VERIFIED, Candidate, newest_verified
 
@@ -89,7 +89,7 @@ def retention_rows(
             keep, reasons = True, (*reasons, held)
         elif snap.id in marks:
             keep, scheduled = True, marks[snap.id]
-            reasons = (*reasons, f"scheduled for deletion at {scheduled}")
+            reasons = (*reasons, scheduled_reason(datetime.fromisoformat(scheduled)))
         rows.append(
             RetentionRow(
                 series=view.name,

@@ -49,6 +49,9 @@ def one_error_line(result: Any) -> str:
         (["plan", "m.yaml", "--api-url", "http://"], "--api-url 'http://' has no host"),
         (["plan", "m.yaml", "--api-url", "http://h:99999"], "is not a valid URL: Port out"),
         (["plan", "m.yaml", "--api-url", "ftp://h"], "must start with http:// or https://"),
+        (["retain", "m.yaml", "--simulate", "90x"], "--simulate: bad duration '90x'"),
+        (["check", "m.yaml", "--max-age", "1hr"], "--max-age: bad duration '1hr'"),
+        (["generate", "--status", "runing"], "--status 'runing': not a devbox status"),
     ],
     ids=[
         "unknown-flag",
@@ -62,6 +65,9 @@ def one_error_line(result: Any) -> str:
         "url-without-host",
         "url-port-out-of-range",
         "url-not-http",
+        "simulate-bad-duration",
+        "max-age-bad-duration",
+        "generate-unknown-status",
     ],
 )
 def test_a_wrong_command_line_is_one_line_and_exit_1(
@@ -187,3 +193,30 @@ def test_a_connection_failure_names_the_url() -> None:
         raise ApiConnectionError("cannot connect to the API", method="GET", path="/v1/objects")
     assert "is the API at http://127.0.0.1:9 up?" in str(raised.value)
     assert "k-not-shown" not in str(raised.value)
+
+
+def test_a_target_that_names_nothing_is_refused(tmp_path: Path, local_server: Any) -> None:
+    """A typo in --target must not read as "No changes." (and apply nothing)."""
+    (tmp_path / "rlstate.yaml").write_text(MANIFEST)
+    flags = ["--api-url", local_server.url, "--api-key", local_server.token]
+    line = one_error_line(
+        rlstate("apply", "rlstate.yaml", "--yes", "--target", "devbox.bxo", *flags, cwd=tmp_path)
+    )
+    assert line == (
+        "error: --target 'devbox.bxo' names nothing in the manifest or the plan "
+        "(did you mean 'devbox.box'?)"
+    )
+    planned = rlstate("plan", "--target", "box", *flags, cwd=tmp_path)
+    assert planned.returncode == 0 and "+ create devbox.box" in planned.stdout, planned.stderr
+
+
+def test_undelete_takes_the_series_address_as_printed(tmp_path: Path, local_server: Any) -> None:
+    """Every output names a series `snapshot.NAME`; undelete takes that spelling too."""
+    manifest = (
+        MANIFEST + "snapshots:\n  nightly: {devbox: box, keep: {last: 1}, prune: {grace: 1d}}\n"
+    )
+    (tmp_path / "rlstate.yaml").write_text(manifest)
+    flags = ["--api-url", local_server.url, "--api-key", local_server.token]
+    result = rlstate("undelete", "snapshot.nightly", "--all", *flags, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Undeleted 0 snapshots of snapshot.nightly.\n"

@@ -8,6 +8,8 @@ Time: the backend's clock is moved back, so snapshots it takes are old to the CL
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 from runloop_api_client import Runloop
 
-from tests.helpers import run_rlstate, start_rlstate
+from tests.helpers import rlstate_argv, rlstate_env, run_rlstate, start_rlstate
 
 DAY = 86400
 
@@ -92,6 +94,37 @@ def test_first_run_prints_what_it_did_and_the_second_prints_nothing(
     second = rlstate(local_server, tmp_path, "retain")
     assert (second.returncode, second.stdout, second.stderr) == (0, "", "")
     assert set(snapshots(local_server)) == {taken}
+
+
+def test_on_a_terminal_stderr_says_what_the_snapshot_waits_for(
+    local_server: Any, tmp_path: Path, devbox: str
+) -> None:
+    """Someone watching sees the snapshot being taken as it happens (cron, above, sees none)."""
+    manifest(tmp_path, devbox)
+    master, terminal = os.openpty()
+    argv = rlstate_argv(["retain"], api=local_server)
+    with subprocess.Popen(
+        argv, cwd=tmp_path, env=rlstate_env(), stdout=subprocess.PIPE, stderr=terminal, text=True
+    ) as proc:
+        os.close(terminal)
+        seen = b""
+        while select.select([master], [], [], 300)[0]:  # until the child closes the terminal
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: Linux's end of a terminal whose other side is closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(timeout=300) == 0
+        stdout = proc.stdout.read() if proc.stdout else ""
+    os.close(master)
+    (taken,) = snapshots(local_server)
+    lines = seen.decode().splitlines()
+    assert lines[0] == "snapshot.golden: taking a snapshot", lines
+    assert all(line.startswith("snapshot.golden: ") for line in lines)
+    assert stdout.splitlines()[0] == f"snapshot.golden: snapshot {taken} has been taken"
+    assert local_server.token not in seen.decode() + stdout
 
 
 def test_quiet_is_silent_when_all_went_well(local_server: Any, tmp_path: Path, devbox: str) -> None:

@@ -111,3 +111,20 @@ def test_the_metrics_file_parses_and_is_never_seen_half_written(
         assert len(names) == 6, text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rlstate.prom", "rlstate.yaml"]
     clock.close()
+
+
+def test_a_folder_given_as_the_metrics_file_is_named_before_any_work(
+    local_server: Any, tmp_path: Path
+) -> None:
+    """`--prometheus DIR` (the textfile collector's folder, not a file in it) is one clear line:
+    UNKNOWN from check; from retain an error before it takes the night's snapshot."""
+    client, devbox = _setup(local_server, tmp_path)
+    folder = tmp_path / "textfile"
+    folder.mkdir()
+    said = f"{folder}: is a folder; --prometheus takes a file, e.g. {folder}/rlstate.prom"
+    code, out = _check(local_server, tmp_path, "--prometheus", str(folder))
+    assert (code, out) == (3, f"UNKNOWN - {said}\n")
+    result = rlstate(local_server.url, local_server.token, tmp_path, "--prometheus", str(folder))
+    assert (result.returncode, result.stderr) == (1, f"error: {said}\n")
+    assert client.devboxes.disk_snapshots.list(devbox_id=devbox).snapshots == []
+    assert list(folder.iterdir()) == []

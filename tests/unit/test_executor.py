@@ -15,7 +15,7 @@ from executor_support import (
 )
 
 from reconcile.apply.events import ActionEvent, Event, SummaryEvent
-from reconcile.apply.executor import RunControl
+from reconcile.apply.executor import RunControl, refuse_protected
 from reconcile.errors import ProtectedResourceError, SetupCommandError
 from reconcile.plan.model import Refusal
 
@@ -94,6 +94,14 @@ def test_a_plan_with_refusals_changes_nothing(local_server: Any) -> None:
     with pytest.raises(ProtectedResourceError, match=r"devbox\.keep"):
         run_plan(local_server, plan)
     assert stack_devboxes(local_server) == []
+
+
+def test_a_refusal_that_names_its_resource_names_it_once() -> None:
+    message = "devbox.keep has prevent_destroy; deleting it is refused"
+    plan = plan_of(refusals=[Refusal("delete devbox.keep", "devbox.keep", message)])
+    with pytest.raises(ProtectedResourceError) as raised:
+        refuse_protected(plan)
+    assert str(raised.value).endswith(f"nothing was changed: {message}")
 
 
 def test_unknown_dependency_is_skipped_not_run(local_server: Any) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from planner_support import NOW, ago, write_manifest
 
-from reconcile.errors import PlanFileError
+from reconcile.errors import ConfigError, PlanFileError
 from reconcile.live.model import KEY_DELETE_AFTER, KEY_VERIFIED, LiveSnapshot, LiveState
 from reconcile.plan.desired import snapshot_metadata
 from reconcile.plan.model import Plan
@@ -68,7 +68,13 @@ def test_the_shrink_guard_holds_a_keep_typo_back_and_allow_shrink_lifts_it(
     assert "--allow-shrink" in text and "No changes. The live" not in text
     targeted = build_plan(loaded, live, NOW, ("snapshot.nightly",))  # type: ignore[arg-type]
     assert len(targeted.shrink_refused) == 1
-    assert build_plan(loaded, live, NOW, ("devbox.other",)).shrink_refused == ()  # type: ignore[arg-type]
+    series = "{devbox: dbx_ext, keep: {last: 3}}"
+    text = f"version: 1\nstack: demo\ndevboxes:\n  other: {{}}\nsnapshots:\n  nightly: {series}\n"
+    with_other = write_manifest(tmp_path / "other", text, {}, {})
+    other = build_plan(with_other, live, NOW, ("devbox.other",))
+    assert other.shrink_refused == () and [a.address for a in other.actions] == ["devbox.other"]
+    with pytest.raises(ConfigError, match=r"--target 'devbox\.other' names nothing"):
+        build_plan(loaded, live, NOW, ("devbox.other",))  # type: ignore[arg-type]
     allowed = build_plan(loaded, live, NOW, allow_shrink=True)  # type: ignore[arg-type]
     assert [a.kind for a in allowed.actions] == ["prune"] * 27
     assert allowed.shrink_refused == () and allowed.allow_shrink
@@ -103,6 +109,8 @@ def test_grace_plans_marks_and_rows_say_when(tmp_path: Path) -> None:
     assert mark.params.metadata["rlstate.series"] == "nightly"  # type: ignore[attr-defined]
     row = next(r for r in plan.retention if r.snapshot_id == "snp_02")
     assert row.keep and row.scheduled == "2026-11-25T12:00:00Z"
+    # the same spelling as a snapshot marked by an earlier run ("2026-11-25 12:00Z")
+    assert "scheduled for deletion at 2026-11-25 12:00Z" in row.reasons
     assert "1 to schedule for deletion" in render_plan_text(plan)
 
 
