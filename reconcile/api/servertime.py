@@ -78,14 +78,14 @@ class ApiClock:
         when, at = self._anchor
         return when + timedelta(seconds=self._monotonic() - at) - self.host_now()
 
-    def skew_warning(self) -> str | None:
-        """One line when the host's clock and the API's differ by more than a minute."""
+    def skew_warning(self, spell: Callable[[timedelta], str]) -> str | None:
+        """One line when the host's clock and the API's differ by more than a minute; `spell`
+        writes the difference as every message writes durations (retention.format_duration)."""
         skew = self.skew()
         if skew is None or abs(skew) <= SKEW_LIMIT:
             return None
         ahead = "behind" if skew > timedelta(0) else "ahead of"
-        seconds = int(abs(skew).total_seconds())
         return (
-            f"warning: this host's clock is {seconds}s {ahead} the API's; "
+            f"warning: this host's clock is {spell(abs(skew))} {ahead} the API's; "
             "rlstate decides by the API's time"
         )

@@ -17,6 +17,7 @@ from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.errors import RlstateError
 from reconcile.monitoring import UNKNOWN
+from reconcile.retention import format_duration
 
 if TYPE_CHECKING:
     from reconcile.api.client import RunloopClient
@@ -70,7 +71,7 @@ def run(
             async def go() -> tuple[list[SeriesHealth], datetime, str | None]:
                 async with make_client(endpoint) as client:
                     healths, now = await health_now(client, manifest, max_age)
-                    return healths, now, client.api_clock.skew_warning()
+                    return healths, now, client.api_clock.skew_warning(format_duration)
 
             healths, now, skew = run_async(go())
         if prometheus is not None:

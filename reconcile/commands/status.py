@@ -15,6 +15,7 @@ from reconcile.commands.connection import ConnectionSettings, connect
 from reconcile.commands.interrupts import run_async
 from reconcile.live.model import KEY_STACK, LiveState
 from reconcile.plan.model import Plan
+from reconcile.retention import format_duration
 from reconcile.stamps import verified_at
 
 if TYPE_CHECKING:
@@ -219,7 +220,7 @@ def run(
                 now = clock() if clock is not None else None
                 live = await discover(client, loaded, now)
                 now = now or client.api_clock.now()
-                skew = client.api_clock.skew_warning()
+                skew = client.api_clock.skew_warning(format_duration)
                 return live, build_plan(loaded, live, now), now, skew
 
         live, plan, now, skew = run_async(go())

@@ -9,6 +9,7 @@ from api_support import run
 
 from reconcile.api import RunloopClient
 from reconcile.errors import ApiAuthError, ApiConflictError, ApiNotFoundError
+from reconcile.retention import format_duration
 
 BOX = {"name": "paging", "metadata": {"rlstate.stack": "t"}}
 
@@ -90,7 +91,7 @@ def test_the_clients_now_is_the_apis_not_the_hosts(local_server: Any) -> None:
             await client.list_devboxes()
             ahead = client.api_clock.now() - datetime.now(UTC)
             assert timedelta(days=364) < ahead < timedelta(days=366)
-            warning = client.api_clock.skew_warning()
+            warning = client.api_clock.skew_warning(format_duration)
             assert warning is not None and "behind the API's" in warning
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from reconcile.api.servertime import ApiClock, parse_http_date
+from reconcile.retention import format_duration
 
 HOST = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
 
@@ -46,10 +47,10 @@ def test_a_create_time_is_a_floor() -> None:
 
 def test_skew_warns_beyond_a_minute_only() -> None:
     clock = ApiClock(host=lambda: HOST, monotonic=Ticks())
-    assert clock.skew_warning() is None
+    assert clock.skew_warning(format_duration) is None
     clock.observe("Tue, 01 Jan 2030 00:00:30 GMT")
-    assert clock.skew_warning() is None
+    assert clock.skew_warning(format_duration) is None
     clock.observe("Tue, 01 Jan 2030 00:05:00 GMT")
     assert clock.skew() == timedelta(minutes=5, milliseconds=500)
-    warning = clock.skew_warning()
-    assert warning is not None and "300s behind the API's" in warning
+    warning = clock.skew_warning(format_duration)
+    assert warning is not None and "clock is 5m behind the API's" in warning
