@@ -31,6 +31,7 @@ from reconcile.cli_options import (
     Yes,
     connected,
     duration,
+    horizon,
     lock_options,
 )
 
@@ -273,11 +274,11 @@ def retain(
     backend_url: BackendUrl = None,
 ) -> None:
     """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
-    horizon = duration(simulate, "--simulate")
-    if horizon is not None:
+    ahead = horizon(simulate)
+    if ahead is not None:
         from reconcile.commands import simulate as sim
 
-        raise typer.Exit(sim.run(manifest, conn, horizon, json_out))
+        raise typer.Exit(sim.run(manifest, conn, ahead, json_out))
     from reconcile.commands import retain as cmd
 
     code = cmd.run(

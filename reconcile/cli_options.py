@@ -84,6 +84,19 @@ def duration(value: str | None, flag: str) -> timedelta | None:
         raise ConfigError(f"{flag}: {error}") from None
 
 
+SIMULATE_LIMIT_DAYS = 3650
+
+
+def horizon(value: str | None) -> timedelta | None:
+    """The `--simulate` horizon: a duration of at most ten years (longer only spends minutes)."""
+    found = duration(value, "--simulate")
+    if found is not None and found > timedelta(days=SIMULATE_LIMIT_DAYS):
+        from reconcile.errors import ConfigError
+
+        raise ConfigError(f"--simulate: at most {SIMULATE_LIMIT_DAYS}d (got {value})")
+    return found
+
+
 MaxAge = Annotated[
     str | None,
     typer.Option(help="Stale after this (36h; a series' alert_after wins; default 1.5x every)."),
