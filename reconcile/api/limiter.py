@@ -19,8 +19,8 @@ The limit starts at `initial` and adapts to what the API answers:
   second), so a 429 also spaces the starts of requests apart: the spacing starts at the
   Retry-After (at most `max_spacing`), or at the pace of the starts the API let through in the
   last `rate_window` seconds when that is slower (what the API accepts is its rate; a
-  Retry-After only says when the next one will pass), grows by half on each further cut
-  without such a measure, and shrinks by `spacing_decay` with every answer that is not
+  Retry-After only says when the next one will pass), grows by half on each further cut,
+  and shrinks by `spacing_decay` with every answer that is not
   throttled, until it is gone (the additive increase, multiplicative decrease of a sending
   rate, as AWS SDKs' adaptive retry mode does, which also starts again from the measured rate).
 """
@@ -190,9 +190,9 @@ class AdaptiveLimit:
         self._cut(self.settings.throttle_cut)
         if status == 429:
             first = min(pause, self.settings.max_spacing)
-            measured = self._accepted_pace()
-            grown = self.spacing * 1.5 if measured is None else 0.0
-            self.spacing = min(max(grown, first, measured or 0.0, 0.005), self.settings.max_spacing)
+            measured = self._accepted_pace() or 0.0
+            grown = max(self.spacing * 1.5, first, measured, 0.005)
+            self.spacing = min(grown, self.settings.max_spacing)
         return Cut(status, before, self.limit, pause)
 
     def _accepted_pace(self) -> float | None:
