@@ -29,6 +29,8 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
     tests can prove cursor paging with small pages. `max_connections` caps the requests in
     flight (at most 64; the adaptive limit finds how many below it). `limit` shares one run's
     adaptive limit between clients (plan, then apply); `on_cut` hears of each cut of it.
+    `lean` sends the API's own requests over wire.py's HTTP/1.1 client instead of httpx (a
+    fraction of the CPU per request; the commands use it, in-process recorders need httpx).
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
         page_limit: int = PAGE_LIMIT,
         limit: AdaptiveLimit | None = None,
         on_cut: Callable[[Cut], None] | None = None,
+        lean: bool = False,
     ) -> None:
         self._http = HttpCore(
             base_url,
@@ -57,6 +60,7 @@ class RunloopClient(DevboxEndpoints, StorageEndpoints):
             clock=clock,
             limit=limit,
             on_cut=on_cut,
+            lean=lean,
         )
         self._page_limit = max(1, min(page_limit, PAGE_LIMIT))
 

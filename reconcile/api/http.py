@@ -36,6 +36,7 @@ from reconcile.api.retry import (
     should_retry_response,
 )
 from reconcile.api.servertime import ApiClock
+from reconcile.api.wire import WirePool, encode_body, usable_for
 from reconcile.api.writegate import before_write
 from reconcile.errors import ConfigError, RlstateError
 
@@ -149,6 +150,7 @@ class HttpCore:
         rand: Callable[[], float] = random.random,
         limit: AdaptiveLimit | None = None,
         on_cut: OnCut | None = None,
+        lean: bool = False,
     ) -> None:
         _check_key(api_key)
         self.base_url = _check_base_url(base_url)
@@ -182,12 +184,18 @@ class HttpCore:
             )
 
         self.shards = Shards(limit.settings.maximum + LONG_POLL_CONNECTIONS, build)
+        self.wire: WirePool | None = None
+        if lean and usable_for(self.base_url, transport):
+            tls = verify if isinstance(verify, ssl.SSLContext) else None
+            self.wire = WirePool(self.base_url, tls, limit.settings.maximum + LONG_POLL_CONNECTIONS)
 
     def __repr__(self) -> str:
         return f"HttpCore(base_url={self.base_url!r})"
 
     async def aclose(self) -> None:
         self.gate.close()
+        if self.wire is not None:
+            await self.wire.aclose()
         await self.shards.aclose()
 
     async def send(self, call: Call) -> httpx.Response:
@@ -232,12 +240,7 @@ class HttpCore:
         async with self.gate.admit(
             call.key, attempt=attempt, long_poll=call.long_poll
         ) as admission:
-            shard = self.shards.take()
-            try:
-                client = self.shards.clients[shard]
-                response = await client.send(self._build(client, call, request_id))
-            finally:
-                self.shards.give(shard)
+            response = await self._exchange(call, request_id)
             if response.status_code in THROTTLED:
                 wait = retry_after_seconds(response.headers)
                 admission.throttled(
@@ -247,6 +250,26 @@ class HttpCore:
             else:
                 admission.answered()
             return response
+
+    async def _exchange(self, call: Call, request_id: str) -> httpx.Response:
+        """Sends one attempt: the API's own requests over the lean client, others over httpx."""
+        if self.wire is not None and call.url is None and call.content is None:
+            headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+            headers.update(self._headers(call, request_id))
+            return await self.wire.send(
+                call.method,
+                call.target(),
+                headers,
+                params=call.params,
+                body=None if call.body is None else encode_body(call.body),
+                timeout=call.timeout or DEFAULT_TIMEOUT,
+            )
+        shard = self.shards.take()
+        try:
+            client = self.shards.clients[shard]
+            return await client.send(self._build(client, call, request_id))
+        finally:
+            self.shards.give(shard)
 
     async def pause(
         self,
@@ -278,20 +301,23 @@ class HttpCore:
         if sleep:
             await self.sleep(delay)
 
-    def _build(self, client: httpx.AsyncClient, call: Call, request_id: str) -> httpx.Request:
+    def _headers(self, call: Call, request_id: str) -> dict[str, str]:
         headers: dict[str, str] = dict(call.headers or {})
         if call.url is None:
             headers["x-request-id"] = request_id
             key = self._key.get()
             if key:
                 headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _build(self, client: httpx.AsyncClient, call: Call, request_id: str) -> httpx.Request:
         return client.build_request(
             call.method,
             call.target(),
             params=call.params,
             json=call.body,
             content=call.content,
-            headers=headers,
+            headers=self._headers(call, request_id),
             timeout=call.timeout or DEFAULT_TIMEOUT,
         )
 

@@ -17,14 +17,18 @@ The limit starts at `initial` and adapts to what the API answers:
   the pause ends;
 - a rate limit is not a concurrency limit (at 1 ms a request, one in flight is still 1,000 a
   second), so a 429 also spaces the starts of requests apart: the spacing starts at the
-  Retry-After (at most `max_spacing`), grows by half on each further cut and shrinks by
-  `spacing_decay` with every answer that is not throttled, until it is gone (the additive
-  increase, multiplicative decrease of a sending rate, as AWS SDKs' adaptive retry mode does).
+  Retry-After (at most `max_spacing`), or at the pace of the starts the API let through in the
+  last `rate_window` seconds when that is slower (what the API accepts is its rate; a
+  Retry-After only says when the next one will pass), grows by half on each further cut,
+  and shrinks by `spacing_decay` with every answer that is not
+  throttled, until it is gone (the additive increase, multiplicative decrease of a sending
+  rate, as AWS SDKs' adaptive retry mode does, which also starts again from the measured rate).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +47,7 @@ class LimiterSettings:
     baseline_drift: float = 0.002
     max_spacing: float = 1.0
     spacing_decay: float = 0.98
+    rate_window: float = 2.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.minimum <= self.initial <= self.maximum:
@@ -100,6 +105,8 @@ class AdaptiveLimit:
     _acked: int = 0
     _next_start: float = 0.0
     _best: dict[str, float] = field(default_factory=dict)
+    _starts: deque[float] = field(default_factory=deque)
+    _refused: deque[float] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self._limit = float(self.settings.initial)
@@ -120,6 +127,10 @@ class AdaptiveLimit:
         """Counts a request as in flight (the caller checked `has_room`)."""
         self._sent += 1
         self.in_flight += 1
+        now = self.clock()
+        self._starts.append(now)
+        while self._starts[0] < now - self.settings.rate_window:
+            self._starts.popleft()
         if self.spacing > 0:
             self._next_start = self.clock() + self.spacing
         self.totals.peak = max(self.totals.peak, self.in_flight)
@@ -168,6 +179,7 @@ class AdaptiveLimit:
             self.in_flight -= 1
         if status == 429:
             self.totals.throttled += 1
+            self._refused.append(ticket.started)
         else:
             self.totals.overloaded += 1
         pause = max(0.0, retry_after or 0.0)
@@ -178,8 +190,23 @@ class AdaptiveLimit:
         self._cut(self.settings.throttle_cut)
         if status == 429:
             first = min(pause, self.settings.max_spacing)
-            self.spacing = min(max(self.spacing * 1.5, first, 0.005), self.settings.max_spacing)
+            measured = self._accepted_pace() or 0.0
+            grown = max(self.spacing * 1.5, first, measured, 0.005)
+            self.spacing = min(grown, self.settings.max_spacing)
         return Cut(status, before, self.limit, pause)
+
+    def _accepted_pace(self) -> float | None:
+        """Seconds between the starts the API let through over the last `rate_window` (None
+        with too few to tell); the requests still unanswered count as let through."""
+        now = self.clock()
+        since = now - self.settings.rate_window
+        for times in (self._starts, self._refused):
+            while times and times[0] < since:
+                times.popleft()
+        accepted = len(self._starts) - sum(1 for t in self._refused if t >= since)
+        if accepted < 4 or not self._starts:
+            return None
+        return (now - self._starts[0]) / accepted
 
     def _cut(self, factor: float) -> None:
         self.slow_start = False

@@ -1,4 +1,8 @@
-"""The connections of one client, spread over several small httpx pools; no retries, no limits.
+"""The httpx connections of one client, spread over several small pools; no retries, no limits.
+
+What goes through httpx: presigned storage URLs, and every request when a proxy is set in the
+environment or a transport is given (tests, recorders); the commands' API requests otherwise
+go over wire.py, which costs a fraction of the CPU.
 
 httpx (httpcore) scans every connection of a pool on each request, and probes each idle one's
 socket, so one pool's cost per request grows with its size: measured against the local backend

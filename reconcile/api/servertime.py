@@ -12,14 +12,18 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 SKEW_LIMIT = timedelta(minutes=1)
 
 
 def parse_http_date(value: str | None) -> datetime | None:
     """An RFC 9110 `Date` value as an aware UTC datetime; None when absent or unreadable."""
-    if not value:
-        return None
+    return _parse(value) if value else None
+
+
+@lru_cache(maxsize=4)  # every answer carries one; hundreds a second share the same value
+def _parse(value: str) -> datetime | None:
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

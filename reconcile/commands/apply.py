@@ -325,7 +325,12 @@ class Session:
         with graceful(control, reporter, self.grace):
             relay = RetryRelay(reporter)
             async with RunloopClient(
-                endpoint.url, endpoint.key, on_retry=relay, limit=self.limit, on_cut=relay.cut
+                endpoint.url,
+                endpoint.key,
+                on_retry=relay,
+                limit=self.limit,
+                on_cut=relay.cut,
+                lean=True,
             ) as client:
                 if self.live is not None and self.verb == "Apply":
                     from reconcile.apply.stamps import stamp_complete

@@ -71,7 +71,12 @@ def make_client(endpoint: Endpoint, limit: AdaptiveLimit | None = None) -> Runlo
     from reconcile.api.client import RunloopClient
 
     return RunloopClient(
-        endpoint.url, endpoint.key, on_retry=RetryNotice(), limit=limit, on_cut=cut_notice
+        endpoint.url,
+        endpoint.key,
+        on_retry=RetryNotice(),
+        limit=limit,
+        on_cut=cut_notice,
+        lean=True,
     )
 
 

@@ -116,7 +116,7 @@ async def _retain(
 
     inputs = RetainInputs(loaded, endpoint.origin)
     async with RunloopClient(
-        endpoint.url, endpoint.key, on_retry=out.retry, on_cut=out.cut
+        endpoint.url, endpoint.key, on_retry=out.retry, on_cut=out.cut, lean=True
     ) as client:
         now = clock or client.api_clock.now
         await run_retain(client, inputs, now, dry_run, out, report)

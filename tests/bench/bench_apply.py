@@ -47,6 +47,7 @@ class Figures:
     devboxes: int
     throttled: int = 0
     peak: int = 0
+    applying: float = 0.0  # the apply phase alone (rlstate's summary): no start-up, no plan
 
     def line(self) -> str:
         per = self.requests / self.devboxes if self.devboxes else 0.0
@@ -154,6 +155,7 @@ def run_rlstate(url: str, manifest: str, parallelism: int, scenario: str, made: 
         raise SystemExit(f"rlstate did not converge:\n{done.stdout[-2000:]}\n{done.stderr}")
     who = f"rlstate (-p {parallelism})" if parallelism else "rlstate (defaults)"
     figures = Figures(who, scenario, seconds, summary["requests"], made)
+    figures.applying = float(summary.get("elapsed_s", 0.0))
     figures.throttled = summary.get("throttled", 0)
     figures.peak = summary.get("peak_concurrency", 0)
     return figures
@@ -221,6 +223,11 @@ def limited(url: str, manifest: str, count: int, rate: float) -> None:
         f"under {rate:g} requests/s: {row.seconds:.1f} s, {row.requests} requests "
         f"({row.throttled} answered 429, peak {row.peak} in flight); best possible "
         f"{passed} / {rate:g} = {best:.1f} s; rlstate took {row.seconds / best:.2f}x that",
+        flush=True,
+    )
+    print(
+        f"  of which applying (after start-up and the plan): {row.applying:.1f} s, "
+        f"{row.applying / best:.2f}x the best",
         flush=True,
     )
 

@@ -268,7 +268,7 @@ def _phases(url: str, loaded: LoadedManifest) -> dict[str, Any]:
     now = datetime.now(UTC)
 
     async def go() -> tuple[Any, float, dict[str, int]]:
-        async with RunloopClient(url, TOKEN) as client:
+        async with RunloopClient(url, TOKEN, lean=True) as client:
             t0 = time.perf_counter()
             live = await discover(client, loaded, now)
             return live, time.perf_counter() - t0, dict(client.stats.by_route)

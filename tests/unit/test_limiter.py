@@ -261,3 +261,22 @@ def test_tickets_are_numbered_in_the_order_sent() -> None:
     limit, _clock = limiter()
     assert [limit.start("r").seq for _ in range(3)] == [1, 2, 3]
     assert isinstance(Ticket(1, "r", 0.0), Ticket)
+
+
+def test_a_429_after_steady_answers_spaces_starts_at_the_pace_the_api_let_through() -> None:
+    # 20 answered a second for 2 s, then a 429 whose Retry-After (5 ms) only says when the next
+    # token comes: the spacing is the measured pace (50 ms), not the Retry-After.
+    limit, clock = limiter(initial=4, maximum=64)
+    for _ in range(40):
+        ticket = limit.start("GET /x")
+        clock.now += 0.05
+        limit.answered(ticket)
+    limit.throttled(limit.start("GET /x"), 429, 0.005)
+    assert limit.spacing == pytest.approx(2.0 / 40, rel=0.05)
+
+
+def test_without_enough_recent_starts_a_429_spaces_by_its_retry_after() -> None:
+    limit, clock = limiter(initial=4, maximum=64)
+    clock.now += 10.0
+    limit.throttled(limit.start("GET /x"), 429, 0.2)
+    assert limit.spacing == pytest.approx(0.2)

@@ -1,0 +1,196 @@
+"""The lean HTTP/1.1 client (reconcile/api/wire.py) against a raw socket server that answers
+each request with bytes the test chose: lengths, chunks, gzip, closed and kept connections."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from api_support import run
+
+from reconcile.api import RunloopClient
+from reconcile.api.retry import RetryPolicy
+from reconcile.api.wire import WirePool, usable_for
+from reconcile.errors import ApiConnectionError, ApiNotFoundError
+
+Answer = Callable[[bytes], bytes | None]  # request head + body -> raw answer (None: hang up)
+TIMEOUT = httpx.Timeout(10.0, connect=5.0, pool=None)
+
+
+def reply(status: int, body: bytes, *headers: str) -> bytes:
+    head = [f"HTTP/1.1 {status} X", *headers]
+    if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@asynccontextmanager
+async def raw_server(answer: Answer) -> AsyncIterator[tuple[str, list[bytes], list[int]]]:
+    """Yields (url, requests seen, connections accepted so far)."""
+    seen: list[bytes] = []
+    accepted = [0]
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted[0] += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                size = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        size = int(line.split(b":")[1])
+                request = head + await reader.readexactly(size)
+                seen.append(request)
+                raw = answer(request)
+                if raw is None:
+                    break
+                writer.write(raw)
+                await writer.drain()
+                if b"connection: close" in raw.lower():
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", seen, accepted
+    finally:
+        server.close()
+
+
+def test_lengths_chunks_and_gzip_are_read_and_connections_kept() -> None:
+    answers = iter(
+        [
+            reply(200, b'{"a":1}'),
+            reply(200, b"", "Transfer-Encoding: chunked")
+            + b'3\r\n{"b\r\n4;x=y\r\n":2}\r\n0\r\nTrailer: t\r\n\r\n',
+            reply(200, gzip.compress(b'{"c":3}'), "Content-Encoding: gzip"),
+            reply(204, b"", "Content-Length: 0"),
+        ]
+    )
+
+    async def scenario() -> None:
+        async with raw_server(lambda _r: next(answers)) as (url, seen, accepted):
+            pool = WirePool(url + "/base/", None, 4)
+            a = await pool.send(
+                "GET", "/v1/a", {"X-K": "v"}, params={"q[k]": "a b"}, timeout=TIMEOUT
+            )
+            b = await pool.send("POST", "/v1/b", {}, body=b'{"z":0}', timeout=TIMEOUT)
+            c = await pool.send("GET", "/v1/c", {}, timeout=TIMEOUT)
+            d = await pool.send("POST", "/v1/d", {}, timeout=TIMEOUT)
+            await pool.aclose()
+        assert (a.json(), b.json(), c.json(), d.status_code) == ({"a": 1}, {"b": 2}, {"c": 3}, 204)
+        assert seen[0].startswith(b"GET /base/v1/a?q%5Bk%5D=a%20b HTTP/1.1\r\n")
+        assert b"\r\nX-K: v\r\n" in seen[0] and b"\r\nHost: 127.0.0.1:" in seen[0]
+        assert seen[1].endswith(b'Content-Length: 7\r\n\r\n{"z":0}')
+        assert b"Content-Length: 0\r\n" in seen[3]
+        assert accepted[0] == 1  # one connection carried all four
+
+    run(scenario())
+
+
+def test_a_closing_answer_is_read_to_the_end_and_its_connection_not_reused() -> None:
+    answers = iter(
+        [
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end",
+            reply(200, b"second"),
+        ]
+    )
+
+    async def scenario() -> None:
+        async with raw_server(lambda _r: next(answers)) as (url, _seen, accepted):
+            pool = WirePool(url, None, 4)
+            first = await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)
+            second = await pool.send("GET", "/v1/y", {}, timeout=TIMEOUT)
+            await pool.aclose()
+        assert (first.text, second.text, accepted[0]) == ("until the end", "second", 2)
+
+    run(scenario())
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> None:
+    async def scenario() -> None:
+        async with raw_server(lambda _r: reply(200, b"ok", "Connection: close")) as (
+            url,
+            _seen,
+            accepted,
+        ):
+            pool = WirePool(url, None, 4)
+            for _ in range(3):
+                assert (await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)).text == "ok"
+            await pool.aclose()
+        assert accepted[0] == 3
+
+    run(scenario())
+
+
+def test_hanging_up_without_an_answer_is_a_transport_error() -> None:
+    async def scenario() -> None:
+        async with raw_server(lambda _r: None) as (url, _seen, _accepted):
+            pool = WirePool(url, None, 4)
+            with pytest.raises(httpx.RemoteProtocolError):
+                await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)
+            await pool.aclose()
+
+    run(scenario())
+
+
+def test_a_slow_answer_times_out_and_a_refused_connect_fails_to_connect() -> None:
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await gate.wait()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = WirePool(f"http://127.0.0.1:{port}", None, 4)
+        with pytest.raises(httpx.ReadTimeout):
+            await pool.send("GET", "/v1/x", {}, timeout=httpx.Timeout(0.2, connect=5.0))
+        gate.set()
+        await pool.aclose()
+        server.close()
+        await server.wait_closed()
+        pool = WirePool(f"http://127.0.0.1:{port}", None, 4)
+        with pytest.raises(httpx.ConnectError):
+            await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)
+
+    run(scenario())
+
+
+def test_the_client_uses_it_for_api_calls_and_maps_its_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    answers = [reply(404, b'{"message":"no such snapshot"}')]
+
+    async def scenario() -> None:
+        async with raw_server(lambda _r: answers.pop() if answers else None) as (url, seen, _):
+            once = RetryPolicy(max_attempts=1)
+            async with RunloopClient(url, "key-not-secret", retry=once, lean=True) as client:
+                assert client._http.wire is not None
+                with pytest.raises(ApiNotFoundError):
+                    await client.get_snapshot_status("snp_1")
+                with pytest.raises(ApiConnectionError):
+                    await client.delete_snapshot("snp_2")
+        assert b"Authorization: Bearer key-not-secret\r\n" in seen[0]
+        assert b"x-request-id: " in seen[0] and b"User-Agent: rlstate/" in seen[0]
+
+    run(scenario())
+
+
+def test_proxies_and_test_transports_stay_on_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert usable_for("https://api.example.com", None)
+    assert not usable_for("https://api.example.com", httpx.MockTransport(lambda r: None))  # type: ignore[arg-type, return-value]
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert not usable_for("https://api.example.com", None)
