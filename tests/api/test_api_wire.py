@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -29,8 +33,10 @@ def reply(status: int, body: bytes, *headers: str) -> bytes:
 
 
 @asynccontextmanager
-async def raw_server(answer: Answer) -> AsyncIterator[tuple[str, list[bytes], list[int]]]:
-    """Yields (url, requests seen, connections accepted so far)."""
+async def raw_server(
+    answer: Answer, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[bytes], list[int]]]:
+    """Yields (url, requests seen, connections accepted so far); https with `tls`."""
     seen: list[bytes] = []
     accepted = [0]
 
@@ -56,10 +62,10 @@ async def raw_server(answer: Answer) -> AsyncIterator[tuple[str, list[bytes], li
             pass
         writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", seen, accepted
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}", seen, accepted
     finally:
         server.close()
 
@@ -91,6 +97,47 @@ def test_lengths_chunks_and_gzip_are_read_and_connections_kept() -> None:
         assert seen[1].endswith(b'Content-Length: 7\r\n\r\n{"z":0}')
         assert b"Content-Length: 0\r\n" in seen[3]
         assert accepted[0] == 1  # one connection carried all four
+
+    run(scenario())
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cert, key), made by the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    made = ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+    names = ["-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", *made, *names],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_verifies_the_certificate_and_keeps_the_connection(
+    certificate: tuple[Path, Path],
+) -> None:
+    cert, key = certificate
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+
+    async def scenario() -> None:
+        async with raw_server(lambda _r: reply(200, b'{"ok":true}'), served) as (url, seen, n):
+            pool = WirePool(url, trusting, 4)
+            for _ in range(2):
+                assert (await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)).json() == {"ok": True}
+            await pool.aclose()
+            assert (len(seen), n[0]) == (2, 1)  # both requests over one TLS connection
+
+            stranger = WirePool(url, ssl.create_default_context(), 4)  # the system's CAs only
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await stranger.send("GET", "/v1/x", {}, timeout=TIMEOUT)
+            await stranger.aclose()
+            assert len(seen) == 2  # nothing was sent to a server that did not prove itself
 
     run(scenario())
 
