@@ -7,6 +7,7 @@ deterministic (a 4 MiB chunk is stored once; small files go to packs, each byte 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import stat
 from collections.abc import Iterator
@@ -31,14 +32,8 @@ def store(tmp_path: Path) -> Iterator[DiskStore]:
 
 
 def pattern(size: int, seed: int) -> bytes:
-    """Deterministic, incompressible-enough bytes (distinct per seed and per 4 MiB chunk)."""
-    block = (seed.to_bytes(4, "big") + bytes(range(256))) * 4096
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += counter.to_bytes(8, "big") + block
-        counter += 1
-    return bytes(out[:size])
+    """Deterministic incompressible bytes (stored raw, so stored sizes are exact)."""
+    return random.Random(seed).randbytes(size)
 
 
 def tree(disk: Path) -> dict[str, tuple[object, ...]]:

@@ -3,7 +3,8 @@
 Layout under `root`:
     disks/<devbox_id>/        a devbox's disk (home/user, tmp, var/tmp, opt; see layout.py)
     images/<image_id>.json    an image manifest; the image exists exactly when this file does
-    blobs/ab/cdef…            content chunks (sha256 names) and small-file packs, write-once
+    blobs/ab/cdef…[.z]        content chunks (sha256 names) and small-file packs, write-once,
+                              zstd-compressed (.z) where that pays
     tmp/  trash/              unfinished work (cleaned on start) and trees awaiting deletion
 
 A per-devbox HashCache (in memory only) remembers what each file held at the last save or
@@ -143,11 +144,17 @@ class DiskStore:
             raise DiskError(f"image {image_id} already exists")
         with self._catalog.work(), self._lock(devbox_id):
             old = self._caches.get(devbox_id, HashCache())
-            capture = Capture(self._blobs, self._pool, self._catalog.index(), old_cache=old)
+            batch = self._blobs.new_batch()
+            capture = Capture(batch, self._pool, self._catalog.index(), old_cache=old)
             try:
                 entries = capture.run(disk)
+                batch.commit()  # the blobs are durable before any manifest names them
             except OSError as exc:
+                batch.discard()
                 raise DiskError(f"cannot snapshot devbox {devbox_id}: {exc}") from None
+            except BaseException:
+                batch.discard()
+                raise
             logical = capture.stats.logical_bytes
             blobs = blob_names(entries)
             manifest = Manifest(image_id, entries, logical, source=devbox_id, blobs=blobs)
