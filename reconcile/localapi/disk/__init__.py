@@ -117,6 +117,8 @@ class DiskStore:
             cache = restore_entries(manifest.entries, self._blobs, staging, self._pool)
         except FileNotFoundError as exc:
             raise DiskError(f"image {image_id} is missing data ({exc.filename})") from None
+        except ValueError as exc:
+            raise DiskError(f"image {image_id} is damaged: {exc}") from None
         ensure_layout(staging)
         return cache
 

@@ -1,0 +1,113 @@
+"""Image blobs on disk: zstd where it pays (raw otherwise), stores of raw blobs still read, and
+a snapshot's staged blobs never visible before it commits. Real files in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import zstandard
+from test_disk import populate, tree
+
+from reconcile.localapi.disk import DiskError, DiskStore
+from reconcile.localapi.disk.capture import CHUNK
+
+TEXT = b"".join(b"line %d of a log that compresses well\n" % i for i in range(200_000))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DiskStore]:
+    ds = DiskStore(tmp_path / "store")
+    yield ds
+    ds.close()
+
+
+def blob_files(store: DiskStore) -> list[Path]:
+    return [p for p in (store.root / "blobs").rglob("*") if p.is_file()]
+
+
+def chunk_files(store: DiskStore) -> list[Path]:
+    """Blobs of large files (sha256 names; packs of small files are under blobs/pk/)."""
+    return [p for p in blob_files(store) if p.parent.name != "pk"]
+
+
+def fill_compressible(home: Path) -> None:
+    (home / "log.txt").write_bytes(TEXT[: 2 * CHUNK + 999])
+    (home / "src").mkdir()
+    for i in range(300):  # more files than one restore batch: workers share the pack
+        (home / "src" / f"m{i}.py").write_bytes(b"def f%d():\n    return %d\n" % (i, i) * 40)
+
+
+def test_compressible_content_is_stored_compressed_and_restored(store: DiskStore) -> None:
+    home = store.create_disk("dbx_z") / "home/user"
+    fill_compressible(home)
+    stats = store.capture("dbx_z", "snp_z")
+    assert stats.stored_bytes * 4 < stats.logical_bytes
+    assert stats.stored_bytes == store.stored_bytes()
+    assert all(p.suffix == ".z" for p in blob_files(store))
+    assert tree(store.create_disk("dbx_back", "snp_z")) == tree(store.disk_path("dbx_z"))
+
+
+def test_incompressible_content_is_stored_raw(store: DiskStore) -> None:
+    home = store.create_disk("dbx_r") / "home/user"
+    skel = store.capture("dbx_r", "snp_skel").stored_bytes  # the home's files from /etc/skel
+    (home / "noise.bin").write_bytes(random.Random(3).randbytes(CHUNK + 77))
+    stats = store.capture("dbx_r", "snp_r")
+    assert (stats.stored_bytes, store.stored_bytes()) == (CHUNK + 77, skel + CHUNK + 77)
+    assert [p.suffix for p in chunk_files(store)] == ["", ""]
+
+
+def test_compression_is_chosen_per_chunk(store: DiskStore) -> None:
+    home = store.create_disk("dbx_m") / "home/user"
+    (home / "mixed.bin").write_bytes(TEXT[:CHUNK] + random.Random(4).randbytes(CHUNK))
+    store.capture("dbx_m", "snp_m")
+    assert sorted(p.suffix for p in chunk_files(store)) == ["", ".z"]
+    assert tree(store.create_disk("dbx_m2", "snp_m")) == tree(store.disk_path("dbx_m"))
+
+
+def test_a_store_of_raw_blobs_is_read_and_deduplicated_against(tmp_path: Path) -> None:
+    """Stores written before compression hold raw blobs only: restore and dedup use them."""
+    first = DiskStore(tmp_path / "store")
+    home = first.create_disk("dbx_old") / "home/user"
+    fill_compressible(home)
+    populate(home)
+    first.save_image("dbx_old", "snp_old")
+    first.close()
+    for packed in blob_files(first):
+        if packed.suffix == ".z":
+            raw = zstandard.ZstdDecompressor().decompress(packed.read_bytes())
+            packed.with_suffix("").write_bytes(raw)
+            packed.unlink()
+    again = DiskStore(tmp_path / "store")
+    assert tree(again.create_disk("dbx_new", "snp_old")) == tree(again.disk_path("dbx_old"))
+    assert again.capture("dbx_old", "snp_again").stored_bytes == 0
+    again.delete_image("snp_old")
+    again.delete_image("snp_again")
+    assert again.stored_bytes() == 0
+    again.close()
+
+
+def test_staged_blobs_of_an_unfinished_snapshot_never_count(tmp_path: Path) -> None:
+    ds = DiskStore(tmp_path / "store")
+    batch = ds._blobs.new_batch()  # what a snapshot killed before its commit leaves
+    assert batch.put("ab" + "c" * 62, os.urandom(100)) == 100
+    assert batch.has("ab" + "c" * 62)
+    ds.close()
+    again = DiskStore(tmp_path / "store")
+    again.flush_trash()
+    assert os.listdir(tmp_path / "store/tmp") == []
+    assert not again._blobs.has("ab" + "c" * 62)
+    again.close()
+
+
+def test_a_corrupt_compressed_blob_fails_the_restore_cleanly(store: DiskStore) -> None:
+    fill_compressible(store.create_disk("dbx_c") / "home/user")
+    store.save_image("dbx_c", "snp_c")
+    for packed in blob_files(store):
+        packed.write_bytes(b"not zstd at all")
+    with pytest.raises(DiskError, match="damaged"):
+        store.create_disk("dbx_broken", "snp_c")
+    assert not store.disk_path("dbx_broken").exists()
