@@ -5,10 +5,11 @@ gets a random name, because its members are found through the manifests, not by 
 is stored raw (`blobs/ab/cdef…`) or zstd-compressed (`blobs/ab/cdef….z`, see codec.py); its
 name, and so every manifest, is the same either way, and readers accept both.
 
-The new blobs of one snapshot are written into a private staging folder (a BlobBatch) without a
-sync each; commit() then syncs the store's file system once, renames them into place and syncs
-once more. So a blob appears under its final name only complete and durable, and after a crash
-any blob present can be trusted; a staging folder left by a crash is deleted on the next start.
+The new blobs of one snapshot (a BlobBatch) are written under `tmp/` with the batch's prefix,
+without a sync each; commit() then syncs the store's file system once, renames them into place
+and syncs once more. So a blob appears under its final name only complete and durable, and after
+a crash any blob present can be trusted; staged files left by a crash are deleted on the next
+start.
 Nothing here decides what is garbage: `sweep` deletes what the caller says nobody references.
 """
 
@@ -18,7 +19,6 @@ import ctypes
 import ctypes.util
 import errno
 import os
-import shutil
 import threading
 import uuid
 from collections import Counter
@@ -77,7 +77,7 @@ class BlobStore:
 
     def new_batch(self) -> BlobBatch:
         """A staging area for one snapshot's new blobs (see BlobBatch)."""
-        return BlobBatch(self, self._tmp / f"batch-{uuid.uuid4().hex}")
+        return BlobBatch(self, self._tmp, f"batch-{uuid.uuid4().hex}-")
 
     def names(self) -> Iterator[str]:
         for name, _ in self._files():
@@ -124,10 +124,10 @@ class BlobBatch:
 
     put() may run on many threads at once; each name is written at most once per batch."""
 
-    def __init__(self, store: BlobStore, folder: Path) -> None:
+    def __init__(self, store: BlobStore, tmp: Path, prefix: str) -> None:
         self._store = store
-        self._folder = folder
-        self._folder.mkdir()
+        self._tmp = tmp
+        self._prefix = prefix  # staged files are tmp/<prefix><name>[.z]; no folder of their own
         self._staged: dict[str, str] = {}  # name → staged file name; "" while being written
         self._lock = threading.Lock()
 
@@ -151,7 +151,7 @@ class BlobBatch:
             packed = compress(data)
             body = data if packed is None else packed
             file = name + (ZSUFFIX if packed is not None else "")
-            _write_new(self._folder / file, body)
+            _write_new(self._staged_path(file), body)
         except BaseException:
             with self._lock:
                 del self._staged[name]
@@ -173,15 +173,20 @@ class BlobBatch:
         with self._lock:
             staged = {name: file for name, file in self._staged.items() if file}
         if staged:
-            sync_filesystem(self._folder)
+            sync_filesystem(self._tmp)
             for name, file in staged.items():
-                self._store.publish(name, self._folder / file, file.endswith(ZSUFFIX))
+                self._store.publish(name, self._staged_path(file), file.endswith(ZSUFFIX))
             sync_filesystem(self._store.root)
-        os.rmdir(self._folder)
 
     def discard(self) -> None:
         """Drop what was staged (after a failed snapshot)."""
-        shutil.rmtree(self._folder, ignore_errors=True)
+        with self._lock:
+            files = [file for file in self._staged.values() if file]
+        for file in files:
+            self._staged_path(file).unlink(missing_ok=True)
+
+    def _staged_path(self, file: str) -> Path:
+        return self._tmp / (self._prefix + file)
 
 
 class BlobReader:
