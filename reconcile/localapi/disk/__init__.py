@@ -37,6 +37,7 @@ from reconcile.localapi.disk.layout import (
     check_id,
     ensure_layout,
     make_fresh_disk,
+    spread_subfolders,
 )
 from reconcile.localapi.disk.manifest import (
     Manifest,
@@ -80,6 +81,7 @@ class DiskStore:
         self._caches: dict[str, HashCache] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        spread_subfolders(self._tmp)  # disks are built in tmp/: see spread_subfolders
         self._recover()
 
     # -- disks ---------------------------------------------------------------------------------

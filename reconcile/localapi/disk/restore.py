@@ -1,8 +1,9 @@
 """Writes an image's entries into a new folder (a devbox disk); never modifies images or blobs.
 
 The target must not exist: restoring into a fresh folder is both crash safe (the caller renames
-it into place when complete) and fast (design note: file creation slows down for minutes where
-many files were just deleted). Bytes are copied from raw blobs with copy_file_range; compressed
+it into place when complete) and fast (file creation slows down for a minute or more where
+many files were just deleted; the store's tmp/ spreads new trees away from those, see
+layout.spread_subfolders). Bytes are copied from raw blobs with copy_file_range; compressed
 blobs are decompressed once each (codec.Unpacked) and written out; holes stay holes.
 """
 
