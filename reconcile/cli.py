@@ -1,8 +1,9 @@
 """The `rlstate` command line: parse flags, call a command module, turn errors into exit codes.
 
 Thin on purpose: every command's work lives in `reconcile.commands.<name>`, imported only when
-that command runs, so `rlstate --help` and `rlstate validate` start fast. This is the only
-module that prints errors or picks exit codes.
+that command runs, so `rlstate --help` and `rlstate validate` start fast. Only this module and
+reconcile.cli_errors (which words the messages, loaded once something failed) print errors or
+pick exit codes.
 """
 
 from __future__ import annotations
@@ -10,18 +11,31 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from reconcile.commands import DEFAULT_MANIFEST
-from reconcile.errors import Interrupted, RlstateError, UserError
+from reconcile import DEFAULT_MANIFEST
+from reconcile.cli_local import local_app
+from reconcile.cli_options import (
+    AllowReplaceAdopted,
+    BackendUrl,
+    JsonOut,
+    LockTimeout,
+    ManifestArg,
+    MaxAge,
+    MetricsFile,
+    Targets,
+    Yes,
+    connected,
+    duration,
+    lock_options,
+)
 
 if TYPE_CHECKING:
     from reconcile.commands.connection import ConnectionSettings
-    from reconcile.commands.runlock import LockOptions
+    from reconcile.errors import Interrupted, RlstateError
 
 app = typer.Typer(
     name="rlstate",
@@ -31,83 +45,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-local_app = typer.Typer(help="The local Runloop-compatible backend.", no_args_is_help=True)
 app.add_typer(local_app, name="local")
 lock_app = typer.Typer(help="The stack lock: who holds it; free it.", no_args_is_help=True)
 app.add_typer(lock_app, name="lock")
 
-ManifestArg = Annotated[Path, typer.Argument(help="Manifest file.", show_default=True)]
-ApiUrl = Annotated[
-    str | None, typer.Option("--api-url", help="API base URL [env RUNLOOP_BASE_URL].")
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option("--api-key", help="API key [env RUNLOOP_API_KEY].", show_default=False),
-]
-LocalDir = Annotated[
-    Path | None, typer.Option("--local-dir", help="Local backend data [env RLSTATE_LOCAL_DIR].")
-]
-JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-Targets = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--target",
-        metavar="ADDRESS",
-        help="Limit to this address, e.g. devbox.api, and what it needs (repeatable).",
-    ),
-]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-AllowReplaceAdopted = Annotated[
-    bool,
-    typer.Option(
-        "--allow-replace-adopted",
-        help="Allow replacing devboxes rlstate adopted (an `import:` entry) instead of created.",
-    ),
-]
-LockTimeout = Annotated[
-    str | None,
-    typer.Option(
-        "--lock-timeout",
-        metavar="DURATION",
-        help="Wait this long for the stack lock, e.g. 30s, 30m (default: fail at once).",
-    ),
-]
-BackendUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--backend-url",
-        metavar="URL",
-        help="PostgreSQL URL of the shared lock and history [env RLSTATE_BACKEND_URL].",
-        show_default=False,
-    ),
-]
 _debug = False
-
-
-def _connection(
-    api_url: str | None, api_key: str | None, local_dir: Path | None
-) -> ConnectionSettings:
-    from reconcile.commands.connection import ConnectionSettings
-
-    return ConnectionSettings.from_flags(api_url=api_url, api_key=api_key, local_dir=local_dir)
-
-
-def _lock(timeout: str | None, backend_url: str | None) -> LockOptions:
-    from reconcile.commands.runlock import LockOptions, parse_timeout
-
-    return LockOptions(timeout=parse_timeout(timeout), backend_url=backend_url)
-
-
-def _fail(error: BaseException) -> NoReturn:
-    """Print one clear message for an error we expected, and exit 1 (traceback with --debug)."""
-    if _debug:
-        import traceback
-
-        traceback.print_exception(error)
-    message = str(error) or type(error).__name__
-    prefix = "" if isinstance(error, UserError) and "\n" in message else "error: "
-    sys.stderr.write(f"{prefix}{message}\n")
-    raise SystemExit(1)
 
 
 @app.callback()
@@ -135,7 +77,9 @@ def schema() -> None:
 
 
 @app.command()
+@connected
 def plan(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     out: Annotated[Path | None, typer.Option("--out", help="Where to save the plan.")] = None,
     json_out: JsonOut = False,
@@ -144,14 +88,10 @@ def plan(
     ] = False,
     target: Targets = None,
     allow_replace_adopted: AllowReplaceAdopted = False,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Read live state and show what apply would do; save the plan."""
     from reconcile.commands import plan as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(
         cmd.run(
             manifest,
@@ -166,7 +106,9 @@ def plan(
 
 
 @app.command()
+@connected
 def apply(
+    conn: ConnectionSettings,
     source: Annotated[
         Path | None, typer.Argument(help="Manifest or saved plan (default: the saved plan).")
     ] = None,
@@ -187,9 +129,6 @@ def apply(
     allow_replace_adopted: AllowReplaceAdopted = False,
     lock_timeout: LockTimeout = None,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Make the live API match the manifest (or run a saved plan).
 
@@ -198,8 +137,7 @@ def apply(
     """
     from reconcile.commands import apply as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
-    lock = _lock(lock_timeout, backend_url)
+    lock = lock_options(lock_timeout, backend_url)
     raise typer.Exit(
         cmd.run(
             source,
@@ -215,41 +153,39 @@ def apply(
 
 
 @app.command()
+@connected
 def destroy(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     yes: Yes = False,
     json_out: JsonOut = False,
     lock_timeout: LockTimeout = None,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Delete every resource of the stack (respects prevent_destroy)."""
     from reconcile.commands import apply as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
-    lock = _lock(lock_timeout, backend_url)
+    lock = lock_options(lock_timeout, backend_url)
     raise typer.Exit(cmd.run_destroy(manifest, conn, yes, json_out, lock))
 
 
 @app.command()
+@connected
 def status(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     json_out: JsonOut = False,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Show the stack's live resources and their state, drift marked."""
     from reconcile.commands import status as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, json_out))
 
 
 @app.command()
+@connected
 def generate(
+    conn: ConnectionSettings,
     stack: Annotated[str, typer.Option("--stack", help="The manifest's stack name.")] = "main",
     devbox: Annotated[
         list[str] | None,
@@ -263,92 +199,62 @@ def generate(
         str | None,
         typer.Option("--status", help="Devbox statuses to take [default: running,suspended]."),
     ] = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Print a manifest that adopts an account's devboxes and their snapshots (import: entries)."""
     from reconcile.commands import generate as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(conn, stack, devbox or [], metadata or [], status))
 
 
 @lock_app.command("status")
+@connected
 def lock_status(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     json_out: JsonOut = False,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Say who holds the stack's lock (exit 0 either way)."""
     from reconcile.commands import lock as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.status(manifest, conn, backend_url, json_out))
 
 
 @lock_app.command("release")
+@connected
 def lock_release(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     force: Annotated[
         bool, typer.Option("--force", help="Required: free the lock whoever holds it.")
     ] = False,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Free the stack's lock from a holder that is alive but stuck (ends its session)."""
     from reconcile.commands import lock as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.release(manifest, conn, backend_url, force))
 
 
 @app.command()
+@connected
 def history(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Newest runs to list.")] = 20,
     json_out: JsonOut = False,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """List the stack's apply, destroy and retain runs (needs a PostgreSQL backend)."""
     from reconcile.commands import history as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, backend_url, limit, json_out))
 
 
-def _duration(value: str | None) -> timedelta | None:
-    """A `--max-age`/`--simulate` value in manifest units (36h, 90d)."""
-    if value is None:
-        return None
-    from reconcile.manifest.schema import parse_duration
-
-    try:
-        return parse_duration(value)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-
-
-MaxAge = Annotated[
-    str | None,
-    typer.Option(help="Stale after this (36h; a series' alert_after wins; default 1.5x every)."),
-]
-MetricsFile = Annotated[
-    Path | None,
-    typer.Option("--prometheus", help="Also write metrics here (textfile collector), atomically."),
-]
-
-
 @app.command()
+@connected
 def retain(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing; show.")] = False,
     json_out: JsonOut = False,
@@ -362,13 +268,9 @@ def retain(
     prometheus: MetricsFile = None,
     lock_timeout: LockTimeout = None,
     backend_url: BackendUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Nightly job: take due snapshots and prune by `keep` (snapshot series only)."""
-    conn = _connection(api_url, api_key, local_dir)
-    horizon = _duration(simulate)
+    horizon = duration(simulate)
     if horizon is not None:
         from reconcile.commands import simulate as sim
 
@@ -383,29 +285,29 @@ def retain(
         quiet,
         allow_shrink=allow_shrink,
         prometheus=prometheus,
-        lock=_lock(lock_timeout, backend_url),
+        lock=lock_options(lock_timeout, backend_url),
     )
     raise typer.Exit(code)
 
 
 @app.command()
+@connected
 def check(
+    conn: ConnectionSettings,
     manifest: ManifestArg = DEFAULT_MANIFEST,
     max_age: MaxAge = None,
     prometheus: MetricsFile = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Monitor the snapshot series: one line, Nagios exit status (0 OK … 3 UNKNOWN)."""
     from reconcile.commands import check as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
-    raise typer.Exit(cmd.run(manifest, conn, _duration(max_age), prometheus))
+    raise typer.Exit(cmd.run(manifest, conn, duration(max_age), prometheus))
 
 
 @app.command()
+@connected
 def undelete(
+    conn: ConnectionSettings,
     series: Annotated[str, typer.Argument(help="The snapshot series (its name in the manifest).")],
     ids: Annotated[list[str] | None, typer.Argument(help="Snapshot ids to keep.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every snapshot marked.")] = False,
@@ -413,78 +315,11 @@ def undelete(
         "rlstate.yaml"
     ),
     json_out: JsonOut = False,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    local_dir: LocalDir = None,
 ) -> None:
     """Clear the grace marks a prune left (`prune.grace`), before a run deletes them."""
     from reconcile.commands import undelete as cmd
 
-    conn = _connection(api_url, api_key, local_dir)
     raise typer.Exit(cmd.run(manifest, conn, series, list(ids or []), every, json_out))
-
-
-Host = Annotated[str, typer.Option(help="Address to listen on (loopback by default).")]
-Port = Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")]
-DataDir = Annotated[
-    Path | None,
-    typer.Option(help="Where devboxes, snapshots and objects live (default: per user)."),
-]
-Token = Annotated[
-    str | None,
-    typer.Option(show_default=False, help="Bearer token to require (default: DIR/token)."),
-]
-Seconds = Annotated[float, typer.Option(help="How long a state change takes.")]
-FaultRate = Annotated[float, typer.Option(help="Share of /v1 answers that are errors.")]
-FaultStatuses = Annotated[str, typer.Option(help="Statuses of those errors.")]
-RetryAfter = Annotated[float | None, typer.Option(help="Their Retry-After, seconds.")]
-LatencyMs = Annotated[int, typer.Option(help="Delay added to every /v1 answer.")]
-DropRate = Annotated[float, typer.Option(help="Share of connections dropped unanswered.")]
-SnapshotErrorRate = Annotated[float, typer.Option(help="Share of snapshots ending in error.")]
-LostAnswerRate = Annotated[float, typer.Option(help="Share of requests done, then answer dropped.")]
-Sandbox = Annotated[str | None, typer.Option(help="bubblewrap or subprocess (default: best)")]
-RateLimit = Annotated[
-    float | None,
-    typer.Option(help="Requests/s per token; beyond it 429 with Retry-After (default: none)."),
-]
-
-
-@local_app.command("serve")
-def local_serve(
-    host: Host = "127.0.0.1",
-    port: Port = 8786,
-    data_dir: DataDir = None,
-    token: Token = None,
-    transition_seconds: Seconds = 0.2,
-    fault_rate: FaultRate = 0.0,
-    fault_statuses: FaultStatuses = "429,500,503",
-    fault_retry_after: RetryAfter = None,
-    latency_ms: LatencyMs = 0,
-    drop_rate: DropRate = 0.0,
-    snapshot_error_rate: SnapshotErrorRate = 0.0,
-    lost_answer_rate: LostAnswerRate = 0.0,
-    sandbox: Sandbox = None,
-    rate_limit: RateLimit = None,
-) -> None:
-    """Run the local Runloop-compatible API server (blocks)."""
-    from reconcile.commands import local as cmd
-
-    cmd.serve(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        token=token,
-        transition_seconds=transition_seconds,
-        fault_rate=fault_rate,
-        fault_statuses=fault_statuses,
-        fault_retry_after=fault_retry_after,
-        latency_ms=latency_ms,
-        drop_rate=drop_rate,
-        snapshot_error_rate=snapshot_error_rate,
-        lost_answer_rate=lost_answer_rate,
-        sandbox=sandbox,
-        rate_limit=rate_limit,
-    )
 
 
 def _click_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
@@ -501,31 +336,18 @@ class _Never(Exception):
     """Stands for NoArgsIsHelpError where click has none (older click printed help itself)."""
 
 
-def _usage_error(error: Exception, no_args: type[Exception]) -> NoReturn:
-    """A wrong command line: one line and exit 1 (2 means "changes" to plan --detailed-exitcode).
+def _rlstate_error() -> type[RlstateError]:
+    """The root of rlstate's errors, imported only once an exception is being matched."""
+    from reconcile.errors import RlstateError
 
-    No command at all (`rlstate`, `rlstate local`) prints the help instead, and exits 0."""
-    ctx = getattr(error, "ctx", None)
-    if isinstance(error, no_args) and ctx is not None:
-        sys.stdout.write(ctx.get_help() + "\n")
-        raise SystemExit(0)
-    command = ctx.command_path if ctx is not None else "rlstate"
-    message = error.format_message() if hasattr(error, "format_message") else str(error)
-    sys.stderr.write(f"error: {message.rstrip('.')} (see `{command} --help`)\n")
-    raise SystemExit(1)
+    return RlstateError
 
 
-def _os_error(error: OSError) -> NoReturn:
-    """A file or folder rlstate needed could not be used: name it, in one line."""
-    if _debug:
-        import traceback
+def _interrupted() -> type[Interrupted]:
+    """What a signal ends a run with, imported only once an exception is being matched."""
+    from reconcile.errors import Interrupted
 
-        traceback.print_exception(error)
-    names = [str(n) for n in (error.filename, error.filename2) if n is not None]
-    where = " -> ".join(names)
-    reason = error.strerror or str(error)
-    sys.stderr.write(f"error: {where}: {reason}\n" if where else f"error: {reason}\n")
-    raise SystemExit(1)
+    return Interrupted
 
 
 def _dispatch() -> NoReturn:
@@ -537,7 +359,9 @@ def _dispatch() -> NoReturn:
         code = app(standalone_mode=False)
     except usage_error as error:
         check()
-        _usage_error(error, no_args)
+        from reconcile import cli_errors
+
+        cli_errors.usage_error(error, no_args)
     except click_error as error:
         check()
         sys.stderr.write(f"error: {error.format_message()}\n")  # type: ignore[attr-defined]
@@ -546,15 +370,19 @@ def _dispatch() -> NoReturn:
         check()
         sys.stderr.write("aborted\n")
         raise SystemExit(1) from None
-    except RlstateError as error:
+    except _rlstate_error() as error:
         check()
-        _fail(error)
+        from reconcile import cli_errors
+
+        cli_errors.fail(error, _debug)
     except KeyboardInterrupt:  # only where the signal handlers are not rlstate's own
         sys.stderr.write("interrupted\n")
         raise SystemExit(128 + signal.SIGINT) from None
     except OSError as error:
         check()
-        _os_error(error)
+        from reconcile import cli_errors
+
+        cli_errors.os_error(error, _debug)
     check()
     raise SystemExit(code if isinstance(code, int) else 0)
 
@@ -563,6 +391,8 @@ def main() -> None:
     """Console-script entry point."""
     try:
         _dispatch()
-    except Interrupted as stopped:
+    except SystemExit:  # how every run ends: matching it needs no error class imported
+        raise
+    except _interrupted() as stopped:
         sys.stderr.write(f"{stopped}\n")
         raise SystemExit(128 + stopped.signum) from None

@@ -1,8 +1,9 @@
 """One module per command (imported only when it runs), and the default manifest name.
 
-Holds only constants: `rlstate --help` and `validate` import this package, so it stays bare.
+Holds only constants: `rlstate validate` imports this package, so it stays bare. The default
+manifest name is defined in `reconcile` itself, so that `rlstate --help` need not import this.
 """
 
-from pathlib import Path
+from reconcile import DEFAULT_MANIFEST
 
-DEFAULT_MANIFEST = Path("rlstate.yaml")  # the manifest a command reads when given none
+__all__ = ["DEFAULT_MANIFEST"]

@@ -19,17 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from conformance_support import OFF_SPEC_ALIASES, spec_dict
 
-from reconcile.localapi.web.routes import (
-    blueprints,
-    devbox_logs,
-    devboxes,
-    disk_snapshots,
-    executions,
-    files,
-    objects,
-    public,
-    unsupported,
-)
+from reconcile.localapi.web.routes import unsupported
+from reconcile.localapi.web.routes.table import STORAGE, resource_routes
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = REPO / "reconcile" / "localapi" / "web" / "request_types.json"
@@ -44,8 +35,7 @@ def _shape(template: str) -> str:
 
 def served() -> set[tuple[str, str]]:
     """(method, path shape) of every route the server has, refusals included."""
-    mods = (blueprints, devbox_logs, devboxes, disk_snapshots, executions, files, objects, public)
-    routes = [r for m in mods for r in m.ROUTES] + list(unsupported.ROUTES)
+    routes = [r for r in resource_routes() if r not in STORAGE]
     return {(m, _shape(r.path)) for r in routes for m in r.methods or () if m != "HEAD"}
 
 

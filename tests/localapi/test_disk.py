@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconcile.localapi.disk import DEVBOX_UID, DiskError, DiskStore
-from reconcile.localapi.disk.cache import RACY_MARGIN_NS, HashCache
+from reconcile.localapi.disk.cache import HashCache, racy_margin
 from reconcile.localapi.disk.capture import CHUNK, SMALL_LIMIT
 from reconcile.localapi.disk.catalog import Catalog
 from reconcile.localapi.disk.manifest import Entry
@@ -158,9 +158,10 @@ def test_hash_cache_trusts_only_settled_unchanged_files(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("abc")
     st = (tmp_path / "f").stat()
     entry = Entry("f", "f", 0o644, 0, 0, st.st_mtime_ns, 3, (("x" * 64, 0, 3),))
-    settled = HashCache(written_ns=st.st_ctime_ns + RACY_MARGIN_NS + 1)
+    margin = racy_margin(st.st_ctime_ns)  # 2 s in the rare case of a ctime on a whole second
+    settled = HashCache(written_ns=st.st_ctime_ns + margin + 1)
     settled.record("f", st, entry)
-    racy = HashCache(written_ns=st.st_ctime_ns + RACY_MARGIN_NS)
+    racy = HashCache(written_ns=st.st_ctime_ns + margin)
     racy.record("f", st, entry)
     assert settled.lookup("f", st) is not None
     assert racy.lookup("f", st) is None, "written in the same tick as the cache: re-read it"

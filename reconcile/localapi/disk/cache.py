@@ -3,8 +3,10 @@
 - HashCache (one per devbox): path → the file's stat identity and where its bytes were stored at
   the last save or restore. A file whose (size, mtime, ctime, inode) is unchanged is not read
   again. Like git's "racily clean" rule, an entry is trusted only if its ctime is older than the
-  moment the cache was written (minus a margin): a write in the same timestamp tick as our stat
-  could otherwise go unnoticed.
+  moment before its stat (minus a margin): a write in the same timestamp tick as our stat would
+  leave all four unchanged. A snapshot therefore seals its cache with the time it started, not
+  the time it ended. The margin covers the file system's timestamp granularity: a ctime on a
+  whole second (ext4 with 128-byte inodes, ext3, FAT) gets a margin of two seconds.
 - SmallIndex (one per store): sha256 of a small file → its bytes inside some pack, so identical
   small files are stored once across all images, even without a HashCache.
 Both live in memory only; losing them costs time, never correctness. Callers must check that
@@ -22,6 +24,8 @@ from dataclasses import dataclass
 from reconcile.localapi.disk.manifest import Entry, Segment
 
 RACY_MARGIN_NS = 50_000_000  # far above a kernel timestamp tick (≤ 10 ms)
+COARSE_MARGIN_NS = 2_000_000_000  # whole-second timestamps (1 s; FAT: 2 s)
+_SECOND_NS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,7 @@ class HashCache:
             st.st_ctime_ns,
             st.st_ino,
         )
-        if not same or hit.ctime_ns >= self.written_ns - RACY_MARGIN_NS:
+        if not same or hit.ctime_ns >= self.written_ns - racy_margin(hit.ctime_ns):
             return None
         return hit
 
@@ -60,9 +64,18 @@ class HashCache:
             st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, entry.segments, entry.digest
         )
 
-    def seal(self) -> None:
-        """Mark the cache as written now; call after the last stat that went into it."""
-        self.written_ns = time.time_ns()
+    def seal(self, stats_since_ns: int | None = None) -> None:
+        """Mark the cache complete. `stats_since_ns`: a moment before the first stat that went
+        into it, when files could change while it was filled (a snapshot of a live disk); by
+        default now, for a cache of files nothing else can write yet (a restore)."""
+        self.written_ns = time.time_ns() if stats_since_ns is None else stats_since_ns
+
+
+def racy_margin(ctime_ns: int) -> int:
+    """How long after `ctime_ns` a change can still leave the same timestamp: a kernel tick, or
+    a whole second where the file system stores whole seconds (a ctime on a second boundary;
+    on a fine-grained one that is rare, and costs only one re-read)."""
+    return RACY_MARGIN_NS if ctime_ns % _SECOND_NS else COARSE_MARGIN_NS
 
 
 class SmallIndex:

@@ -71,12 +71,13 @@ class Capture:
     def run(self, disk: Path) -> list[Entry]:
         """Walk `disk`, stage new blobs in the batch, and return the entries of the image."""
         started = time.perf_counter()
+        walk_started_ns = time.time_ns()  # before any stat: what the cache may trust
         self._pack_name = self.blobs.new_pack_name()
         self._walk(disk)
         self._flush_pack()
         for write in self._pack_writes:
             self.stats.stored_bytes += write.result()
-        self.cache.seal()
+        self.cache.seal(walk_started_ns)
         self.stats.entries = len(self.entries)
         self.stats.new_blobs = len(self.blobs.names())
         self.stats.seconds = time.perf_counter() - started

@@ -22,17 +22,7 @@ from reconcile.localapi.web.auth import AuthMiddleware
 from reconcile.localapi.web.faults import FaultMiddleware
 from reconcile.localapi.web.httpdate import DateMiddleware
 from reconcile.localapi.web.idempotency import IdempotencyMiddleware
-from reconcile.localapi.web.routes import (
-    blueprints,
-    devbox_logs,
-    devboxes,
-    disk_snapshots,
-    executions,
-    files,
-    objects,
-    public,
-    unsupported,
-)
+from reconcile.localapi.web.routes.table import resource_routes
 from reconcile.localapi.web.strict import StrictInputMiddleware
 
 log = logging.getLogger("reconcile.localapi")
@@ -76,19 +66,7 @@ def create_app(config: LocalConfig) -> Starlette:
         finally:
             await svc.stop()
 
-    routes = [
-        *public.ROUTES,  # first: /v1/objects/list_public and the like are not ids
-        *unsupported.ROUTES,
-        *disk_snapshots.ROUTES,  # before devboxes: /v1/devboxes/disk_snapshots is not a devbox id
-        *executions.ROUTES,
-        *files.ROUTES,
-        *devboxes.ROUTES,
-        *devbox_logs.ROUTES,
-        *objects.ROUTES,
-        *objects.STORAGE_ROUTES,
-        *blueprints.ROUTES,
-        *admin.ROUTES,
-    ]
+    routes = [*resource_routes(), *admin.ROUTES]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

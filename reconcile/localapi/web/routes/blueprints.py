@@ -11,12 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from reconcile.localapi.state.backend import Backend
-from reconcile.localapi.state.listing import paginate
 from reconcile.localapi.state.problems import Invalid, WrongState
 from reconcile.localapi.state.records import BLUEPRINT_TRANSITIONS, Blueprint
-from reconcile.localapi.web.routes.common import metadata_routes, ok, services
+from reconcile.localapi.web.routes.common import list_page, metadata_routes, ok, services
 from reconcile.localapi.web.routes.devbox_create import parse_launch_parameters
-from reconcile.localapi.web.routes.params import Body, query_bool, query_int, query_str, read_body
+from reconcile.localapi.web.routes.params import Body, query_str, read_body
 from reconcile.localapi.web.views import blueprint_view
 
 BUILD_FIELDS = (
@@ -87,19 +86,14 @@ async def list_blueprints(request: Request) -> Response:
             return False
         return status is None or bpt.status == status
 
-    page = paginate(
+    return list_page(
+        request,
         b.blueprints.values(),
-        key=lambda bp: bp.id,
-        limit=query_int(request, "limit"),
-        starting_after=query_str(request, "starting_after"),
+        field="blueprints",
         prefix="bpt_",
-        include_total=query_bool(request, "include_total_count", True),
+        view=blueprint_view,
         keep=keep,
     )
-    payload = {"blueprints": [blueprint_view(bp) for bp in page.items], "has_more": page.has_more}
-    if page.total_count is not None:
-        payload["total_count"] = page.total_count
-    return ok(payload)
 
 
 def _blueprint(request: Request) -> Blueprint:

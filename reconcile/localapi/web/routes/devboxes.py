@@ -6,10 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconcile.localapi.state.listing import paginate
 from reconcile.localapi.state.problems import Invalid, NotFound, WrongState
 from reconcile.localapi.state.records import DEVBOX_FINAL, DEVBOX_KNOWN_STATUSES, Devbox
 from reconcile.localapi.web.routes.common import (
+    list_page,
     metadata_routes,
     ok,
     services,
@@ -19,7 +19,6 @@ from reconcile.localapi.web.routes.devbox_create import CREATE_FIELDS, devbox_fr
 from reconcile.localapi.web.routes.params import (
     clamp_timeout,
     query_bool,
-    query_int,
     query_str,
     read_body,
 )
@@ -60,19 +59,14 @@ async def list_devboxes(request: Request) -> Response:
             return False
         return search is None or search == dbx.id or search in (dbx.name or "")
 
-    page = paginate(
+    return list_page(
+        request,
         svc.backend.devboxes.values(),
-        key=lambda d: d.id,
-        limit=query_int(request, "limit"),
-        starting_after=query_str(request, "starting_after"),
+        field="devboxes",
         prefix="dbx_",
-        include_total=query_bool(request, "include_total_count", True),
+        view=devbox_view,
         keep=keep,
     )
-    payload = {"devboxes": [devbox_view(d) for d in page.items], "has_more": page.has_more}
-    if page.total_count is not None:
-        payload["total_count"] = page.total_count
-    return ok(payload)
 
 
 def _devbox(request: Request) -> Devbox:
