@@ -111,3 +111,39 @@ def test_a_corrupt_compressed_blob_fails_the_restore_cleanly(store: DiskStore) -
     with pytest.raises(DiskError, match="damaged"):
         store.create_disk("dbx_broken", "snp_c")
     assert not store.disk_path("dbx_broken").exists()
+
+
+def test_a_snapshot_that_fails_to_commit_leaves_the_hash_cache_as_it_was(
+    store: DiskStore,
+) -> None:
+    """The hash cache lets later snapshots skip unchanged files by naming the blobs their bytes
+    went to; a snapshot whose blobs were dropped (its commit failed) must not leave it naming
+    them: the next snapshot of the unchanged disk reads every file again and restores whole."""
+    home = store.create_disk("dbx_f") / "home/user"
+    populate(home)
+    (home / "logs").mkdir()
+    fill_compressible(home / "logs")
+    obstacle = store.root / "blobs/pk"  # where packs of small files go: a file, not a folder
+    obstacle.write_bytes(b"")
+    with pytest.raises(DiskError, match="cannot snapshot"):
+        store.capture("dbx_f", "snp_failed")  # the large files' chunks are published first
+    assert not store.image_exists("snp_failed")
+    assert [n for n in os.listdir(store.root / "tmp") if n.startswith("batch-")] == []
+    obstacle.unlink()
+    again = store.capture("dbx_f", "snp_again")
+    assert again.reused_files == 0, "the failed snapshot's files were taken from its cache"
+    assert again.hashed_bytes == again.logical_bytes
+    assert tree(store.create_disk("dbx_f2", "snp_again")) == tree(store.disk_path("dbx_f"))
+
+
+def test_a_hash_cache_naming_collected_blobs_is_not_trusted(store: DiskStore) -> None:
+    """The cache outlives the image it was filled for: once that image is deleted and its blobs
+    collected, the next snapshot stores the unchanged files' bytes again."""
+    home = store.create_disk("dbx_d") / "home/user"
+    populate(home)
+    first = store.capture("dbx_d", "snp_gone")
+    store.delete_image("snp_gone")
+    assert store.stored_bytes() == 0
+    again = store.capture("dbx_d", "snp_kept")
+    assert again.stored_bytes == first.stored_bytes
+    assert tree(store.create_disk("dbx_d2", "snp_kept")) == tree(store.disk_path("dbx_d"))
