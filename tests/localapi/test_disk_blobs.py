@@ -13,6 +13,7 @@ import zstandard
 from test_disk import populate, tree
 
 from reconcile.localapi.disk import DiskError, DiskStore
+from reconcile.localapi.disk.blobs import BlobStore
 from reconcile.localapi.disk.capture import CHUNK
 
 TEXT = b"".join(b"line %d of a log that compresses well\n" % i for i in range(200_000))
@@ -147,3 +148,24 @@ def test_a_hash_cache_naming_collected_blobs_is_not_trusted(store: DiskStore) ->
     again = store.capture("dbx_d", "snp_kept")
     assert again.stored_bytes == first.stored_bytes
     assert tree(store.create_disk("dbx_d2", "snp_kept")) == tree(store.disk_path("dbx_d"))
+
+
+def test_a_commit_reusing_a_blob_published_but_not_yet_synced_syncs_it(tmp_path: Path) -> None:
+    """A commit that fails half-way (or is still running) has renamed some blobs into place
+    without the sync that makes the renames durable; a snapshot that reuses one of them and
+    stages nothing itself must still sync before its image is written."""
+    blobs = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
+    first, second = "ab" + "1" * 62, "cd" + "2" * 62
+    (tmp_path / "blobs/cd").write_bytes(b"")  # a file where the second blob's folder goes
+    failing = blobs.new_batch()
+    failing.put(first, b"first")
+    failing.put(second, b"second")
+    with pytest.raises(OSError):
+        failing.commit()
+    failing.discard()
+    assert blobs.read(first) == b"first" and not blobs.has(second)
+    assert not blobs.durable()
+    reusing = blobs.new_batch()
+    assert reusing.put(first, b"first") == 0
+    reusing.commit()
+    assert blobs.durable()

@@ -7,9 +7,10 @@ name, and so every manifest, is the same either way, and readers accept both.
 
 The new blobs of one snapshot (a BlobBatch) are written under `tmp/` with the batch's prefix,
 without a sync each; commit() then syncs the store's file system once, renames them into place
-and syncs once more. So a blob appears under its final name only complete and durable, and after
-a crash any blob present can be trusted; staged files left by a crash are deleted on the next
-start.
+and syncs once more (also when it staged nothing but reuses a blob another snapshot published
+and has not synced yet). So a blob appears under its final name only with its bytes durable,
+every blob a snapshot names is durable when its commit returns, and after a crash any blob
+present can be trusted; staged files left by a crash are deleted on the next start.
 Nothing here decides what is garbage: `sweep` deletes what the caller says nobody references.
 """
 
@@ -44,6 +45,8 @@ class BlobStore:
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._known_dirs: set[str] = set()
+        self._published = 0  # renames into blobs/ so far, and how many of them a sync covers
+        self._synced = 0
 
     def path(self, name: str) -> Path:
         """Where blob `name` is stored raw (see locate for where it actually is)."""
@@ -105,11 +108,26 @@ class BlobStore:
     def publish(self, name: str, staged: Path, packed: bool) -> None:
         """Move a complete, already durable staged file into place as blob `name`."""
         folder = self.root / name[:2]
-        if name[:2] not in self._known_dirs:
-            with self._lock:
+        with self._lock:
+            self._published += 1  # counted before the rename: whoever sees the blob sees this
+            if name[:2] not in self._known_dirs:
                 folder.mkdir(exist_ok=True)
                 self._known_dirs.add(name[:2])
         os.rename(staged, folder / (name[2:] + (ZSUFFIX if packed else "")))
+
+    def durable(self) -> bool:
+        """Whether a sync has covered every blob published so far. One may not be: published
+        by a snapshot still committing, or by one whose commit failed half-way."""
+        with self._lock:
+            return self._synced == self._published
+
+    def sync(self) -> None:
+        """Make every blob published so far durable (one sync of the file system)."""
+        with self._lock:
+            upto = self._published
+        sync_filesystem(self.root)
+        with self._lock:
+            self._synced = max(self._synced, upto)
 
     def _files(self) -> Iterator[tuple[str, str]]:
         """(blob name, file path) of every stored blob file."""
@@ -169,14 +187,18 @@ class BlobBatch:
             return {name for name, file in self._staged.items() if file}
 
     def commit(self) -> None:
-        """Make every staged blob durable under its final name (one sync before, one after)."""
+        """Make every staged blob durable under its final name (one sync before, one after).
+
+        Blobs this batch found already stored are durable too when it returns: one another
+        snapshot published but has not synced yet is covered by a sync here."""
         with self._lock:
             staged = {name: file for name, file in self._staged.items() if file}
         if staged:
             sync_filesystem(self._tmp)
             for name, file in staged.items():
                 self._store.publish(name, self._staged_path(file), file.endswith(ZSUFFIX))
-            sync_filesystem(self._store.root)
+        if staged or not self._store.durable():
+            self._store.sync()
 
     def discard(self) -> None:
         """Drop what was staged (after a failed snapshot)."""
