@@ -5,7 +5,12 @@
 Cases: (a) a disk holding one 1 GiB file of random data, (b) 20,000 small files (~200 MiB).
 For each: first snapshot (time, bytes stored), restore into a new devbox, second snapshot after
 one file changed (with the per-devbox hash cache, and without it), next to `tar` of the same
-tree. Then the latency of a sandboxed `true` (bubblewrap vs plain subprocess).
+tree. The first snapshot is durable when it returns, so it is compared with
+`tar -c DIR | zstd -1 -o FILE && sync`, and the restore with that file's extraction
+(`zstd -d -c FILE | tar -x`), both measured in the same run and printed as ratios (target: ≤ 1);
+so is a restore made right after a restored disk was deleted (on ext4 without a journal, file
+creation where many inodes were just freed is slow; the store spreads new disks away from them).
+Then the latency of a sandboxed `true` (bubblewrap vs plain subprocess).
 The measuring functions (measure_disk_case, measure_sandbox_true, print_table) are meant to be
 reused by other benchmark scripts.
 """
@@ -123,6 +128,15 @@ OPS = [
     "tar -c | cat >/dev/null",
     "tar -c to a file",
     "tar -x (restore)",
+    "tar -c | zstd -1 -o FILE && sync",
+    "zstd -d -c FILE | tar -x",
+    "restore right after a disk was deleted",
+]
+# (operation, reference) pairs printed as per-run ratios
+RATIOS = [
+    (0, 7, "first snapshot / tar|zstd&&sync"),
+    (1, 8, "restore / zstd -d|tar -x"),
+    (9, 8, "restore after a delete / zstd -d|tar -x"),
 ]
 
 
@@ -159,6 +173,9 @@ def _one_run(
 
     snapshot(0, "snp_1")
     rows[1].seconds.append(_timed(lambda: store.create_disk("dbx_copy", "snp_1"))[0])
+    store.delete_disk("dbx_copy")  # a devbox replaced: its files are freed just before the next
+    store.flush_trash()
+    rows[9].seconds.append(_timed(lambda: store.create_disk("dbx_copy", "snp_1"))[0])
     change()
     snapshot(2, "snp_2")
     store.forget_hashes("dbx_src")
@@ -186,6 +203,22 @@ def _tar_rows(rows: list[Row], disk: Path, root: Path) -> None:
     rows[5].seconds.append(_shell(f"tar -cf {tar} -C {src} ."))
     out.mkdir()
     rows[6].seconds.append(_shell(f"tar -xf {tar} -C {shlex.quote(str(out))}"))
+    zst, out2 = shlex.quote(str(root / "disk.tar.zst")), root / "unzst"
+    os.sync()
+    rows[7].seconds.append(_shell(f"tar -cf - -C {src} . | zstd -q -1 -o {zst} && sync"))
+    out2.mkdir()
+    rows[8].seconds.append(_shell(f"zstd -q -d -c {zst} | tar -xf - -C {shlex.quote(str(out2))}"))
+
+
+def ratio_lines(rows: Sequence[Row]) -> list[str]:
+    """Per-run ratios of an operation to its reference from the same run (min / median / max)."""
+    lines = []
+    for op, ref, label in RATIOS:
+        pairs = [a / b for a, b in zip(rows[op].seconds, rows[ref].seconds, strict=False) if b]
+        if pairs:
+            lo, mid, hi = min(pairs), statistics.median(pairs), max(pairs)
+            lines.append(f"{rows[op].case}: {label} = {mid:.2f}x (min {lo:.2f}, max {hi:.2f})")
+    return lines
 
 
 def _mib(values: list[int]) -> str:
@@ -228,29 +261,36 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per disk case (default 3)")
     parser.add_argument("--quick", action="store_true", help="small trees (smoke test)")
     parser.add_argument("--dir", type=Path, default=None, help="where to put the trees")
+    parser.add_argument("--cases", default="ab", help="disk cases to run: a, b or ab (default)")
+    parser.add_argument("--no-sandbox", action="store_true", help="skip the sandbox latencies")
     args = parser.parse_args(argv)
     big, files, total = (
         (64 * MiB, 2000, 20 * MiB) if args.quick else (1024 * MiB, 20_000, 200 * MiB)
     )
     base = Path(tempfile.mkdtemp(prefix="bench-localapi-", dir=args.dir))
     try:
-        rows = measure_disk_case(
-            f"(a) 1 file {big // MiB} MiB", lambda h: make_big_file(h, big), args.runs, base
-        )
-        rows += measure_disk_case(
-            f"(b) {files} small files",
-            lambda h: make_small_files(h, files, total),
-            args.runs,
-            base,
-        )
-        modes = ["bubblewrap", "subprocess"] if shutil.which("bwrap") else ["subprocess"]
-        rows += [measure_sandbox_true(mode, 50, base) for mode in modes]
-        rows.append(measure_bare_true(50))
+        rows: list[Row] = []
+        ratios: list[str] = []
+        cases = {
+            "a": (f"(a) 1 file {big // MiB} MiB", lambda h: make_big_file(h, big)),
+            "b": (f"(b) {files} small files", lambda h: make_small_files(h, files, total)),
+        }
+        for key in args.cases:
+            name, make = cases[key]
+            case_rows = measure_disk_case(name, make, args.runs, base)
+            rows += case_rows
+            ratios += ratio_lines(case_rows)
+        if not args.no_sandbox:
+            modes = ["bubblewrap", "subprocess"] if shutil.which("bwrap") else ["subprocess"]
+            rows += [measure_sandbox_true(mode, 50, base) for mode in modes]
+            rows.append(measure_bare_true(50))
     finally:
         shutil.rmtree(base, ignore_errors=True)
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"cores={os.cpu_count()} python={sys.version.split()[0]} runs={args.runs} load={load}")
     print_table(rows)
+    for line in ratios:
+        print(line)
 
 
 if __name__ == "__main__":

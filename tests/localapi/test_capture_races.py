@@ -174,7 +174,7 @@ def test_a_file_changed_just_before_its_stat_is_read_again_after_a_long_snapshot
     written = (disk / "f").stat().st_ctime_ns
     pool = _LatePool(not_before_ns=written + 4 * RACY_MARGIN_NS)
     with pool:
-        capture = Capture(blobs, pool, SmallIndex())
+        capture = Capture(blobs.new_batch(), pool, SmallIndex())
         capture.run(disk)
     if pool.first_submit_ns - written > RACY_MARGIN_NS // 2:
         pytest.skip("the machine stalled between the write and the snapshot's first stat")

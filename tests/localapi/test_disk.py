@@ -7,8 +7,10 @@ deterministic (a 4 MiB chunk is stored once; small files go to packs, each byte 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,14 +33,8 @@ def store(tmp_path: Path) -> Iterator[DiskStore]:
 
 
 def pattern(size: int, seed: int) -> bytes:
-    """Deterministic, incompressible-enough bytes (distinct per seed and per 4 MiB chunk)."""
-    block = (seed.to_bytes(4, "big") + bytes(range(256))) * 4096
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += counter.to_bytes(8, "big") + block
-        counter += 1
-    return bytes(out[:size])
+    """Deterministic incompressible bytes (stored raw, so stored sizes are exact)."""
+    return random.Random(seed).randbytes(size)
 
 
 def tree(disk: Path) -> dict[str, tuple[object, ...]]:
@@ -229,6 +225,18 @@ def test_create_disk_replaces_and_delete_disk_removes(store: DiskStore) -> None:
     assert not disk.exists()
     store.flush_trash()
     assert list((store.root / "trash").iterdir()) == []
+
+
+def test_disks_are_built_in_a_folder_whose_subfolders_ext4_spreads(store: DiskStore) -> None:
+    """tmp/ carries the +T (top of hierarchy) flag, so a restore does not create its files in
+    the inode groups a just-deleted disk freed (ext4 without a journal scans those per file)."""
+    probe = store.root / "probe"
+    probe.mkdir()
+    if subprocess.run(["chattr", "+T", str(probe)], capture_output=True).returncode != 0:
+        pytest.skip("this file system (or a missing chattr) has no +T flag")
+    listed = subprocess.run(["lsattr", "-d", str(store.root / "tmp")], capture_output=True)
+    assert "T" in listed.stdout.decode().split()[0], listed
+    assert store.create_disk("dbx_t").is_dir()
 
 
 def test_half_written_image_is_never_listed_and_is_cleaned(tmp_path: Path) -> None:

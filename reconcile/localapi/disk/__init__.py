@@ -3,7 +3,8 @@
 Layout under `root`:
     disks/<devbox_id>/        a devbox's disk (home/user, tmp, var/tmp, opt; see layout.py)
     images/<image_id>.json    an image manifest; the image exists exactly when this file does
-    blobs/ab/cdef…            content chunks (sha256 names) and small-file packs, write-once
+    blobs/ab/cdef…[.z]        content chunks (sha256 names) and small-file packs, write-once,
+                              zstd-compressed (.z) where that pays
     tmp/  trash/              unfinished work (cleaned on start) and trees awaiting deletion
 
 A per-devbox HashCache (in memory only) remembers what each file held at the last save or
@@ -36,6 +37,7 @@ from reconcile.localapi.disk.layout import (
     check_id,
     ensure_layout,
     make_fresh_disk,
+    spread_subfolders,
 )
 from reconcile.localapi.disk.manifest import (
     Manifest,
@@ -79,6 +81,7 @@ class DiskStore:
         self._caches: dict[str, HashCache] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        spread_subfolders(self._tmp)  # disks are built in tmp/: see spread_subfolders
         self._recover()
 
     # -- disks ---------------------------------------------------------------------------------
@@ -116,6 +119,8 @@ class DiskStore:
             cache = restore_entries(manifest.entries, self._blobs, staging, self._pool)
         except FileNotFoundError as exc:
             raise DiskError(f"image {image_id} is missing data ({exc.filename})") from None
+        except ValueError as exc:
+            raise DiskError(f"image {image_id} is damaged: {exc}") from None
         ensure_layout(staging)
         return cache
 
@@ -143,11 +148,17 @@ class DiskStore:
             raise DiskError(f"image {image_id} already exists")
         with self._catalog.work(), self._lock(devbox_id):
             old = self._caches.get(devbox_id, HashCache())
-            capture = Capture(self._blobs, self._pool, self._catalog.index(), old_cache=old)
+            batch = self._blobs.new_batch()
+            capture = Capture(batch, self._pool, self._catalog.index(), old_cache=old)
             try:
                 entries = capture.run(disk)
+                batch.commit()  # the blobs are durable before any manifest names them
             except OSError as exc:
+                batch.discard()
                 raise DiskError(f"cannot snapshot devbox {devbox_id}: {exc}") from None
+            except BaseException:
+                batch.discard()
+                raise
             logical = capture.stats.logical_bytes
             blobs = blob_names(entries)
             manifest = Manifest(image_id, entries, logical, source=devbox_id, blobs=blobs)

@@ -4,7 +4,9 @@ Walks with directory descriptors and O_NOFOLLOW, so a devbox running during the 
 make the server (root) read host files by swapping a folder for a symlink. Regular files of at
 least SMALL_LIMIT bytes are cut into CHUNK-sized blobs named by their sha256 (all-zero chunks are
 stored as holes); smaller files are appended to a pack blob and remembered by their sha256.
-Reading and hashing run on a thread pool (hashlib and file I/O release the GIL). FIFOs, sockets
+Reading, hashing, compressing and writing run on a thread pool (hashlib, zstd and file I/O
+release the GIL). New blobs go to a BlobBatch, unsynced: the caller commits it (one sync) before
+publishing the image. FIFOs, sockets
 and device files are skipped; hard links are stored as separate files.
 """
 
@@ -18,7 +20,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconcile.localapi.disk.blobs import BlobStore
+from reconcile.localapi.disk.blobs import BlobBatch
 from reconcile.localapi.disk.cache import HashCache, SmallIndex
 from reconcile.localapi.disk.manifest import DIR, FILE, LINK, Entry, Segment
 
@@ -53,33 +55,31 @@ class CaptureStats:
 class Capture:
     """One snapshot in progress: call run(disk) once."""
 
-    blobs: BlobStore
+    blobs: BlobBatch
     pool: Executor
     index: SmallIndex
     old_cache: HashCache = field(default_factory=HashCache)
     entries: list[Entry] = field(default_factory=list)
     cache: HashCache = field(default_factory=HashCache)
     stats: CaptureStats = field(default_factory=CaptureStats)
-    _new_blobs: set[str] = field(default_factory=set)
     _present: set[str] = field(default_factory=set)
     _pack: bytearray = field(default_factory=bytearray)
     _pack_name: str = ""
     _pack_members: dict[str, Segment] = field(default_factory=dict)
-    _pack_writes: list[Future[bool]] = field(default_factory=list)
+    _pack_writes: list[Future[int]] = field(default_factory=list)
 
     def run(self, disk: Path) -> list[Entry]:
-        """Walk `disk`, store new blobs durably, and return the entries of the image."""
+        """Walk `disk`, stage new blobs in the batch, and return the entries of the image."""
         started = time.perf_counter()
         walk_started_ns = time.time_ns()  # before any stat: what the cache may trust
         self._pack_name = self.blobs.new_pack_name()
         self._walk(disk)
         self._flush_pack()
         for write in self._pack_writes:
-            write.result()
-        self.blobs.sync_folders(self._new_blobs)
+            self.stats.stored_bytes += write.result()
         self.cache.seal(walk_started_ns)
         self.stats.entries = len(self.entries)
-        self.stats.new_blobs = len(self._new_blobs)
+        self.stats.new_blobs = len(self.blobs.names())
         self.stats.seconds = time.perf_counter() - started
         return self.entries
 
@@ -216,20 +216,18 @@ class Capture:
             results = list(self.pool.map(lambda off: self._chunk(ffd, off), range(0, size, CHUNK)))
         finally:
             os.close(ffd)
-        for _, stored, blob in results:
-            if stored and blob not in self._new_blobs:
-                self.stats.stored_bytes += stored
-                self._new_blobs.add(blob)
-        return tuple(seg for seg, _, _ in results if seg[2])
+        self.stats.stored_bytes += sum(stored for _, stored in results)
+        return tuple(seg for seg, _ in results if seg[2])
 
-    def _chunk(self, fd: int, offset: int) -> tuple[Segment, int, str]:
-        """Pool worker: hash one chunk and store it unless present or all zeros."""
+    def _chunk(self, fd: int, offset: int) -> tuple[Segment, int]:
+        """Pool worker: hash one chunk and stage it unless present or all zeros; returns its
+        segment and the bytes written for it."""
         data = os.pread(fd, CHUNK, offset)
         n = len(data)
         if data == (_ZERO if n == CHUNK else _ZERO[:n]):
-            return ("", 0, n), 0, ""
+            return ("", 0, n), 0
         name = hashlib.sha256(data).hexdigest()
-        return (name, 0, n), (n if self.blobs.put(name, data) else 0), name
+        return (name, 0, n), self.blobs.put(name, data)
 
     def _small(self, data: bytes, digest: str) -> Segment:
         known = self._pack_members.get(digest) or self.index.get(digest)
@@ -248,8 +246,6 @@ class Capture:
             return
         self._pack_writes.append(self.pool.submit(self.blobs.put, self._pack_name, self._pack))
         self._present.add(self._pack_name)
-        self._new_blobs.add(self._pack_name)
-        self.stats.stored_bytes += len(self._pack)
         self._pack = bytearray()
         self._pack_name = self.blobs.new_pack_name()
 

@@ -7,6 +7,9 @@ devbox sees is the read-only host system.
 
 from __future__ import annotations
 
+import array
+import errno
+import fcntl
 import os
 import re
 import shutil
@@ -23,6 +26,9 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _SKEL = Path("/etc/skel")
 # Debian's .bash_logout clears the terminal, which puts escape codes into command output.
 _SKEL_SKIPPED = {".bash_logout"}
+# ext2/3/4 inode flags (linux/fs.h, 64-bit): FS_IOC_GETFLAGS, FS_IOC_SETFLAGS, FS_TOPDIR_FL
+_GETFLAGS, _SETFLAGS, _TOPDIR = 0x80086601, 0x40086602, 0x00020000
+_NO_FLAGS = (errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM, errno.EACCES)
 
 
 class DiskError(Exception):
@@ -68,6 +74,32 @@ def ensure_layout(disk: Path) -> None:
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 raise DiskError(f"the devbox disk is damaged: {root} is not a folder")
+
+
+def spread_subfolders(folder: Path) -> bool:
+    """Mark `folder` so ext4 places each folder made in it away from its siblings (chattr +T).
+
+    Without a journal, ext4 will not reuse an inode freed in the last minute or so, and finding
+    a free one costs a scan of every recently freed inode in the group, per file created: where
+    a deleted disk's 20,000 files were, a restore of 20,000 files spent 30-50 s in the kernel
+    (1.5 s elsewhere). Disks are built in one folder and deleted from the same groups, so that
+    folder spreads them. Only a hint: False where the file system has no such flag."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, _GETFLAGS, flags, True)
+        if not flags[0] & _TOPDIR:
+            fcntl.ioctl(fd, _SETFLAGS, array.array("i", [flags[0] | _TOPDIR]))
+        return True
+    except OSError as exc:
+        if exc.errno not in _NO_FLAGS:
+            raise
+        return False
+    finally:
+        os.close(fd)
 
 
 def _make_root_dir(folder: Path, mode: int, for_user: bool) -> None:

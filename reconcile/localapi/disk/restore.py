@@ -1,8 +1,10 @@
 """Writes an image's entries into a new folder (a devbox disk); never modifies images or blobs.
 
 The target must not exist: restoring into a fresh folder is both crash safe (the caller renames
-it into place when complete) and fast (design note: file creation slows down for minutes where
-many files were just deleted). Bytes are copied from blobs with copy_file_range; holes stay holes.
+it into place when complete) and fast (file creation slows down for a minute or more where
+many files were just deleted; the store's tmp/ spreads new trees away from those, see
+layout.spread_subfolders). Bytes are copied from raw blobs with copy_file_range; compressed
+blobs are decompressed once each (codec.Unpacked) and written out; holes stay holes.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconcile.localapi.disk.blobs import BlobReader, BlobStore
+from reconcile.localapi.disk.blobs import PIECE, BlobReader, BlobStore, segment_uses
 from reconcile.localapi.disk.cache import HashCache
+from reconcile.localapi.disk.codec import Unpacked
 from reconcile.localapi.disk.layout import DiskError, owns_files
 from reconcile.localapi.disk.manifest import DIR, LINK, Entry, Segment
 
@@ -33,7 +36,8 @@ def restore_entries(
     Folders are made first, in order; files and symlinks are then written by the pool in
     batches; folder modes and times are set last (writing into a folder changes its mtime)."""
     target.mkdir(mode=0o755)
-    writer = _Writer(blobs, str(target), owns_files(), _umask())
+    uses = segment_uses(seg for entry in entries for seg in entry.segments)
+    writer = _Writer(blobs, Unpacked(uses), str(target), owns_files(), _umask())
     made_dirs = {""}
     dirs: list[Entry] = []
     others: list[Entry] = []
@@ -69,6 +73,7 @@ def _check_parent(path: str, made_dirs: set[str]) -> None:
 @dataclass(frozen=True)
 class _Writer:
     blobs: BlobStore
+    unpacked: Unpacked
     base: str
     chown: bool
     umask: int
@@ -76,7 +81,7 @@ class _Writer:
     def write_batch(self, batch: list[Entry]) -> list[tuple[Entry, os.stat_result]]:
         """Pool worker: write files and symlinks; returns each file's final stat."""
         written = []
-        with BlobReader(self.blobs) as reader:
+        with BlobReader(self.blobs, self.unpacked) as reader:
             for entry in batch:
                 path = os.path.join(self.base, entry.path)
                 if entry.kind == LINK:
@@ -99,8 +104,8 @@ class _Writer:
             os.close(fd)
 
     def _copy_segment(self, fd: int, segment: Segment, pos: int) -> None:
-        with BlobReader(self.blobs, limit=1) as reader:
-            _copy(reader.fd(segment[0]), fd, segment[1], segment[2], pos)
+        with BlobReader(self.blobs, self.unpacked, limit=1) as reader:
+            _copy(reader.source(segment[0]), fd, segment[1], segment[2], pos)
 
     def finish_dir(self, entry: Entry) -> None:
         path = os.path.join(self.base, entry.path)
@@ -121,7 +126,7 @@ class _Writer:
             pos = 0
             for name, offset, length in entry.segments:
                 if name:
-                    _copy(reader.fd(name), fd, offset, length, pos)
+                    _copy(reader.source(name), fd, offset, length, pos)
                 pos += length
             if entry.segments and not entry.segments[-1][0]:
                 os.ftruncate(fd, pos)  # a trailing hole leaves no bytes to extend the file
@@ -149,7 +154,10 @@ def _umask() -> int:
     return 0o777  # unknown: always fchmod
 
 
-def _copy(src: int, dst: int, offset: int, length: int, pos: int) -> None:
+def _copy(src: int | bytes, dst: int, offset: int, length: int, pos: int) -> None:
+    if isinstance(src, bytes):
+        _write_slice(src, dst, offset, length, pos)
+        return
     while length:
         try:
             done = os.copy_file_range(src, dst, length, offset, pos)
@@ -170,3 +178,12 @@ def _copy_plain(src: int, dst: int, offset: int, length: int, pos: int) -> None:
             raise DiskError("an image blob is shorter than its manifest says")
         os.pwrite(dst, data, pos)
         offset, pos, length = offset + len(data), pos + len(data), length - len(data)
+
+
+def _write_slice(data: bytes, dst: int, offset: int, length: int, pos: int) -> None:
+    if offset + length > len(data):
+        raise DiskError("an image blob is shorter than its manifest says")
+    view = memoryview(data)[offset : offset + length]
+    while view:
+        done = os.pwrite(dst, view[:PIECE], pos)
+        view, pos = view[done:], pos + done
