@@ -1,8 +1,10 @@
-"""Asks the run's stack lock, before each write request, whether it is still held; no I/O.
+"""Asks the run's stack lock, before each write request, whether it is still held.
 
 A command that holds a lock installs its check with `guarded(check)`; the HTTP core calls
 `before_write(method)` before sending anything but a read. The check raises (LockLostError)
-when the lock is gone, so the request is never sent. It must not decide anything else.
+when the lock is gone, so the request is never sent. It runs on the event loop, so an engine
+keeps it cheap (the PostgreSQL one asks its server at most once a second). It must not decide
+anything else.
 """
 
 from __future__ import annotations

@@ -264,7 +264,7 @@ def run_lock(
             try:
                 with guarded(held.check_held):
                     yield record
-                held.check_held()  # a run that lost its lock says so, whatever it did
+                held.check_held(fresh=True)  # a run that lost its lock says so, whatever it did
             except BaseException as raised:
                 error = raised
                 raise

@@ -70,8 +70,9 @@ class HeldLock(Protocol):
     @property
     def holder(self) -> Holder: ...
 
-    def check_held(self) -> None:
-        """Raises LockLostError when the lock is no longer this run's."""
+    def check_held(self, fresh: bool = False) -> None:
+        """Raises LockLostError when the lock is no longer this run's; an engine may answer from
+        a recent look unless `fresh`."""
 
     def release(self) -> None:
         """Lets the lock go (never someone else's); safe to call once the lock is lost."""

@@ -33,7 +33,7 @@ class FileLock:
     def holder(self) -> Holder:
         return _holder(self.mine)
 
-    def check_held(self) -> None:
+    def check_held(self, fresh: bool = False) -> None:
         found = files.read_holder(files.lock_path(self.folder, self.stack))
         if found != self.mine:
             raise LockLostError(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -40,6 +42,13 @@ ON CONFLICT (lock_key) DO UPDATE SET
 """
 
 
+# How often a write asks the server whether the session (and so the lock) is still there. The
+# check runs on the event loop before each write, so asking every time would cost one database
+# round trip per API write and hold every request in flight meanwhile; between round trips the
+# connection's own state (closed, broken) still stops the next write.
+CHECK_EVERY_SECONDS = 1.0
+
+
 def lock_key(key: StackKey) -> int:
     """The advisory lock's bigint: a hash of the API and the stack name."""
     digest = hashlib.sha256(f"rlstate\0{key.api}\0{key.stack}".encode()).digest()
@@ -66,12 +75,20 @@ class PgLock:
     number: int
     holder: Holder
     lost: str | None = None
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _asked_at: float = -math.inf
 
-    def check_held(self) -> None:
-        """A round trip on the lock's connection: a closed or broken session lost the lock."""
-        if self.lost is None:
+    def check_held(self, fresh: bool = False) -> None:
+        """A closed or broken session lost the lock; a round trip on the lock's connection (at
+        most once a CHECK_EVERY_SECONDS, or now when `fresh`) finds a session the server ended."""
+        conn = self.backend.conn
+        if self.lost is None and (conn.closed or conn.broken):
+            self.lost = "the connection is closed"
+        now = self.clock()
+        if self.lost is None and (fresh or now - self._asked_at >= CHECK_EVERY_SECONDS):
             try:
-                self.backend.conn.execute("SELECT 1")
+                conn.execute("SELECT 1")
+                self._asked_at = now
             except psycopg.Error as error:
                 self.lost = " ".join(str(error).split()) or type(error).__name__
         if self.lost is not None:
