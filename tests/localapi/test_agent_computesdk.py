@@ -6,27 +6,16 @@ with a message. Installed and skipped as test_typescript_sdk.py is (ts_support.p
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 from h2_support import local_serve
+from ts_support import run_script
 
 
 def test_computesdk_runloop_provider_against_local_serve(ts_sdk: Path, tmp_path: Path) -> None:
     with local_serve(tmp_path / "data") as served:
-        env = {**os.environ, "RUNLOOP_BASE_URL": served.url, "RUNLOOP_API_KEY": served.token}
-        done = subprocess.run(
-            ["node", "computesdk_flow.mjs"],
-            cwd=ts_sdk,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+        env = {"RUNLOOP_BASE_URL": served.url, "RUNLOOP_API_KEY": served.token}
+        seen = run_script(ts_sdk, "computesdk_flow.mjs", env)
 
     assert seen["info"] == {"status": "running", "timeout": 1_800_000, "team": "agents"}
     assert seen["run"] == {"stdout": "hi csdk\n", "stderr": "bad\n", "exitCode": 4}

@@ -5,27 +5,15 @@ npm or the npm registry is not available."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 
 from h2_support import local_serve
+from ts_support import run_script
 
 
 def test_typescript_sdk_defaults_against_local_serve(ts_sdk: Path, tmp_path: Path) -> None:
     with local_serve(Path("data"), cwd=tmp_path) as served:  # a relative --data-dir, as typed
-        env = {**os.environ, "RL_URL": served.url, "RL_TOKEN": served.token}
-        done = subprocess.run(
-            ["node", "sdk_flow.mjs"],
-            cwd=ts_sdk,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+        seen = run_script(ts_sdk, "sdk_flow.mjs", {"RL_URL": served.url, "RL_TOKEN": served.token})
 
     assert seen["status"] == "running"
     assert seen["exec"] == {"stdout": "hello\n", "exitCode": 0}

@@ -5,10 +5,12 @@ the fixture skips, saying why, where node, npm or the npm registry is not availa
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from h2_support import REPO
@@ -58,3 +60,18 @@ def ts_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for script in TS_DIR.glob("*.mjs"):  # run from there, they resolve its node_modules
         shutil.copy(script, folder / script.name)
     return folder
+
+
+def run_script(folder: Path, script: str, env: dict[str, str]) -> Any:
+    """Runs one of tests/ts/'s scripts with node from `folder` (the ts_sdk fixture) and the
+    environment plus `env`; what it printed last, as JSON (a failed run fails the test)."""
+    done = subprocess.run(
+        ["node", script],
+        cwd=folder,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
