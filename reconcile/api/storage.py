@@ -88,13 +88,11 @@ class StorageEndpoints(EndpointGroup):
         return await self._list_all(SNAPSHOTS, SnapshotPage, lambda p: p.snapshots, params)
 
     async def update_snapshot(
-        self,
-        snapshot_id: str,
-        *,
-        name: str | None = None,
-        metadata: Mapping[str, str] | None = None,
+        self, snapshot_id: str, *, name: str | None, metadata: Mapping[str, str]
     ) -> Snapshot:
-        """Sets the given fields; `metadata` replaces the whole map."""
+        """Writes the snapshot's `name` and whole `metadata` map. The API documents the update
+        as a replace, so callers pass the name the snapshot has (None: it has none) with every
+        update: an omitted one might be cleared. Both are required for that reason."""
         return await self._update_name_and_metadata(
             SNAPSHOT, snapshot_id, Snapshot, name=name, metadata=metadata
         )

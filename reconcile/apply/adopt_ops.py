@@ -22,7 +22,7 @@ async def adopt_devbox(ctx: OpContext) -> Done:
 
 async def adopt_snapshot(ctx: OpContext) -> Done:
     p = ctx.params_as(SnapshotAdopt)
-    await ctx.client.update_snapshot(ctx.resource_id, metadata=p.metadata)
+    await ctx.client.update_snapshot(ctx.resource_id, name=p.name, metadata=p.metadata)
     return Done(f"{ctx.address}: {ctx.resource_id} has been adopted")
 
 

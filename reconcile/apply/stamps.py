@@ -38,7 +38,7 @@ async def stamp_complete(client: RunloopClient, live: LiveState, skip: Collectio
     async def stamp(snapshot: LiveSnapshot) -> bool:
         with contextlib.suppress(ApiError):
             metadata = {**snapshot.metadata, KEY_STATE: "complete"}
-            await client.update_snapshot(snapshot.id, metadata=metadata)
+            await client.update_snapshot(snapshot.id, name=snapshot.name, metadata=metadata)
             return True
         return False
 

@@ -143,7 +143,7 @@ async def take_snapshot(
         raise SnapshotFailedError(
             f"snapshot {snapshot_id} of devbox {devbox_id} ended in {status.status}{why}"
         )
-    await _mark_complete(ctx, snapshot_id, tagged)
+    await _mark_complete(ctx, snapshot_id, name, tagged)
     return snapshot_id
 
 
@@ -160,13 +160,17 @@ async def await_disk(ctx: OpContext, devbox_id: str) -> bool:
     return view.status in HAS_DISK
 
 
-async def _mark_complete(ctx: OpContext, snapshot_id: str, metadata: dict[str, str]) -> None:
-    """Record in the snapshot's metadata that it completed, so later runs need not ask.
+async def _mark_complete(
+    ctx: OpContext, snapshot_id: str, name: str | None, metadata: dict[str, str]
+) -> None:
+    """Record in the snapshot's metadata that it completed, so later runs need not ask (its
+    name, given when it was taken, goes with it so that the update cannot clear it).
 
     Only an optimisation: if the update fails, discovery reads the status instead.
     """
+    stamped = {**metadata, KEY_STATE: "complete"}
     with contextlib.suppress(ApiError):
-        await ctx.client.update_snapshot(snapshot_id, metadata={**metadata, KEY_STATE: "complete"})
+        await ctx.client.update_snapshot(snapshot_id, name=name, metadata=stamped)
 
 
 async def snapshot(ctx: OpContext) -> Done:
@@ -183,7 +187,7 @@ async def mark_snapshot(ctx: OpContext) -> Done:
     """snapshot mark: a prune under a grace period writes `rlstate.delete_after` (the planned
     metadata, which keeps every key the snapshot had) instead of deleting."""
     p = ctx.params_as(SnapshotMark)
-    await ctx.client.update_snapshot(ctx.resource_id, metadata=p.metadata)
+    await ctx.client.update_snapshot(ctx.resource_id, name=p.name, metadata=p.metadata)
     return Done(
         f"{ctx.address}: snapshot {ctx.resource_id} scheduled for deletion at {p.delete_after}"
     )
@@ -220,7 +224,8 @@ async def _refused_delete(ctx: OpContext, refused: ApiConflictError) -> Done:
         if status.snapshot is None:
             raise OperationError("the status answer did not include the snapshot's metadata")
         marked = {**status.snapshot.metadata, KEY_DELETE_REFUSED: "error"}
-        await ctx.client.update_snapshot(ctx.resource_id, metadata=marked)
+        name = status.snapshot.name
+        await ctx.client.update_snapshot(ctx.resource_id, name=name, metadata=marked)
     except (ApiError, OperationError) as error:
         message += f"; recording that on it failed ({' '.join(str(error).split())})"
     return Done(message, left_behind=DELETE_REFUSED_REASON)

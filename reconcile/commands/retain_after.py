@@ -50,7 +50,7 @@ class Stamper:
         merged = {**self.current(snap), **changes}
         if merged == self.current(snap):
             return
-        await self.client.update_snapshot(snap.id, metadata=merged)
+        await self.client.update_snapshot(snap.id, name=snap.name, metadata=merged)
         self.metadata[snap.id] = merged
 
 

@@ -51,7 +51,7 @@ async def _undelete(
     marked = {s.id: s for s in view.all if KEY_DELETE_AFTER in s.metadata}
     done = []
     for snap in _chosen(marked, ids, every):
-        await client.update_snapshot(snap.id, metadata=without_mark(snap.metadata))
+        await client.update_snapshot(snap.id, name=snap.name, metadata=without_mark(snap.metadata))
         done.append((snap, snap.metadata[KEY_DELETE_AFTER]))
     return done
 

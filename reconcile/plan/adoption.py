@@ -202,7 +202,7 @@ def plan_adopt_snapshots(ctx: PlanContext, view: SeriesView) -> None:
             "snapshot",
             f"snapshot.{view.name}",
             resource_id=snap.id,
-            params=SnapshotAdopt(series=view.name, metadata=meta),
+            params=SnapshotAdopt(series=view.name, metadata=meta, name=snap.name),
         )
     entry = import_entries(ctx.loaded.manifest, "snapshot").get(view.name)
     if entry is None or entry.devbox is None:

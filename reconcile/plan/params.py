@@ -3,12 +3,13 @@
 The planner builds these and the operations read them, so mypy checks the plan → apply
 contract. In the plan file each is a JSON object of its fields in declaration order (a field
 that is a dataclass nests as an object); `params_from_json` reads it back for the action's
-resource and kind. Strings may hold `${…}` placeholders (see plan/model.py).
+resource and kind; a field with a default (one added after plan files existed) may be absent.
+Strings may hold `${…}` placeholders (see plan/model.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import MISSING, dataclass, fields, is_dataclass
 from typing import Any, TypeAlias, TypeVar
 
 from reconcile.errors import PlanFileError
@@ -74,10 +75,12 @@ class DevboxAdopt:
 
 @dataclass(frozen=True)
 class SnapshotAdopt:
-    """snapshot adopt: the series it joins and its full metadata (its own plus the marks)."""
+    """snapshot adopt: the series it joins, its full metadata (its own plus the marks) and the
+    name it has, sent back with the metadata (the API's update replaces what it is given)."""
 
     series: str
     metadata: dict[str, str]
+    name: str | None = None  # absent in plan files written before it was carried
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,12 @@ class BlueprintBuild:
 @dataclass(frozen=True)
 class SnapshotMark:
     """snapshot mark (a prune under a grace period): the whole metadata to write, which is the
-    listed metadata plus `rlstate.delete_after` (the API replaces the map), and that time."""
+    listed metadata plus `rlstate.delete_after` (the API replaces the map), that time, and the
+    snapshot's listed name, written back with the metadata so that it stays."""
 
     delete_after: str
     metadata: dict[str, str]
+    name: str | None = None  # absent in plan files written before it was carried
 
 
 ActionParams: TypeAlias = (
@@ -191,8 +196,9 @@ def params_from_json(resource: str, kind: str, data: object) -> ActionParams:
 
 def _build(cls: type[Any], data: dict[str, Any], what: str) -> Any:
     names = {f.name for f in fields(cls)}
-    if set(data) != names:
-        odd = sorted(set(data) ^ names)
+    optional = {f.name for f in fields(cls) if f.default is not MISSING}  # added later
+    if not set(data) <= names or not names - optional <= set(data):
+        odd = sorted(set(data) - names | (names - optional - set(data)))
         raise PlanFileError(f"params of a {what} do not fit: {', '.join(odd)}")
     values = dict(data)
     for name, nested in _NESTED.items():

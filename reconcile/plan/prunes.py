@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconcile.live.model import format_time
+from reconcile.live.model import LiveSnapshot, format_time
 from reconcile.plan.model import RetentionRow
 from reconcile.plan.params import ActionParams, NoParams, SnapshotMark
 from reconcile.plan.series import SeriesView, policy_of
@@ -52,19 +52,21 @@ def prune_actions(
     view: SeriesView, decision: RetentionDecision, now: datetime, skip: frozenset[str]
 ) -> list[PruneAction]:
     """Actions carrying out `decision` (none for ids in `skip`, e.g. a snapshot not taken yet)."""
-    metadata = {s.id: s.metadata for s in view.all}
+    listed = {s.id: s for s in view.all}
     out = []
     for step in prune_steps(decision, view.spec.prune.grace, now):
         if step.snapshot_id in skip:
             continue
-        out.append(_action(step, metadata.get(step.snapshot_id, {})))
+        out.append(_action(step, listed.get(step.snapshot_id)))
     return out
 
 
-def _action(step: PruneStep, metadata: Mapping[str, str]) -> PruneAction:
+def _action(step: PruneStep, snap: LiveSnapshot | None) -> PruneAction:
     if step.kind == "mark" and step.delete_after is not None:
         when = format_time(step.delete_after)
-        params = SnapshotMark(when, with_mark(metadata, step.delete_after))
+        metadata = snap.metadata if snap is not None else {}
+        name = snap.name if snap is not None else None
+        params = SnapshotMark(when, with_mark(metadata, step.delete_after), name)
         reasons = (*step.reasons, f"grace: kept until {when}")
         return PruneAction("mark", step.snapshot_id, reasons, params)
     return PruneAction("prune", step.snapshot_id, step.reasons, NoParams())

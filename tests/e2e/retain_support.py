@@ -33,14 +33,18 @@ _HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive
 
 @dataclass
 class ProxyLog:
-    """Every request the proxy forwarded: (method, path)."""
+    """Every request the proxy forwarded: (method, path); and of each that was not a GET, the
+    path and the body as sent (what rlstate asked the API to write)."""
 
     requests: list[tuple[str, str]] = field(default_factory=list)
+    writes: list[tuple[str, bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, method: str, path: str) -> None:
+    def add(self, method: str, path: str, body: bytes = b"") -> None:
         with self.lock:
             self.requests.append((method, path))
+            if method != "GET":
+                self.writes.append((path, body))
 
     def take(self) -> list[tuple[str, str]]:
         """The requests logged since the last take."""
@@ -62,7 +66,7 @@ def _handler(upstream: httpx.Client, log: ProxyLog) -> type[BaseHTTPRequestHandl
         def _forward(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
-            log.add(self.command, self.path.split("?", 1)[0])
+            log.add(self.command, self.path.split("?", 1)[0], body)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
             reply = upstream.request(self.command, self.path, content=body, headers=headers)
             self.upstream_date = reply.headers.get("date")  # the API's time, passed through

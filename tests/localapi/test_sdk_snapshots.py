@@ -28,7 +28,8 @@ def test_snapshot_restore_update_and_delete(sdk: Runloop) -> None:
         "c2",
         {"ver": "1"},
     )
-    assert sdk.devboxes.disk_snapshots.update(done.id, metadata={"x": "y"}).metadata == {"x": "y"}
+    again = sdk.devboxes.disk_snapshots.update(done.id, metadata={"x": "y"})
+    assert (again.name, again.metadata) == ("renamed", {"x": "y"})  # metadata replaced whole
     assert sdk.devboxes.disk_snapshots.delete(done.id) == {}
     assert sdk.devboxes.disk_snapshots.query_status(done.id).status == "deleted"
     assert [s.id for s in sdk.devboxes.disk_snapshots.list(devbox_id=box.id)] == []

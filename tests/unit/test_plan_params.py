@@ -18,6 +18,7 @@ from reconcile.plan.params import (
     FinalSnapshot,
     NoParams,
     SnapshotAdopt,
+    SnapshotMark,
     SnapshotTake,
 )
 from reconcile.plan.planfile import load_plan, save_plan
@@ -108,3 +109,34 @@ def test_adoptions_and_notes_read_back(tmp_path: Path) -> None:
     assert [type(a.params) for a in loaded.actions] == [DevboxAdopt, SnapshotAdopt]
     assert loaded.counts() == {"adopt": 2}
     assert "notes" not in _plan().to_dict()  # written only when there are any
+
+
+def _snapshot_updates() -> Plan:
+    meta = {"rlstate.series": "nightly"}
+    adopt = SnapshotAdopt(series="nightly", metadata=meta, name="manual-1")
+    mark = SnapshotMark("2026-11-26T09:00:00Z", {**meta, "rlstate.delete_after": "x"}, "api-2")
+    return _plan(
+        Action("adopt s", "adopt", "snapshot", "snapshot.nightly", (), "snp_1", params=adopt),
+        Action("mark s", "mark", "snapshot", "snapshot.nightly", (), "snp_2", params=mark),
+    )
+
+
+def test_snapshot_updates_carry_the_name_and_older_plans_without_it_still_load(
+    tmp_path: Path,
+) -> None:
+    plan = _snapshot_updates()
+    save_plan(plan, tmp_path / "plan.json")
+    assert load_plan(tmp_path / "plan.json") == plan
+    data = json.loads((tmp_path / "plan.json").read_text())
+    assert [a["params"]["name"] for a in data["actions"]] == ["manual-1", "api-2"]
+
+    for action in data["actions"]:  # as a plan file of format 1 written before names were
+        del action["params"]["name"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    old = load_plan(tmp_path / "old.json")
+
+    assert data["format_version"] == FORMAT_VERSION == 1
+    assert old.actions[0].params_as(SnapshotAdopt).name is None  # no name is sent
+    assert old.actions[1].params_as(SnapshotMark).name is None
+    marked = plan.actions[1].params_as(SnapshotMark).metadata
+    assert old.actions[1].params_as(SnapshotMark).metadata == marked

@@ -86,7 +86,8 @@ async def list_snapshots(request: Request) -> Response:
 
 
 async def update(request: Request) -> Response:
-    """An absent field stays; a given `metadata` replaces the old one whole."""
+    """A given `metadata` replaces the old one whole (as the API documents); an absent field
+    stays (the API does not say whether it keeps an omitted name; rlstate always sends it)."""
     svc = services(request)
     snp = svc.backend.snapshot(request.path_params["id"])
     body = await read_body(request, REQUEST_FIELDS)
