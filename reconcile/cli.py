@@ -29,6 +29,7 @@ from reconcile.cli_options import (
     MetricsFile,
     Targets,
     Yes,
+    click_errors,
     connected,
     duration,
     horizon,
@@ -328,20 +329,6 @@ def undelete(
     raise typer.Exit(cmd.run(manifest, conn, series, list(ids or []), every, json_out))
 
 
-def _click_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
-    """click's ClickException, UsageError and NoArgsIsHelpError (typer may vendor click)."""
-    mro: tuple[type, ...] = typer.BadParameter.__mro__
-    usage = next(c for c in mro if c.__name__ == "UsageError")
-    base = next(c for c in mro if c.__name__ == "ClickException")
-    subclasses: list[type] = usage.__subclasses__()
-    no_args = next((c for c in subclasses if c.__name__ == "NoArgsIsHelpError"), _Never)
-    return base, usage, no_args
-
-
-class _Never(Exception):
-    """Stands for NoArgsIsHelpError where click has none (older click printed help itself)."""
-
-
 def _rlstate_error() -> type[RlstateError]:
     """The root of rlstate's errors, imported only once an exception is being matched."""
     from reconcile.errors import RlstateError
@@ -360,7 +347,7 @@ def _dispatch() -> NoReturn:
     """Run the app; an error's message (or a signal's, which comes first) and exit status."""
     from reconcile.signals import check
 
-    click_error, usage_error, no_args = _click_errors()
+    click_error, usage_error, no_args = click_errors()
     try:
         code = app(standalone_mode=False)
     except usage_error as error:

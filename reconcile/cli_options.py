@@ -158,3 +158,17 @@ def connected(command: Callable[..., None]) -> Callable[..., None]:
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in params}
     return run
+
+
+def click_errors() -> tuple[type[Exception], type[Exception], type[Exception]]:
+    """click's ClickException, UsageError and NoArgsIsHelpError (typer may vendor click)."""
+    mro: tuple[type, ...] = typer.BadParameter.__mro__
+    usage = next(c for c in mro if c.__name__ == "UsageError")
+    base = next(c for c in mro if c.__name__ == "ClickException")
+    subclasses: list[type] = usage.__subclasses__()
+    no_args = next((c for c in subclasses if c.__name__ == "NoArgsIsHelpError"), _Never)
+    return base, usage, no_args
+
+
+class _Never(Exception):
+    """Stands for NoArgsIsHelpError where click has none (older click printed help itself)."""
