@@ -16,7 +16,7 @@ import httpx
 import pytest
 from api_support import run
 
-from reconcile.api import RunloopClient
+from reconcile.api import RetryEvent, RunloopClient
 from reconcile.api.retry import RetryPolicy
 from reconcile.api.wire import WirePool, usable_for
 from reconcile.errors import ApiConnectionError, ApiNotFoundError
@@ -34,16 +34,18 @@ def reply(status: int, body: bytes, *headers: str) -> bytes:
 
 @asynccontextmanager
 async def raw_server(
-    answer: Answer, tls: ssl.SSLContext | None = None
+    answer: Answer, tls: ssl.SSLContext | None = None, keep_for: int | None = None
 ) -> AsyncIterator[tuple[str, list[bytes], list[int]]]:
-    """Yields (url, requests seen, connections accepted so far); https with `tls`."""
+    """Yields (url, requests seen, connections accepted so far); https with `tls`; each
+    connection closed by the server once idle after `keep_for` answers (a keep-alive timeout)."""
     seen: list[bytes] = []
     accepted = [0]
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted[0] += 1
+        answered = 0
         try:
-            while True:
+            while keep_for is None or answered < keep_for:
                 head = await reader.readuntil(b"\r\n\r\n")
                 size = 0
                 for line in head.split(b"\r\n"):
@@ -56,6 +58,7 @@ async def raw_server(
                     break
                 writer.write(raw)
                 await writer.drain()
+                answered += 1
                 if b"connection: close" in raw.lower():
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -175,6 +178,74 @@ def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> None:
         assert accepted[0] == 3
 
     run(scenario())
+
+
+def test_a_connection_the_server_closed_after_its_keep_alive_timeout_is_replaced() -> None:
+    async def scenario() -> None:
+        async with raw_server(lambda _r: reply(200, b"ok"), keep_for=1) as (url, seen, accepted):
+            pool = WirePool(url, None, 4)
+            assert (await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)).text == "ok"
+            idle = pool._idle[0]
+            async with asyncio.timeout(30):
+                while not idle.gone:  # the server's close reaches the client
+                    await asyncio.sleep(0.01)
+            posted = await pool.send("POST", "/v1/y", {}, body=b"{}", timeout=TIMEOUT)
+            await pool.aclose()
+        assert (posted.text, len(seen), accepted[0]) == ("ok", 2, 2)  # sent once, on a new one
+
+    run(scenario())
+
+
+def test_a_post_cut_off_on_a_kept_connection_is_retried_with_the_same_request_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server's keep-alive timeout closing the connection as the request arrives looks the
+    # same: no answer. The retry layer must see a connection failure and send the call again.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    answers = iter([reply(200, b"{}"), None, reply(200, b"{}")])
+    events: list[RetryEvent] = []
+
+    async def no_wait(_seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async def scenario() -> None:
+        async with raw_server(lambda _r: next(answers)) as (url, seen, accepted):
+            client = RunloopClient(url, "k", lean=True, sleep=no_wait, on_retry=events.append)
+            async with client:
+                await client.delete_snapshot("snp_1")
+                await client.delete_snapshot("snp_2")
+        ids = [_header(r, b"x-request-id") for r in seen]
+        assert len(ids) == 3 and ids[0] != ids[1] == ids[2]
+        assert [(e.method, e.reason) for e in events] == [
+            ("POST", "connection failed (RemoteProtocolError)")
+        ]
+        assert accepted[0] == 2
+
+    run(scenario())
+
+
+def test_informational_answers_before_the_final_one_are_skipped() -> None:
+    early = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+
+    async def scenario() -> None:
+        async with raw_server(lambda _r: early + reply(200, b'{"ok":1}')) as (url, _s, accepted):
+            pool = WirePool(url, None, 4)
+            for _ in range(2):
+                answer = await pool.send("POST", "/v1/x", {}, body=b"{}", timeout=TIMEOUT)
+                assert (answer.status_code, answer.json()) == (200, {"ok": 1})
+            await pool.aclose()
+        assert accepted[0] == 1
+
+    run(scenario())
+
+
+def _header(request: bytes, name: bytes) -> bytes:
+    for line in request.split(b"\r\n"):
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    raise AssertionError(f"no {name!r} header in {request!r}")
 
 
 def test_hanging_up_without_an_answer_is_a_transport_error() -> None:
