@@ -22,6 +22,10 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 
 MAX_HEAD_BYTES = 64 * 1024
+# A host with several addresses (IPv6 and IPv4) is tried on the next one after this long without
+# waiting for the first to fail (RFC 8305, as httpx does): where IPv6 is routed but dropped, the
+# first address alone would use up the whole connect timeout, on every attempt.
+HAPPY_EYEBALLS_DELAY = 0.25
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 
@@ -166,6 +170,7 @@ class WirePool:
                     self.port,
                     ssl=self.tls,
                     server_hostname=self.host if self.tls is not None else None,
+                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY,
                 )
         except TimeoutError:
             conn.close()

@@ -4,13 +4,16 @@ each request with bytes the test chose: lengths, chunks, gzip, closed and kept c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import shutil
+import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -281,6 +284,47 @@ def test_a_slow_answer_times_out_and_a_refused_connect_fails_to_connect() -> Non
             await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)
 
     run(scenario())
+
+
+def test_a_host_whose_first_address_does_not_answer_is_reached_on_its_next() -> None:
+    # As where IPv6 is routed but dropped: the name's first address takes no connection (a full
+    # listen backlog drops the SYN), its second is the server. httpx reaches it; so must this.
+    async def scenario() -> None:
+        async with raw_server(lambda _r: reply(200, b"ok")) as (url, _seen, accepted):
+            port = int(url.rsplit(":", 1)[1])
+            with _unanswering("127.0.0.2", port):
+                loop = asyncio.get_running_loop()
+
+                async def both(*_args: object, **_kwargs: object) -> list[Any]:
+                    inet = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+                    return [(*inet, ("127.0.0.2", port)), (*inet, ("127.0.0.1", port))]
+
+                loop.getaddrinfo = both  # type: ignore[method-assign]
+                pool = WirePool(f"http://api.example:{port}", None, 4)
+                short = httpx.Timeout(10.0, connect=3.0)
+                answer = await pool.send("GET", "/v1/x", {}, timeout=short)
+                await pool.aclose()
+        assert (answer.text, accepted[0]) == ("ok", 1)
+
+    run(scenario())
+
+
+@contextmanager
+def _unanswering(host: str, port: int) -> Iterator[None]:
+    """A listening address whose backlog is full, so the SYN of a new connection goes unanswered."""
+    hole = socket.socket()
+    fillers = [socket.socket() for _ in range(3)]
+    try:
+        hole.bind((host, port))
+        hole.listen(0)
+        for filler in fillers:
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect((host, port))
+        yield
+    finally:
+        for sock in (*fillers, hole):
+            sock.close()
 
 
 def test_the_client_uses_it_for_api_calls_and_maps_its_answers(
