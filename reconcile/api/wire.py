@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import ssl
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -77,9 +78,20 @@ class _Connection(asyncio.Protocol):
             self._waiter.set_result(None)
 
     def reusable(self) -> bool:
-        """Idle and still open: the server has neither closed it nor sent anything unasked."""
+        """Idle and still open: the server has neither closed it nor sent anything unasked,
+        even if the event loop has not run since (the socket is asked, as httpcore does)."""
         t = self.transport
-        return not self.gone and not self.buffer and t is not None and not t.is_closing()
+        if self.gone or self.buffer or t is None or t.is_closing():
+            return False
+        sock = t.get_extra_info("socket")
+        if sock is None:
+            return True
+        try:
+            poller = select.poll()  # not select.select: no limit on the descriptor's number
+            poller.register(sock.fileno(), select.POLLIN)
+            return not poller.poll(0)
+        except (OSError, ValueError):
+            return False
 
     async def more(self) -> None:
         """Waits for more bytes; ReadError once the peer has closed."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import select
 import shutil
 import socket
 import ssl
 import subprocess
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -188,15 +190,49 @@ def test_a_connection_the_server_closed_after_its_keep_alive_timeout_is_replaced
         async with raw_server(lambda _r: reply(200, b"ok"), keep_for=1) as (url, seen, accepted):
             pool = WirePool(url, None, 4)
             assert (await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)).text == "ok"
-            idle = pool._idle[0]
             async with asyncio.timeout(30):
-                while not idle.gone:  # the server's close reaches the client
+                while any(not idle.gone for idle in pool._idle):  # the server's close arrives
                     await asyncio.sleep(0.01)
             posted = await pool.send("POST", "/v1/y", {}, body=b"{}", timeout=TIMEOUT)
             await pool.aclose()
         assert (posted.text, len(seen), accepted[0]) == ("ok", 2, 2)  # sent once, on a new one
 
     run(scenario())
+
+
+def test_a_close_that_arrived_while_the_loop_was_busy_is_seen_before_reuse() -> None:
+    # The server's FIN is in the socket but the event loop has not run since (a busy run): the
+    # connection must still not be reused, or the request fails and waits out a retry's backoff.
+    served: list[int] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            for _ in range(2):
+                conn, _addr = listener.accept()
+                with conn:
+                    conn.recv(65536)
+                    conn.sendall(reply(200, b"ok"))  # kept alive, then closed while idle
+                    served.append(1)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+
+        async def scenario() -> str:
+            pool = WirePool(f"http://127.0.0.1:{port}", None, 4)
+            await pool.send("GET", "/v1/x", {}, timeout=TIMEOUT)
+            for idle in pool._idle:  # (none if the close was in before the answer was read)
+                assert idle.transport is not None
+                fd = idle.transport.get_extra_info("socket").fileno()
+                select.select([fd], [], [], 30)  # blocks the loop until the FIN is in the socket
+            try:
+                return (await pool.send("POST", "/v1/y", {}, body=b"{}", timeout=TIMEOUT)).text
+            finally:
+                await pool.aclose()
+
+        assert run(scenario()) == "ok"
+        thread.join(timeout=30)
+    assert len(served) == 2
 
 
 def test_a_post_cut_off_on_a_kept_connection_is_retried_with_the_same_request_id(
