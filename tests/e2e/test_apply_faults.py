@@ -51,7 +51,9 @@ def test_a_fifth_of_answers_failing_still_converges_without_duplicates(
     applied = apply_under_faults(local_server, work, "combined.yaml", a_fifth_failing(20))
 
     kinds = {e["event"] for e in events(applied.stdout)}
-    assert {"throttled", "retry"} <= kinds, "the faults never reached the client"
+    # which faults a run draws follows its request order, which concurrency varies: about 35
+    # requests need not draw both a 429 and another failure (4 seeds in 10 did not), so any will do
+    assert kinds & {"throttled", "retry"}, "the faults never reached the client"
     assert set(by_name(client, "combined")) == {"builder", "worker-0", "worker-1"}
     names = sorted((o.metadata or {})["rlstate.name"] for o in objects(client, "combined"))
     assert names == ["app-config", "tools"]
