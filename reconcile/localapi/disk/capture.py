@@ -63,7 +63,8 @@ class Capture:
     cache: HashCache = field(default_factory=HashCache)
     stats: CaptureStats = field(default_factory=CaptureStats)
     _present: set[str] = field(default_factory=set)
-    _pack: bytearray = field(default_factory=bytearray)
+    _pack: list[bytes] = field(default_factory=list)  # the pack being filled, file by file
+    _pack_size: int = 0
     _pack_name: str = ""
     _pack_members: dict[str, Segment] = field(default_factory=dict)
     _pack_writes: list[Future[int]] = field(default_factory=list)
@@ -233,10 +234,11 @@ class Capture:
         known = self._pack_members.get(digest) or self.index.get(digest)
         if known is not None and self._all_present((known,)):
             return known
-        if len(self._pack) + len(data) > PACK_LIMIT:
+        if self._pack_size + len(data) > PACK_LIMIT:
             self._flush_pack()
-        seg = (self._pack_name, len(self._pack), len(data))
-        self._pack += data
+        seg = (self._pack_name, self._pack_size, len(data))
+        self._pack.append(data)  # never joined: growing one buffer copied it over and over
+        self._pack_size += len(data)
         self._pack_members[digest] = seg
         return seg
 
@@ -244,9 +246,11 @@ class Capture:
         """Write the current pack in the background (the next one fills meanwhile)."""
         if not self._pack:
             return
-        self._pack_writes.append(self.pool.submit(self.blobs.put, self._pack_name, self._pack))
+        pack = self._pack  # written piece by piece: joining 64 MiB costs more than the write
+        self._pack_writes.append(self.pool.submit(self.blobs.put, self._pack_name, pack))
         self._present.add(self._pack_name)
-        self._pack = bytearray()
+        self._pack = []
+        self._pack_size = 0
         self._pack_name = self.blobs.new_pack_name()
 
     def _all_present(self, segments: tuple[Segment, ...]) -> bool:
