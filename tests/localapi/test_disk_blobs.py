@@ -91,27 +91,6 @@ def test_a_store_of_raw_blobs_is_read_and_deduplicated_against(tmp_path: Path) -
     again.close()
 
 
-@pytest.mark.parametrize("compressible", [True, False])
-def test_a_blob_given_in_pieces_is_stored_as_their_concatenation(
-    tmp_path: Path, compressible: bool
-) -> None:
-    """Packs are written from their files' bytes without joining them: pieces of every size,
-    more of them than one writev takes, crossing the write size and the compression samples."""
-    rng = random.Random(7)
-    source = TEXT if compressible else rng.randbytes(len(TEXT))
-    sizes = [rng.choice([0, 1, 100, 5000, 70_000, 300_000]) for _ in range(1500)]
-    offsets = [rng.randrange(len(source) - size) for size in sizes]
-    pieces = [source[o : o + n] for o, n in zip(offsets, sizes, strict=True)]
-    blobs = BlobStore(tmp_path / "blobs", tmp_path / "tmp")
-    batch = blobs.new_batch()
-    written = batch.put("pk" + "0" * 32, pieces)
-    batch.commit()
-    whole = b"".join(pieces)
-    assert blobs.read("pk" + "0" * 32) == whole
-    assert blobs.locate("pk" + "0" * 32)[1] is compressible
-    assert (written < len(whole) // 4) if compressible else (written == len(whole))
-
-
 def test_staged_blobs_of_an_unfinished_snapshot_never_count(tmp_path: Path) -> None:
     ds = DiskStore(tmp_path / "store")
     batch = ds._blobs.new_batch()  # what a snapshot killed before its commit leaves

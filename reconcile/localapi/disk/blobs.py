@@ -26,14 +26,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from reconcile.localapi.disk.codec import Body, Unpacked, compress, decompress
+from reconcile.localapi.disk.codec import Unpacked, compress, decompress
 
 PACK_PREFIX = "pk"
 ZSUFFIX = ".z"
-MAX_BLOB = 1 << 30  # no blob we write decompresses to more (chunks 4 MiB, packs ~64 MiB)
+MAX_BLOB = 1 << 30  # no blob we write decompresses to more (chunks 4 MiB, packs 16 MiB)
 PIECE = 256 << 10  # bytes per write(): on Linux 6.x one 4 MiB write() can cost 10x more CPU
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-_IOV_MAX = 1024  # buffers per writev (Linux's limit)
 
 
 class BlobStore:
@@ -157,7 +156,7 @@ class BlobBatch:
                 return True
         return self._store.has(name)
 
-    def put(self, name: str, data: Body) -> int:
+    def put(self, name: str, data: bytes | bytearray | memoryview) -> int:
         """Stage blob `name` (compressed where that pays) unless it is present; returns the
         bytes written now (0 when it was already stored or staged)."""
         with self._lock:
@@ -168,15 +167,16 @@ class BlobBatch:
             if self._store.has(name):
                 return 0
             packed = compress(data)
+            body = data if packed is None else packed
             file = name + (ZSUFFIX if packed is not None else "")
-            written = _write_new(self._staged_path(file), data if packed is None else packed)
+            _write_new(self._staged_path(file), body)
         except BaseException:
             with self._lock:
                 del self._staged[name]
             raise
         with self._lock:
             self._staged[name] = file
-        return written
+        return len(body)
 
     def new_pack_name(self) -> str:
         return self._store.new_pack_name()
@@ -252,47 +252,16 @@ def segment_uses(segments: Iterator[tuple[str, int, int]]) -> Counter[str]:
     return Counter(seg[0] for seg in segments if seg[0])
 
 
-def _write_new(path: Path, data: Body) -> int:
-    """Write a new file without syncing it (starting its write-back); returns its size."""
+def _write_new(path: Path, data: bytes | bytearray | memoryview) -> None:
     fd = os.open(path, _NEW, 0o644)
     try:
-        written = _write_all(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view[:PIECE]) :]
         if _START_WRITEBACK is not None:
             _START_WRITEBACK(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a hint: errors surface at sync
     finally:
         os.close(fd)
-    return written
-
-
-def _write_all(fd: int, data: Body) -> int:
-    """Write `data` at most PIECE bytes per call; the pieces of a pack go by writev, without
-    being joined into one buffer first."""
-    group: list[memoryview] = []
-    size = total = 0
-    for piece in data if isinstance(data, list) else [data]:
-        view = memoryview(piece)
-        total += len(view)
-        while view:
-            part, view = view[: PIECE - size], view[PIECE - size :]
-            group.append(part)
-            size += len(part)
-            if size == PIECE or len(group) == _IOV_MAX:
-                _writev_all(fd, group)
-                group, size = [], 0
-    if group:
-        _writev_all(fd, group)
-    return total
-
-
-def _writev_all(fd: int, views: list[memoryview]) -> None:
-    done = os.writev(fd, views)
-    for view in views:  # a short write (rare on files) is finished piece by piece
-        if done >= len(view):
-            done -= len(view)
-            continue
-        view, done = view[done:], 0
-        while view:
-            view = view[os.write(fd, view) :]
 
 
 def _libc_function(name: str) -> Callable[..., int] | None:
@@ -332,7 +301,9 @@ def write_synced(tmp: Path, data: bytes | bytearray | memoryview, mode: int) -> 
     it into place afterwards never publishes a partial file (manifests; blobs go in a batch)."""
     fd = os.open(tmp, _NEW, mode)
     try:
-        _write_all(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view[:PIECE]) :]
         os.fsync(fd)
     finally:
         os.close(fd)

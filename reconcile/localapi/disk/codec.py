@@ -21,8 +21,6 @@ SAMPLE = 16 << 10  # bytes per sample
 SAMPLES = 4
 MIN_SAVING = 16  # compressed only if it saves at least 1/MIN_SAVING of the size
 _local = threading.local()
-# A blob's content: one buffer, or pieces laid end to end (a pack's small files, never joined).
-Body = bytes | bytearray | memoryview | list[bytes]
 
 
 def _compressor() -> zstandard.ZstdCompressor:
@@ -38,41 +36,22 @@ def _pays(compressed: int, size: int) -> bool:
     return compressed <= size - size // MIN_SAVING
 
 
-def _samples_compress(pieces: list[memoryview], size: int) -> bool:
+def _samples_compress(view: memoryview) -> bool:
+    size = len(view)
     if size <= SAMPLE * SAMPLES * 2:
         return True  # small: just try the whole thing
     step = size // SAMPLES
-    sample = b"".join(_take(pieces, i * step, SAMPLE) for i in range(SAMPLES))
+    sample = b"".join(view[i * step : i * step + SAMPLE] for i in range(SAMPLES))
     return _pays(len(_compressor().compress(sample)), len(sample))
 
 
-def _take(pieces: list[memoryview], offset: int, length: int) -> bytes:
-    """`length` bytes from `offset` of the pieces laid end to end."""
-    out = bytearray()
-    for piece in pieces:
-        if offset >= len(piece):
-            offset -= len(piece)
-            continue
-        out += piece[offset : offset + length - len(out)]
-        offset = 0
-        if len(out) == length:
-            break
-    return bytes(out)
-
-
-def compress(data: Body) -> bytes | None:
-    """zstd of `data` (one buffer, or pieces laid end to end) if that shrinks it enough to be
-    worth a decompression, else None."""
-    pieces = [memoryview(piece) for piece in (data if isinstance(data, list) else [data])]
-    size = sum(len(piece) for piece in pieces)
-    if not size or not _samples_compress(pieces, size):
+def compress(data: bytes | bytearray | memoryview) -> bytes | None:
+    """zstd of `data` if that shrinks it enough to be worth a decompression, else None."""
+    view = memoryview(data)
+    if not view or not _samples_compress(view):
         return None
-    if len(pieces) == 1:
-        packed = _compressor().compress(pieces[0])
-    else:
-        stream = _compressor().compressobj(size=size)
-        packed = b"".join([stream.compress(piece) for piece in pieces] + [stream.flush()])
-    return packed if _pays(len(packed), size) else None
+    packed = _compressor().compress(view)
+    return packed if _pays(len(packed), len(view)) else None
 
 
 def decompress(data: bytes, limit: int) -> bytes:
