@@ -14,6 +14,7 @@ links are stored as separate files.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -148,8 +149,10 @@ class Capture:
         if self._noatime:
             try:
                 return os.open(name, _FILE_FLAGS | _NOATIME, dir_fd=fd)
-            except PermissionError:
-                self._noatime = False  # EPERM: neither root nor the owner; EACCES: ask again
+            except PermissionError as exc:
+                if exc.errno != errno.EPERM:
+                    raise  # EACCES: not readable at all
+                self._noatime = False  # neither root nor the owner: not for this snapshot
         return os.open(name, _FILE_FLAGS, dir_fd=fd)
 
     def _read_small(self, fd: int, name: str) -> _Read:
