@@ -12,7 +12,7 @@ import pytest
 import zstandard
 from test_disk import populate, tree
 
-from reconcile.localapi.disk import DiskError, DiskStore
+from reconcile.localapi.disk import DiskError, DiskStore, packs
 from reconcile.localapi.disk.blobs import BlobStore
 from reconcile.localapi.disk.capture import CHUNK
 
@@ -169,3 +169,20 @@ def test_a_commit_reusing_a_blob_published_but_not_yet_synced_syncs_it(tmp_path:
     assert reusing.put(first, b"first") == 0
     reusing.commit()
     assert blobs.durable()
+
+
+def test_small_files_spread_over_many_packs_restore_exactly(
+    store: DiskStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are read straight into the pack being filled, whose buffer is reused once
+    the pack is written: with packs of 64 KiB, 400 files fill dozens of packs (some files not
+    fitting in what is left of one, copies of a file among them), and every file restores."""
+    monkeypatch.setattr(packs, "PACK_LIMIT", 64 << 10)
+    home = store.create_disk("dbx_p") / "home/user"
+    rng = random.Random(11)
+    for i in range(400):
+        body = rng.randbytes(rng.choice([0, 1, 900, 20_000, 60_000])) if i % 7 else b"same\n"
+        (home / f"f{i:03d}").write_bytes(body)
+    store.capture("dbx_p", "snp_p")
+    assert len([p for p in blob_files(store) if p.parent.name == "pk"]) > 20
+    assert tree(store.create_disk("dbx_p2", "snp_p")) == tree(store.disk_path("dbx_p"))

@@ -30,7 +30,7 @@ from reconcile.localapi.disk.codec import Unpacked, compress, decompress
 
 PACK_PREFIX = "pk"
 ZSUFFIX = ".z"
-MAX_BLOB = 1 << 30  # no blob we write decompresses to more (chunks 4 MiB, packs ~64 MiB)
+MAX_BLOB = 1 << 30  # no blob we write decompresses to more (chunks 4 MiB, packs 16 MiB)
 PIECE = 256 << 10  # bytes per write(): on Linux 6.x one 4 MiB write() can cost 10x more CPU
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 

@@ -4,36 +4,38 @@ Walks with directory descriptors and O_NOFOLLOW, so a devbox running during the 
 make the server (root) read host files by swapping a folder for a symlink. Regular files of at
 least SMALL_LIMIT bytes are cut into CHUNK-sized blobs named by their sha256 (all-zero chunks are
 stored as holes); smaller files are appended to a pack blob and remembered by their sha256.
-Reading, hashing, compressing and writing run on a thread pool (hashlib, zstd and file I/O
-release the GIL). New blobs go to a BlobBatch, unsynced: the caller commits it (one sync) before
-publishing the image. FIFOs, sockets
-and device files are skipped; hard links are stored as separate files.
+Small files are read and hashed on the walk's thread, one after the other: for a few KiB each,
+handing them to threads costs more (GIL hand-offs) than it saves. Chunks of large files are read,
+hashed and compressed, and packs compressed and written, on a thread pool (hashlib, zstd and file
+I/O release the GIL for big buffers). New blobs go to a BlobBatch, unsynced: the caller commits
+it (one sync) before publishing the image. FIFOs, sockets and device files are skipped; hard
+links are stored as separate files.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
 import time
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconcile.localapi.disk.blobs import BlobBatch
 from reconcile.localapi.disk.cache import HashCache, SmallIndex
 from reconcile.localapi.disk.manifest import DIR, FILE, LINK, Entry, Segment
+from reconcile.localapi.disk.packs import PackFiller
 
 CHUNK = 4 << 20
 SMALL_LIMIT = 64 << 10
-PACK_LIMIT = 64 << 20
-BATCH = 256  # small files read per pool round (bounds memory held by results)
-READ_GROUP = 32  # small files one pool task reads (fewer futures, fewer GIL hand-offs)
 _ZERO = bytes(CHUNK)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-# A small file as read by a pool worker: its fstat, content and sha256; None if it changed kind.
-_Read = tuple[os.stat_result, bytes, str] | None
+_NOATIME = getattr(os, "O_NOATIME", 0)
+# A small file as read: its fstat, content and sha256; None if it changed kind.
+_Read = tuple[os.stat_result, bytes | memoryview, str] | None
 
 
 @dataclass
@@ -63,20 +65,20 @@ class Capture:
     cache: HashCache = field(default_factory=HashCache)
     stats: CaptureStats = field(default_factory=CaptureStats)
     _present: set[str] = field(default_factory=set)
-    _pack: bytearray = field(default_factory=bytearray)
-    _pack_name: str = ""
+    _pack: PackFiller | None = None
     _pack_members: dict[str, Segment] = field(default_factory=dict)
-    _pack_writes: list[Future[int]] = field(default_factory=list)
+    _noatime: bool = _NOATIME != 0
 
     def run(self, disk: Path) -> list[Entry]:
         """Walk `disk`, stage new blobs in the batch, and return the entries of the image."""
         started = time.perf_counter()
         walk_started_ns = time.time_ns()  # before any stat: what the cache may trust
-        self._pack_name = self.blobs.new_pack_name()
-        self._walk(disk)
-        self._flush_pack()
-        for write in self._pack_writes:
-            self.stats.stored_bytes += write.result()
+        self._pack = PackFiller(self.blobs, self.pool)
+        try:
+            self._walk(disk)
+        finally:
+            self._pack.close()
+        self.stats.stored_bytes += self._pack.stored_bytes
         self.cache.seal(walk_started_ns)
         self.stats.entries = len(self.entries)
         self.stats.new_blobs = len(self.blobs.names())
@@ -108,46 +110,23 @@ class Capture:
         with os.scandir(fd) as it:
             items = sorted(it, key=lambda item: item.name)
         subdirs = []
-        for start in range(0, len(items), BATCH):
-            batch = items[start : start + BATCH]
-            for item, entry in zip(batch, self._batch_entries(fd, prefix, batch), strict=True):
-                if entry is None:
-                    self.stats.skipped += 1
-                    continue
-                self.entries.append(entry)
-                if entry.kind == DIR:
-                    subdirs.append((item.name, entry.path))
+        for item in items:
+            try:
+                entry = self._entry(fd, item, prefix + item.name)
+            except (FileNotFoundError, NotADirectoryError):
+                entry = None
+            if entry is None:
+                self.stats.skipped += 1
+                continue
+            self.entries.append(entry)
+            if entry.kind == DIR:
+                subdirs.append((item.name, entry.path))
         return subdirs
 
-    def _batch_entries(
-        self, fd: int, prefix: str, batch: list[os.DirEntry[str]]
-    ) -> list[Entry | None]:
-        """Entries for one batch of a folder; files unknown to the cache are read in the pool."""
-        entries: list[Entry | None] = []
-        to_read: list[int] = []
-        for item in batch:
-            rel = prefix + item.name
-            if item.is_file(follow_symlinks=False) and rel not in self.old_cache.files:
-                to_read.append(len(entries))  # no need to lstat: fstat after open is enough
-                entries.append(None)
-                continue
-            try:
-                entries.append(self._entry(fd, item, rel))
-            except (FileNotFoundError, NotADirectoryError):
-                entries.append(None)
-        names = [batch[i].name for i in to_read]
-        groups = [names[k : k + READ_GROUP] for k in range(0, len(names), READ_GROUP)]
-        reads = (
-            r for group in self.pool.map(lambda g: self._read_group(fd, g), groups) for r in group
-        )
-        for i, read in zip(to_read, reads, strict=True):
-            entries[i] = self._entry_from_read(fd, batch[i].name, prefix + batch[i].name, read)
-        return entries
-
-    def _read_group(self, fd: int, names: list[str]) -> list[_Read]:
-        return [self._read_small(fd, name) for name in names]
-
     def _entry(self, fd: int, item: os.DirEntry[str], rel: str) -> Entry | None:
+        if item.is_file(follow_symlinks=False) and rel not in self.old_cache.files:
+            # no need to lstat: the fstat after open is enough
+            return self._entry_from_read(fd, item.name, rel, self._read_small(fd, item.name))
         st = item.stat(follow_symlinks=False)
         meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns)
         if stat.S_ISDIR(st.st_mode):
@@ -163,10 +142,24 @@ class Capture:
             return self._file_entry(rel, st, hit.segments, hit.digest)
         return self._entry_from_read(fd, item.name, rel, self._read_small(fd, item.name))
 
+    def _open(self, fd: int, name: str) -> int:
+        """Open a file of the folder `fd` for reading, without following a symlink and, where
+        allowed (root, or the file's owner), without updating its access time: on relatime
+        mounts the first read of a new file would dirty its inode for the next sync to write."""
+        if self._noatime:
+            try:
+                return os.open(name, _FILE_FLAGS | _NOATIME, dir_fd=fd)
+            except PermissionError as exc:
+                if exc.errno != errno.EPERM:
+                    raise  # EACCES: not readable at all
+                self._noatime = False  # neither root nor the owner: not for this snapshot
+        return os.open(name, _FILE_FLAGS, dir_fd=fd)
+
     def _read_small(self, fd: int, name: str) -> _Read:
-        """Pool worker: open without following, and read+hash the file if it is small."""
+        """Open without following, and read+hash the file if it is small. On the walk's thread:
+        handing 20,000 small reads to a pool cost more in GIL hand-offs than it saved."""
         try:
-            ffd = os.open(name, _FILE_FLAGS, dir_fd=fd)
+            ffd = self._open(fd, name)
         except OSError:
             return None
         try:
@@ -175,7 +168,9 @@ class Capture:
                 return None
             if st.st_size >= SMALL_LIMIT:
                 return st, b"", ""
-            data = os.pread(ffd, st.st_size, 0)
+            assert self._pack is not None
+            room = self._pack.room(st.st_size)
+            data = room[: os.preadv(ffd, [room], 0)]
             return st, data, hashlib.sha256(data).hexdigest()
         finally:
             os.close(ffd)
@@ -208,7 +203,7 @@ class Capture:
 
     def _large(self, fd: int, name: str) -> tuple[Segment, ...] | None:
         try:
-            ffd = os.open(name, _FILE_FLAGS, dir_fd=fd)
+            ffd = self._open(fd, name)
         except OSError:
             return None
         try:
@@ -229,29 +224,20 @@ class Capture:
         name = hashlib.sha256(data).hexdigest()
         return (name, 0, n), self.blobs.put(name, data)
 
-    def _small(self, data: bytes, digest: str) -> Segment:
+    def _small(self, data: bytes | memoryview, digest: str) -> Segment:
+        """The segment holding a small file just read into the pack's room: a copy stored
+        before, or the room, kept."""
         known = self._pack_members.get(digest) or self.index.get(digest)
         if known is not None and self._all_present((known,)):
             return known
-        if len(self._pack) + len(data) > PACK_LIMIT:
-            self._flush_pack()
-        seg = (self._pack_name, len(self._pack), len(data))
-        self._pack += data
+        assert self._pack is not None
+        seg = self._pack.keep(len(data))
         self._pack_members[digest] = seg
         return seg
 
-    def _flush_pack(self) -> None:
-        """Write the current pack in the background (the next one fills meanwhile)."""
-        if not self._pack:
-            return
-        self._pack_writes.append(self.pool.submit(self.blobs.put, self._pack_name, self._pack))
-        self._present.add(self._pack_name)
-        self._pack = bytearray()
-        self._pack_name = self.blobs.new_pack_name()
-
     def _all_present(self, segments: tuple[Segment, ...]) -> bool:
         for name, _, _ in segments:
-            if not name or name in self._present or name == self._pack_name:
+            if not name or name in self._present or (self._pack and self._pack.holds(name)):
                 continue
             if not self.blobs.has(name):
                 return False
