@@ -129,12 +129,11 @@ class AdaptiveLimit:
         self.in_flight += 1
         now = self.clock()
         self._starts.append(now)
-        while self._starts[0] < now - self.settings.rate_window:
-            self._starts.popleft()
+        self._forget_before(now - self.settings.rate_window)
         if self.spacing > 0:
-            self._next_start = self.clock() + self.spacing
+            self._next_start = now + self.spacing
         self.totals.peak = max(self.totals.peak, self.in_flight)
-        return Ticket(self._sent, route, self.clock(), self.in_flight)
+        return Ticket(self._sent, route, now, self.in_flight)
 
     def answered(self, ticket: Ticket) -> None:
         """A request came back with an answer that says nothing of load (2xx, 4xx but 429)."""
@@ -200,13 +199,18 @@ class AdaptiveLimit:
         with too few to tell); the requests still unanswered count as let through."""
         now = self.clock()
         since = now - self.settings.rate_window
-        for times in (self._starts, self._refused):
-            while times and times[0] < since:
-                times.popleft()
+        self._forget_before(since)
+        # refusals are kept in answer order, not start order: one behind the head may be older
         accepted = len(self._starts) - sum(1 for t in self._refused if t >= since)
         if accepted < 4 or not self._starts:
             return None
         return (now - self._starts[0]) / accepted
+
+    def _forget_before(self, since: float) -> None:
+        """Drops the starts and refusals older than `since` (the rate window's edge)."""
+        for times in (self._starts, self._refused):
+            while times and times[0] < since:
+                times.popleft()
 
     def _cut(self, factor: float) -> None:
         self.slow_start = False
